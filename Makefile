@@ -1,0 +1,56 @@
+# Echo's short verbs. Each target sets itself up (venv, pinned install, Airflow home),
+# and a second call reuses what exists.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv airflow demo test lint bench up clean
+
+help:  ## list the verbs
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25"
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+venv: $(STAMP)  ## create .venv with the pinned stack (about 2 minutes the first time)
+
+$(AIRFLOW_HOME)/.migrated: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate >/dev/null
+	$(BIN)/airflow pools set echo_duckdb 1 "serialises writers of the Echo DuckDB file" >/dev/null
+	$(BIN)/airflow pools set echo_gpu 1 "one fine-tune at a time" >/dev/null
+	touch $@
+
+airflow: $(AIRFLOW_HOME)/.migrated  ## project-local Airflow home with a migrated SQLite DB and pools
+
+demo: airflow  ## run the main job end to end on the embedded defaults
+	$(BIN)/python scripts/demo.py
+
+test: airflow  ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: venv  ## ruff
+	$(BIN)/ruff check dags plugins tests bench scripts
+	$(BIN)/ruff format --check dags plugins tests bench scripts
+
+bench: venv  ## run every benchmark under bench/ (each prints one JSON object last)
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+up:  ## the multi-machine form (needs a Docker engine)
+	docker compose up -d
+
+clean:  ## remove generated data and the Airflow home (keeps .venv)
+	rm -rf data .airflow

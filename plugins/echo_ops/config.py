@@ -1,0 +1,207 @@
+"""Echo's one typed settings tree.
+
+Every knob lives here, read from `ECHO_*` environment variables (nested groups
+with `__`, e.g. `ECHO_EXTRACT__QUIET_S=20`), then an optional TOML file
+(`ECHO_CONFIG_FILE`, default `echo.toml` in the project root), then defaults
+that work out of the box. A misspelled `ECHO_*` variable or TOML key fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# plugins/echo_ops/config.py -> the repository root.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "ECHO_"
+CONFIG_FILE_VAR = "ECHO_CONFIG_FILE"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Group):
+    landing_uri: str = ""  # where collectors drop events: a local dir or s3://bucket/prefix
+    warehouse_path: Path | None = None  # the pipeline's DuckDB file (single writer)
+    published_path: Path | None = None  # the read-only analyst copy, swapped atomically
+    artifacts_uri: str = ""  # model registry artifacts: a local dir or s3://bucket/prefix
+    truth_dir: Path | None = None  # simulator ground truth, never inside the landing zone
+    s3_endpoint_url: str | None = None  # S3-compatible endpoint (MinIO, moto); None = AWS
+    s3_region: str = "us-east-1"
+
+
+class SimulateSettings(_Group):
+    seed: int = 7  # same seed, same bytes
+    users: int = 6  # simulated developers per day
+    sessions_per_user: int = 2
+    corpus_dir: Path | None = None  # base corpus; None = this Python's standard library
+    deploy_corpus_dir: Path | None = None  # unseen codebase; None = an installed package's source
+    duplicate_rate: float = 0.02  # share of events delivered twice (same event_id)
+    late_rate: float = 0.01  # share of events landing in the next day's partition
+    corrupt_rate: float = 0.001  # share of lines broken in transit
+    secret_rate: float = 0.02  # share of sessions that type a fake credential or e-mail
+
+
+class ExtractSettings(_Group):
+    quiet_s: float = 10.0  # a region untouched this long is settled
+    horizon_s: float = 300.0  # settle at the latest this long after the proposal was shown
+    align_lookback_days: int = 2  # how far back to look for the other side of a completion
+    max_quarantine_rate: float = 0.01  # above this share of bad lines, ingest fails loudly
+
+
+class QualitySettings(_Group):
+    volume_min_ratio: float = 0.3  # today's rows vs trailing mean: below this warns
+    acceptance_drift_max: float = 0.15  # absolute change in acceptance rate that warns
+
+
+class TrainSettings(_Group):
+    preset: Literal["demo", "small"] = "demo"  # base-model size (see models docs)
+    device: str = "auto"  # auto | cpu | cuda
+    min_new_examples: int = 50  # echo_train skips fine-tuning below this
+    replay_share: float = 0.3  # share of a training set drawn from earlier days + base corpus
+    max_steps: int = 60  # fine-tune steps per run on the embedded default
+    batch_size: int = 8
+    grad_accum: int = 1
+    learning_rate: float = 3e-4
+    seq_len: int = 256
+    min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
+
+
+class ScheduleSettings(_Group):
+    start_date: date = date(2026, 11, 1)  # first day echo_daily backfills from
+    duckdb_pool: str = "echo_duckdb"  # one-slot pool serialising warehouse writers
+    gpu_pool: str = "echo_gpu"  # one-slot pool for fine-tuning
+    gpu_queue: str = "default"  # Celery queue for fine-tuning; "gpu" in docker-compose
+    retries: int = 2  # task retries for transient faults (data errors fail at once)
+    retry_delay_s: int = 300
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_root: Path = PROJECT_ROOT / "data"  # every default path below lives under this
+    sql_dir: Path = PROJECT_ROOT / "include" / "sql"
+    log_level: str = "INFO"
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    simulate: SimulateSettings = Field(default_factory=SimulateSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        s, root = self.storage, self.data_root
+        s.landing_uri = s.landing_uri or str(root / "landing")
+        s.warehouse_path = s.warehouse_path or root / "warehouse" / "echo.duckdb"
+        s.published_path = s.published_path or root / "published" / "echo_analyst.duckdb"
+        s.artifacts_uri = s.artifacts_uri or str(root / "models")
+        s.truth_dir = s.truth_dir or root / "truth"
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+
+def config_file() -> Path:
+    return Path(os.environ.get(CONFIG_FILE_VAR, PROJECT_ROOT / "echo.toml"))
+
+
+def _known_env_names(model: type[BaseModel], prefix: str) -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        full = f"{prefix}{name.upper()}"
+        names.add(full)
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            names |= _known_env_names(field.annotation, full + "__")
+    return names
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Fail on an `ECHO_*` variable that names no setting (pydantic ignores those)."""
+    environ = dict(os.environ if environ is None else environ)
+    known = _known_env_names(Settings, ENV_PREFIX) | {CONFIG_FILE_VAR}
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        raise ValueError(
+            f"unknown Echo setting(s) in the environment: {', '.join(unknown)}; "
+            "run `echo-ops config` to see every valid name"
+        )
+
+
+@lru_cache(maxsize=1)
+def _cached() -> Settings:
+    check_environment()
+    return Settings()
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """The effective settings; keyword overrides (e.g. from Airflow Params) win over all."""
+    if not overrides:
+        return _cached()
+    check_environment()
+    return Settings(**overrides)
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and the CLI call this after changing the env)."""
+    _cached.cache_clear()
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(dotted name, value, source) for every leaf setting: env, toml, derived or default."""
+    toml_data: dict[str, Any] = {}
+    if config_file().is_file():
+        toml_data = tomllib.loads(config_file().read_text())
+    rows: list[tuple[str, str, str]] = []
+    _describe(settings, Settings, ENV_PREFIX, (), toml_data, rows)
+    return rows
+
+
+def _describe(obj, model, env_prefix, path, toml_data, rows) -> None:
+    for name, field in model.model_fields.items():
+        value, env_name = getattr(obj, name), f"{env_prefix}{name.upper()}"
+        if isinstance(value, BaseModel):
+            sub_toml = toml_data.get(name, {}) if isinstance(toml_data, dict) else {}
+            _describe(value, type(value), env_name + "__", (*path, name), sub_toml, rows)
+            continue
+        if env_name in os.environ:
+            source = f"env {env_name}"
+        elif isinstance(toml_data, dict) and name in toml_data:
+            source = f"toml {config_file()}"
+        elif field.default in ("", None) and value not in ("", None):
+            source = "derived from data_root"
+        else:
+            source = "default"
+        rows.append((".".join((*path, name)), str(value), source))
+
+
+# The Airflow Asset echo_daily updates and echo_train is scheduled on.
+TRAINING_SET_ASSET = "echo_training_set"

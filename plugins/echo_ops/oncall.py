@@ -1,0 +1,36 @@
+"""What on-call sees when a task fails: what broke, where to look, what to do.
+
+Airflow calls `on_task_failure` with the task context; this module imports no Airflow
+so it stays testable. The advice per task mirrors docs/runbook.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+RUNBOOK = "docs/runbook.md"
+
+ADVICE: dict[str, str] = {
+    "resolve_partition": "The run could not tell which day to process: check the `ds` Param.",
+    "init_warehouse": "The DuckDB file could not be opened for writing: another writer holds it "
+    "(check the echo_duckdb pool and stray processes) or the disk is full.",
+    "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
+}
+
+
+def failure_summary(context: dict[str, Any]) -> str:
+    ti = context.get("task_instance") or context.get("ti")
+    task_id = getattr(ti, "task_id", "?")
+    dag_id = getattr(ti, "dag_id", "?")
+    exc = context.get("exception")
+    advice = ADVICE.get(task_id, "See the task log above for the first error.")
+    return (
+        f"ECHO FAILURE dag={dag_id} task={task_id} error={exc!r}\n"
+        f"  what to do: {advice}\n"
+        f"  runbook: {RUNBOOK}#{dag_id}"
+    )
+
+
+def on_task_failure(context: dict[str, Any]) -> None:
+    logging.getLogger("echo.oncall").error(failure_summary(context))

@@ -1,0 +1,167 @@
+"""The DuckDB warehouse: connections, running SQL files, partition writes, publishing.
+
+The pipeline owns one DuckDB file and is its only writer (an Airflow pool serialises
+writers). Analysts read a copy that `publish_snapshot` swaps in atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from echo_ops.config import Settings, get_settings
+
+LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
+
+
+def sql_path(name: str, sql_dir: Path | None = None) -> Path:
+    """Find `include/sql/**/<name>.sql`; `name` may include its layer folder."""
+    root = sql_dir or get_settings().sql_dir
+    direct = root / f"{name}.sql"
+    if direct.is_file():
+        return direct
+    matches = sorted(root.rglob(f"{Path(name).name}.sql"))
+    if len(matches) != 1:
+        found = ", ".join(str(m) for m in matches) or "none"
+        raise FileNotFoundError(f"expected one SQL file named {name}.sql under {root}; found {found}")
+    return matches[0]
+
+
+def read_sql(name: str, sql_dir: Path | None = None) -> str:
+    return sql_path(name, sql_dir).read_text()
+
+
+def run_sql_file(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None
+) -> None:
+    """Run every statement of a SQL file; `$name` placeholders bind from `params`."""
+    for statement in _statements(read_sql(name)):
+        used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+        con.execute(statement, used or None)
+
+
+def _statements(sql: str) -> Iterator[str]:
+    # Our SQL files hold no semicolons inside strings, so a plain split is safe.
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    for part in "\n".join(lines).split(";"):
+        if part.strip():
+            yield part.strip()
+
+
+def connect(
+    path: Path | str | None = None, read_only: bool = False, settings: Settings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (creating it, its layers and ops tables on first write)."""
+    settings = settings or get_settings()
+    path = Path(path or settings.storage.warehouse_path)
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    run_sql_file(con, "ddl/schemas")
+    run_sql_file(con, "ddl/ops")
+    return con
+
+
+@contextmanager
+def open_warehouse(
+    path: Path | str | None = None, read_only: bool = False, settings: Settings | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only, settings=settings)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ds: date, params: dict | None = None
+) -> int:
+    """Replace one day of `table` with `select_sql`'s rows, in one transaction.
+
+    Re-running a day, or backfilling in any order, leaves the same rows as one run.
+    `table` must exist and have a `ds` column; returns the rows written.
+    """
+    params = {"ds": ds, **(params or {})}
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {table} where ds = $ds", {"ds": ds})
+        used = {k: v for k, v in params.items() if f"${k}" in select_sql}
+        con.execute(f"insert into {table} {select_sql}", used or None)
+        (rows,) = con.execute(f"select count(*) from {table} where ds = $ds", {"ds": ds}).fetchone()
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return int(rows)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    (n,) = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return n > 0
+
+
+def log_run(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    ds: date | None,
+    started_at: datetime,
+    status: str,
+    counts: dict[str, Any],
+    error: str | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Append one row to ops.run_log; returns its run id."""
+    run_id = run_id or uuid.uuid4().hex[:12]
+    con.execute(
+        "insert into ops.run_log values (?, ?, ?, ?, current_timestamp, ?, ?, ?)",
+        [run_id, ds, stage, started_at, status, json.dumps(counts, default=str), error],
+    )
+    return run_id
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection, published_path: Path | str, exclude_schemas: tuple[str, ...] = ("raw",)
+) -> dict[str, int]:
+    """Copy the analyst-facing layers to a new file, then swap it in with os.replace.
+
+    Readers holding the old file keep their view; nobody ever sees a half-written copy.
+    Returns the row count of each published table.
+    """
+    target = Path(published_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    (src_db,) = con.execute("select current_database()").fetchone()
+    tables = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = ? and table_type = 'BASE TABLE' order by 1, 2",
+        [src_db],
+    ).fetchall()
+    published: dict[str, int] = {}
+    con.execute(f"attach '{tmp}' as snapshot")
+    try:
+        for schema in sorted({s for s, _ in tables} - set(exclude_schemas)):
+            con.execute(f"create schema if not exists snapshot.{schema}")
+        for schema, name in tables:
+            if schema in exclude_schemas:
+                continue
+            con.execute(f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}")
+            (n,) = con.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()
+            published[f"{schema}.{name}"] = int(n)
+    finally:
+        con.execute("detach snapshot")
+    os.replace(tmp, target)
+    tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    return published
