@@ -11,6 +11,8 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# The checkout's own package wins over any editable install (worktrees share one venv).
+export PYTHONPATH := $(CURDIR)/plugins
 
 .PHONY: help venv airflow demo test lint bench up clean
 
