@@ -160,8 +160,9 @@ def publish_snapshot(
     published: dict[str, int] = {}
     con.execute(f"attach '{tmp}' as snapshot")
     try:
-        for schema in sorted({s for s, _ in tables} - set(exclude_schemas)):
-            con.execute(f"create schema if not exists snapshot.{schema}")
+        for schema in LAYERS:
+            if schema not in exclude_schemas:
+                con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, name in tables:
             if schema in exclude_schemas:
                 continue
