@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from echo_ops.config import Settings, get_settings
+from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
 
@@ -148,7 +149,13 @@ def publish_snapshot(
     Readers holding the old file keep their view; nobody ever sees a half-written copy.
     Returns the row count of each published table.
     """
-    target = Path(published_path)
+    with stage_run("publish", target=published_path) as counts:
+        published = _copy_to_snapshot(con, Path(published_path), exclude_schemas)
+        counts.update(tables=len(published), rows_out=sum(published.values()))
+    return published
+
+
+def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     (src_db,) = con.execute("select current_database()").fetchone()
