@@ -74,7 +74,9 @@ def run_suite(
     started = datetime.now()
     result = SuiteResult(suite.name, day, uuid.uuid4().hex[:12], _docs_index(settings))
     with stage_run("quality", suite=suite.name, day=day, run_id=result.run_id) as counts:
-        result.outcomes = _collect(con, suite, day, settings, result.run_id)
+        result.outcomes = [
+            _redact_samples(o) for o in _collect(con, suite, day, settings, result.run_id)
+        ]
         _store(con, result)
         counts.update({k: v for k, v in result.counts().items() if k not in ("suite", "run_id")})
         status = "failed" if result.failed_blocking else "success"
@@ -131,6 +133,17 @@ def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> l
             frame, suite, sampled, settings.data_root, f"{suite.name}-{day}-{run_id}"
         )
     return outcomes
+
+
+def _redact_samples(outcome: CheckOutcome) -> CheckOutcome:
+    # Sample rows go to task logs and ops.dq_results: never let them carry a credential there.
+    from echo_ops.safety import redact_text
+
+    outcome.bad_rows = [
+        {k: redact_text(v).text if isinstance(v, str) else v for k, v in row.items()}
+        for row in outcome.bad_rows
+    ]
+    return outcome
 
 
 def _store(con, result: SuiteResult) -> None:

@@ -61,3 +61,53 @@ def insert(con, table: str, rows: list[tuple]) -> None:
     if rows:
         marks = ", ".join("?" * len(rows[0]))
         con.executemany(f"insert into {table} values ({marks})", rows)
+
+
+def refinement_rows(day: date, n: int) -> list[tuple]:
+    base = datetime.combine(day, datetime.min.time()) + timedelta(hours=10)
+    outcomes = ["accepted_kept", "accepted_refined", "rejected_empty", "rejected_written"]
+    return [
+        (
+            day,
+            f"c{i}",
+            f"r{i}",
+            f"u{i % 3}",
+            "s1",
+            f"file:///repo/m{i % 4}.py",
+            "python",
+            "m1",
+            base + timedelta(minutes=i),
+            "def f(",
+            "):",
+            f"x{i}",
+            f"x{i}",
+            "full",
+            outcomes[i % 4],
+            f"x{i} + 1",
+            "quiet",
+            "{}",
+            i % 5,
+            0.5,
+            2,
+        )
+        for i in range(n)
+    ]
+
+
+def example_rows(day: date, n: int) -> list[tuple]:
+    return [
+        (
+            day,
+            f"ex{day:%d}-{i}",
+            "refinement",
+            f"c{i}",
+            f"u{i % 3}",
+            f"file:///repo/m{i}.py",
+            f"def f{i}(a):\n    ",
+            "\n",
+            f"return a + {i}",
+            1.0,
+            "train",
+        )
+        for i in range(n)
+    ]
