@@ -31,9 +31,7 @@ def sql_path(name: str, sql_dir: Path | None = None) -> Path:
     matches = sorted(root.rglob(f"{Path(name).name}.sql"))
     if len(matches) != 1:
         found = ", ".join(str(m) for m in matches) or "none"
-        raise FileNotFoundError(
-            f"expected one SQL file named {name}.sql under {root}; found {found}"
-        )
+        raise FileNotFoundError(f"expected one SQL file named {name}.sql under {root}; found {found}")
     return matches[0]
 
 
@@ -85,11 +83,7 @@ def open_warehouse(
 
 
 def replace_partition(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    select_sql: str,
-    ds: date,
-    params: dict | None = None,
+    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ds: date, params: dict | None = None
 ) -> int:
     """Replace one day of `table` with `select_sql`'s rows, in one transaction.
 
@@ -139,9 +133,7 @@ def log_run(
 
 
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection,
-    published_path: Path | str,
-    exclude_schemas: tuple[str, ...] = ("raw",),
+    con: duckdb.DuckDBPyConnection, published_path: Path | str, exclude_schemas: tuple[str, ...] = ("raw",)
 ) -> dict[str, int]:
     """Copy the analyst-facing layers to a new file, then swap it in with os.replace.
 
@@ -165,9 +157,7 @@ def publish_snapshot(
         for schema, name in tables:
             if schema in exclude_schemas:
                 continue
-            con.execute(
-                f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}"
-            )
+            con.execute(f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}")
             (n,) = con.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()
             published[f"{schema}.{name}"] = int(n)
     finally:
