@@ -216,3 +216,49 @@ def _line_of(line_starts: list[int], offset: int) -> int:
     import bisect
 
     return bisect.bisect_right(line_starts, offset) - 1
+
+
+def _leaks(value: str, text: str) -> bool:
+    # A key body leaks even if its header was caught: any substantial line of it counts.
+    pieces = [p.strip() for p in value.splitlines() if len(p.strip()) >= 8] or [value]
+    return any(p in text for p in pieces)
+
+
+def score_planted_secrets(truth_dir: Path, training_texts: Iterable[str] = ()) -> dict:
+    """Score redaction against the simulator's planted secrets (truth `planted_secrets`).
+
+    Each planted value is looked for in its completion's texts after redaction; when
+    `training_texts` are given (the warehouse's training examples), any planted value
+    found there counts as leaked too. Reads only; safe to run any time.
+    """
+    import json
+
+    planted, leaked, by_kind = 0, 0, {}
+    values: list[str] = []
+    for path in sorted(Path(truth_dir).glob("ds=*/completions.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            texts = [redact_text(row.get(k) or "").text for k in ("final_text", "proposal_text")]
+            for secret in row.get("planted_secrets") or []:
+                kind, value = secret.get("kind", "?"), secret.get("value") or ""
+                hit = bool(value) and any(_leaks(value, t) for t in texts)
+                planted, leaked = planted + 1, leaked + hit
+                stats = by_kind.setdefault(kind, {"planted": 0, "leaked": 0})
+                stats["planted"] += 1
+                stats["leaked"] += hit
+                values.append(value)
+    in_training = sum(1 for t in training_texts for v in values if v and _leaks(v, t or ""))
+    return {
+        "planted": planted,
+        "planted_secrets_leaked": leaked + in_training,
+        "leaked_after_redaction": leaked,
+        "leaked_in_training_set": in_training,
+        "by_kind": by_kind,
+    }
+
+
+def stdlib_sample(n_files: int) -> list[Path]:
+    """A fixed slice of this Python's standard library: clean code for the false-positive rate."""
+    import sysconfig
+
+    return sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:n_files]
