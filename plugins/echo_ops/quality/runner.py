@@ -192,3 +192,16 @@ def failure_message(result: SuiteResult) -> str:
     lines.append(f"Data Docs: {result.docs_path}")
     lines.append(f"all results: select * from ops.dq_results where run_id = '{result.run_id}'")
     return "\n".join(lines)
+
+
+def validate_day(suite_name: str, day: date | str, settings: Settings | None = None) -> dict:
+    """Open the warehouse and run one suite for `day`; returns small counts for the Airflow UI.
+
+    The DAG's validate_* tasks call this. Raises DataQualityError on a blocking failure.
+    """
+    from echo_ops.warehouse import open_warehouse
+
+    day = day if isinstance(day, date) else date.fromisoformat(day)
+    with open_warehouse(settings=settings) as con:
+        result = run_suite(con, suite_name, day, settings)
+    return {"day": day.isoformat(), **result.counts(), "data_docs": str(result.docs_path)}
