@@ -197,14 +197,16 @@ def build_suites(q: QualitySettings) -> dict[str, Suite]:
                 "request_id": "text",
                 "user_id": "text",
                 "shown_at": "timestamp",
+                "doc_uri": "text",
                 "model_version": "text",
+                "has_server": "bool",
             },
             "shown_at",
             (
                 *_day_checks(
                     q,
                     "completion_id",
-                    ["request_id", "user_id", "shown_at", "model_version"],
+                    ["request_id", "user_id", "shown_at", "doc_uri", "has_server"],
                     "shown_at",
                 ),
                 _gx(
@@ -213,6 +215,16 @@ def build_suites(q: QualitySettings) -> dict[str, Suite]:
                     "completion_id",
                     min_value=1,
                     max_value=128,
+                ),
+                # A completion waits for its server line (late or lost): many waiting is a
+                # server-log delivery problem, worth a look but not a reason to stop the day.
+                _gx(
+                    "server_line_found",
+                    "ExpectColumnValuesToBeInSet",
+                    "has_server",
+                    severity="warning",
+                    value_set=[True],
+                    mostly=q.min_server_match_share,
                 ),
             ),
         ),
