@@ -42,6 +42,7 @@ _FAMILIES = {
         "FLOAT",
         "DOUBLE",
         "REAL",
+        "DECIMAL",
     ),
 }
 
