@@ -238,10 +238,13 @@ def score_planted_secrets(truth_dir: Path, training_texts: Iterable[str] = ()) -
     for path in sorted(Path(truth_dir).glob("ds=*/completions.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line) if line.strip() else {}
-            texts = [redact_text(row.get(k) or "").text for k in ("final_text", "proposal_text")]
+            texts = [row.get(k) or "" for k in ("final_text", "proposal_text")]
             for secret in row.get("planted_secrets") or []:
                 kind, value = secret.get("kind", "?"), secret.get("value") or ""
-                hit = bool(value) and any(_leaks(value, t) for t in texts)
+                # Where the value sits only in the document around the completion (the
+                # training prefix/suffix), score it on its own: no context to help.
+                contexts = [t for t in texts if value and value in t] or [value]
+                hit = bool(value) and any(_leaks(value, redact_text(t).text) for t in contexts)
                 planted, leaked = planted + 1, leaked + hit
                 stats = by_kind.setdefault(kind, {"planted": 0, "leaked": 0})
                 stats["planted"] += 1
