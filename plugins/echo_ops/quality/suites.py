@@ -100,6 +100,22 @@ def _day_checks(q: QualitySettings, key: str, not_null: list[str], ts: str | Non
     return checks
 
 
+def _distribution_drift(q: QualitySettings, name: str, expr: str) -> list[Check]:
+    """p50 and p90 of `expr` today vs the trailing days' mean of each: a shift warns."""
+    return [
+        _sql(
+            f"{name}_p{int(p * 100)}_drift",
+            "quantile_drift",
+            severity="warning",
+            expr=expr,
+            quantile=p,
+            max_ratio=q.distribution_drift_max_ratio,
+            days=q.trailing_days,
+        )
+        for p in (0.5, 0.9)
+    ]
+
+
 def build_suites(q: QualitySettings) -> dict[str, Suite]:
     """Every suite by name, with thresholds resolved from settings."""
     suites = [
@@ -263,6 +279,8 @@ def build_suites(q: QualitySettings) -> dict[str, Suite]:
                     + ", ".join(f"'{o}'" for o in ACCEPTED_OUTCOMES)
                     + ") then 1.0 else 0.0 end)",
                 ),
+                *_distribution_drift(q, "edit_distance", "edit_distance"),
+                *_distribution_drift(q, "final_text_length", "length(final_text)"),
                 _gx("outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=OUTCOMES),
                 _gx(
                     "settled_reason_in_set",
@@ -324,6 +342,7 @@ def build_suites(q: QualitySettings) -> dict[str, Suite]:
                 _sql("no_file_on_both_sides", "split_grouped", "doc_uri"),
                 _sql("no_secrets_in_text", "no_secrets"),
                 _sql("no_eval_target_in_train", "split_leak", "target", severity="warning"),
+                *_distribution_drift(q, "target_length", "length(target)"),
                 _gx(
                     "source_in_set",
                     "ExpectColumnValuesToBeInSet",

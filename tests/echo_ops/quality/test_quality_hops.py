@@ -98,3 +98,18 @@ def test_raw_server_negative_latency_and_null_model_block(wh):
     insert(wh, "raw.server_events", rows)
     failed = {o.name for o in _fail(wh, "raw_server").result.failed_blocking}
     assert failed == {"latency_ms_in_range", "model_version_not_null"}
+
+
+def test_length_and_edit_distance_distribution_shift_warns(wh):
+    from datetime import timedelta
+
+    for back in (1, 2):
+        insert(wh, "staging.refinements", refinement_rows(DAY - timedelta(days=back), 8))
+    rows = [(*r[:15], r[15] * 40, *r[16:]) for r in refinement_rows(DAY, 8)]
+    insert(wh, "staging.refinements", rows)
+    res = run_suite(wh, "refinements", DAY)
+    assert not res.failed_blocking
+    assert {"final_text_length_p50_drift", "final_text_length_p90_drift"} <= {
+        w.name for w in res.warnings
+    }
+    assert "edit_distance_p50_drift" not in {w.name for w in res.warnings}
