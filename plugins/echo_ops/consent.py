@@ -76,17 +76,15 @@ def forget_user(
     if not user_id or not user_id.strip():
         raise ValueError("forget needs a non-empty user id")
     settings = settings or get_settings()
+    landing = settings.storage.landing_uri
     report = ErasureReport(uuid.uuid4().hex[:12])
     with stage_run("forget", erasure_id=report.erasure_id) as counts:
         set_consent(con, user_id, True)
-        request_ids = _warehouse_request_ids(con, user_id)
-        landing_removed, landing_requests = _erase_landing_client(
-            settings.storage.landing_uri, user_id
-        )
-        request_ids |= landing_requests
-        report.removed.update(_erase_warehouse(con, user_id, request_ids))
+        ids = _warehouse_ids(con, user_id)
+        landing_removed = _erase_landing_client(landing, user_id, ids)
+        report.removed.update(_erase_warehouse(con, user_id, ids))
         report.removed.update(landing_removed)
-        report.removed.update(_erase_landing_server(settings.storage.landing_uri, request_ids))
+        report.removed.update(_erase_landing_server(landing, ids["request_id"]))
         report.removed.update(_erase_truth(Path(settings.storage.truth_dir), user_id))
         con.execute("force checkpoint")  # deleted rows must not linger in the WAL
         report.removed["published_copy"] = _republish(con, settings)
@@ -95,11 +93,16 @@ def forget_user(
     return report
 
 
-def _warehouse_request_ids(con, user_id: str) -> set[str]:
-    ids: set[str] = set()
-    for table in _tables_with(con, "user_id") & _tables_with(con, "request_id"):
-        q = f"select distinct request_id from {table} where user_id = ? and request_id is not null"
-        ids |= {r for (r,) in con.execute(q, [user_id]).fetchall()}
+# Rows of tables without a user_id (server logs, bookkeeping) are the user's through these.
+_LINK_COLUMNS = ("request_id", "completion_id")
+
+
+def _warehouse_ids(con, user_id: str) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {col: set() for col in _LINK_COLUMNS}
+    for col in _LINK_COLUMNS:
+        for table in _tables_with(con, "user_id") & _tables_with(con, col):
+            q = f"select distinct {col} from {table} where user_id = ? and {col} is not null"
+            ids[col] |= {str(r) for (r,) in con.execute(q, [user_id]).fetchall()}
     return ids
 
 
@@ -107,31 +110,28 @@ def _tables_with(con, column: str) -> set[str]:
     rows = con.execute(
         "select c.table_schema || '.' || c.table_name from information_schema.columns c "
         "join information_schema.tables t using (table_catalog, table_schema, table_name) "
-        "where c.column_name = ? and t.table_type = 'BASE TABLE' and c.table_catalog = current_database()",
+        "where c.column_name = ? and t.table_type = 'BASE TABLE' "
+        "and c.table_catalog = current_database()",
         [column],
     ).fetchall()
     return {r for (r,) in rows}
 
 
-def _erase_warehouse(con, user_id: str, request_ids: set[str]) -> dict[str, int]:
+def _erase_warehouse(con, user_id: str, ids: dict[str, set[str]]) -> dict[str, int]:
     removed: dict[str, int] = {}
     by_user = _tables_with(con, "user_id") - {"ops.consent"}
-    by_request = _tables_with(con, "request_id") - by_user
-    ids = sorted(request_ids) or [""]  # a one-element list keeps the parameter's type known
-    # Logged copies of records (quarantined lines, sample bad rows) carry the id as JSON text.
-    mention = f'"user_id"\\s*:\\s*"{re.escape(user_id)}"'
-    request_of = 'regexp_extract({col}, \'"request_id"\\s*:\\s*"([^"]+)"\', 1)'
+    # A one-element list keeps the parameter's type known when there is nothing to match.
+    lists = {col: sorted(ids[col]) or [""] for col in _LINK_COLUMNS}
     con.execute("begin transaction")
     try:
         for table in sorted(by_user):
             removed[table] = _delete(con, f"delete from {table} where user_id = ?", [user_id])
-        for table in sorted(by_request):
-            removed[table] = _delete(
-                con, f"delete from {table} where list_contains(?, request_id)", [ids]
-            )
+        for col in _LINK_COLUMNS:
+            for table in sorted(_tables_with(con, col) - by_user):
+                sql = f"delete from {table} where list_contains(?, {col}::varchar)"
+                removed[table] = removed.get(table, 0) + _delete(con, sql, [lists[col]])
         for table, col in (("ops.quarantine", "raw_text"), ("ops.dq_results", "details_json")):
-            where = f"regexp_matches({col}::varchar, ?) or list_contains(?, {request_of.format(col=col + '::varchar')})"
-            removed[table] = _delete(con, f"delete from {table} where {where}", [mention, ids])
+            removed[table] = _delete_mentions(con, table, col, user_id, lists["request_id"])
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -139,11 +139,21 @@ def _erase_warehouse(con, user_id: str, request_ids: set[str]) -> dict[str, int]
     return removed
 
 
+def _delete_mentions(con, table: str, col: str, user_id: str, request_ids: list[str]) -> int:
+    # Logged copies of records (quarantined lines, sample bad rows) carry the ids as JSON text.
+    mention = f'"user_id"\\s*:\\s*"{re.escape(user_id)}"'
+    request_of = f'regexp_extract({col}::varchar, \'"request_id"\\s*:\\s*"([^"]+)"\', 1)'
+    where = f"regexp_matches({col}::varchar, ?) or list_contains(?, {request_of})"
+    return _delete(con, f"delete from {table} where {where}", [mention, request_ids])
+
+
 def _delete(con, sql: str, params: list) -> int:
     return len(con.execute(sql + " returning 1", params).fetchall())
 
 
-def _erase_landing_client(landing: str, user_id: str) -> tuple[dict[str, int], set[str]]:
+def _erase_landing_client(landing: str, user_id: str, ids: dict[str, set[str]]) -> dict[str, int]:
+    """Drop the user's client lines; their request and completion ids join `ids` on the way."""
+
     def belongs(line: str) -> bool:
         if user_id not in line:  # cheap test first: most lines are someone else's
             return False
@@ -152,17 +162,16 @@ def _erase_landing_client(landing: str, user_id: str) -> tuple[dict[str, int], s
         except (json.JSONDecodeError, AttributeError):
             return bool(re.search(f'"user_id"\\s*:\\s*"{re.escape(user_id)}"', line))
 
-    request_ids: set[str] = set()
-
     def drop(line: str) -> bool:
-        if belongs(line):
-            m = _REQUEST_ID.search(line)
+        if not belongs(line):
+            return False
+        for col in _LINK_COLUMNS:
+            m = re.search(f'"{col}"\\s*:\\s*"([^"]+)"', line)
             if m:
-                request_ids.add(m.group(1))
-            return True
-        return False
+                ids[col].add(m.group(1))
+        return True
 
-    return _rewrite_objects(landing, "client", drop), request_ids
+    return _rewrite_objects(landing, "client", drop)
 
 
 def _erase_landing_server(landing: str, request_ids: set[str]) -> dict[str, int]:

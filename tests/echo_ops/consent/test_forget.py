@@ -51,12 +51,16 @@ def _build_warehouse(con) -> None:
         "create table training.examples (ds date, example_id varchar, user_id varchar, target varchar)"
     )
     con.execute("create table marts.fct_new_table_later (ds date, user_id varchar, n int)")
+    con.execute(
+        "create table ops.extract_deferred (ds date, completion_id varchar, reason varchar)"
+    )
     users = ["u1", "u2", "u1", "u10"]
     for i, u in enumerate(users):
         con.execute("insert into raw.client_events values (?, ?, ?, ?)", [DAY, f"e{i}", u, f"r{i}"])
         con.execute("insert into raw.server_events values (?, ?, ?)", [DAY, f"r{i}", f"code {i}"])
         con.execute("insert into training.examples values (?, ?, ?, ?)", [DAY, f"x{i}", u, "t"])
         con.execute("insert into marts.fct_new_table_later values (?, ?, 1)", [DAY, u])
+        con.execute("insert into ops.extract_deferred values (?, ?, 'gap')", [DAY, f"c{i}"])
     con.execute(
         "insert into ops.quarantine (ds, stage, reason, raw_text) values (?, 'ingest', 'bad', ?)",
         [DAY, '{"user_id": "u1", "broken'],
@@ -98,6 +102,8 @@ def _forget_and_check(settings) -> None:
         r for (r,) in con.execute("select request_id from raw.server_events").fetchall()
     ) == ["r1", "r3"]
     assert con.execute("select count(*) from ops.quarantine").fetchone() == (0,)
+    deferred = con.execute("select completion_id from ops.extract_deferred order by 1").fetchall()
+    assert deferred == [("c1",), ("c3",)]
     client, server = _landing_lines(root)
     assert [c["user_id"] for c in client] == ["u2", "u10"]
     assert [s["request_id"] for s in server] == ["r1", "r3"]
