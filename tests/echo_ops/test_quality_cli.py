@@ -92,3 +92,17 @@ def test_planted_values_outside_the_completion_are_scored_standalone(settings, t
     )  # CRLF inside the key survives JSON
     score = score_planted_secrets(tmp_path)
     assert score["planted"] == 4 and score["planted_secrets_leaked"] == 0, score
+
+
+def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
+    assert main(["forget", "--user", "u7", "--yes", "--requested-by", "dpo"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    con = connect(settings=settings)
+    places = con.execute(
+        "select count(*) from ops.erasure_audit where erasure_id = ? and requested_by = 'dpo'",
+        [out["erasure_id"]],
+    ).fetchone()
+    assert places[0] == len(out["removed"]) > 0
+    assert con.execute("select opted_out from ops.consent where user_id = 'u7'").fetchone() == (
+        True,
+    )
