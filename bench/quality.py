@@ -101,7 +101,7 @@ def _later_hops(con) -> None:
                user_id, doc_uri,
                'import os\\n\\n\\ndef handler_' || completion_id || '(request, retries=3):\\n    # Serve one request.\\n    value = request.get(' || chr(39) || 'key' || chr(39) || ')\\n    ' as prefix,
                '\\n\\n\\nif __name__ == ' || chr(39) || '__main__' || chr(39) || ':\\n    main()\\n' as suffix,
-               'return process(value, retries=retries) + ' || (hash(completion_id) % 1000)::varchar as target,
+               'return process(value, retries=retries, tag=' || chr(39) || completion_id || chr(39) || ')' as target,
                1.0 as weight, case when hash(doc_uri) % 10 = 0 then 'eval' else 'train' end as split
         from staging.refinements where outcome <> 'rejected_empty'""")
     # Two trailing days for the volume and drift checks (copies of the day, shifted).
