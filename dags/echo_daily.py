@@ -79,7 +79,6 @@ def echo_daily():
             tables = publish_snapshot(con, settings.storage.published_path)
         return {"day": prepared["day"], "tables": len(tables)}
 
-
     # --- data quality (issue #5): one validate task per hop ------------------------------
     # Where they go in the chain (the lead wires the final one):
     #   ingest_client >> validate_raw_client, ingest_server >> validate_raw_server,
@@ -109,14 +108,20 @@ def echo_daily():
     def validate_training_set(day: str) -> dict:
         """Checks training.examples: no secrets, no opted-out users, no file on both sides."""
         return _validate("training_set", day)
+
     # --- end data quality ------------------------------------------------------------------
 
     day = resolve_partition()
     prepared = init_warehouse(day)
     publish_snapshot(prepared)
     # Data quality (issue #5): provisional wiring, after the warehouse exists; see above.
-    for validate in (validate_raw_client, validate_raw_server, validate_aligned, validate_refinements,
-                     validate_training_set):
+    for validate in (
+        validate_raw_client,
+        validate_raw_server,
+        validate_aligned,
+        validate_refinements,
+        validate_training_set,
+    ):
         prepared >> validate(day)
 
 

@@ -73,7 +73,7 @@ class QualitySettings(_Group):
     ts_skew_s: int = 900  # ...and run ahead of it this much (clock skew)
     ts_outside_max_share: float = 0.001  # share of rows outside that window that fails the hop
     max_target_chars: int = 4000  # longest training target accepted; longer ones warn
-    distribution_drift_max_ratio: float = 2.0  # p50/p90 of lengths, edit distance vs trailing: beyond warns
+    distribution_drift_max_ratio: float = 2.0  # p50/p90 today vs trailing days beyond this warns
     max_median_edit_distance: float = 400.0  # median edit distance above this warns (drift)
     min_server_match_share: float = 0.95  # aligned completions with a server line; fewer warns
     eval_share: float = 0.1  # share of files held out for evaluation (split by file)
