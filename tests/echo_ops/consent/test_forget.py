@@ -65,6 +65,12 @@ def _build_warehouse(con) -> None:
         "insert into ops.quarantine (ds, stage, reason, raw_text) values (?, 'ingest', 'bad', ?)",
         [DAY, '{"user_id": "u1", "broken'],
     )
+    for run, bad in (("a", {"user_id": "u1", "event_id": "e0"}), ("b", {"user_id": "u10"})):
+        con.execute(
+            "insert into ops.dq_results (run_id, suite, expectation, severity, success, details_json) "
+            "values (?, 'raw_client', 'x', 'blocking', false, ?)",
+            [run, json.dumps({"bad_rows": [bad]})],
+        )
 
 
 def _truth(settings) -> None:
@@ -102,6 +108,7 @@ def _forget_and_check(settings) -> None:
         r for (r,) in con.execute("select request_id from raw.server_events").fetchall()
     ) == ["r1", "r3"]
     assert con.execute("select count(*) from ops.quarantine").fetchone() == (0,)
+    assert con.execute("select run_id from ops.dq_results").fetchall() == [("b",)]
     deferred = con.execute("select completion_id from ops.extract_deferred order by 1").fetchall()
     assert deferred == [("c1",), ("c3",)]
     client, server = _landing_lines(root)
