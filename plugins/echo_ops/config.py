@@ -79,6 +79,8 @@ class QualitySettings(_Group):
     eval_share: float = 0.1  # share of files held out for evaluation (split by file)
     near_dup_threshold: float = 0.85  # shingle Jaccard at which two examples are one
     fp_corpus_files: int = 60  # stdlib files scanned for the secret detector's false-positive rate
+    # "suite.check" -> blocking | warning, e.g. {"raw_client.volume_vs_trailing_days": "blocking"}
+    severity_overrides: dict[str, Literal["blocking", "warning"]] = Field(default_factory=dict)
 
 
 class TrainSettings(_Group):

@@ -12,7 +12,7 @@ Thresholds come from `QualitySettings` so on-call can tune them without a deploy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from echo_ops.config import QualitySettings
@@ -392,7 +392,19 @@ def _training_set(q: QualitySettings) -> Suite:
 def build_suites(q: QualitySettings) -> dict[str, Suite]:
     """Every suite by name, with thresholds resolved from settings."""
     suites = [_raw_client(q), _raw_server(q), _aligned(q), _refinements(q), _training_set(q)]
-    return {s.name: s for s in suites}
+    known = {f"{s.name}.{c.name}" for s in suites for c in s.checks}
+    unknown = sorted(set(q.severity_overrides) - known)
+    if unknown:
+        raise ValueError(f"quality.severity_overrides names no check: {', '.join(unknown)}")
+    return {s.name: _with_overrides(s, q.severity_overrides) for s in suites}
+
+
+def _with_overrides(suite: Suite, overrides: dict[str, str]) -> Suite:
+    checks = tuple(
+        replace(c, severity=overrides.get(f"{suite.name}.{c.name}", c.severity))
+        for c in suite.checks
+    )
+    return replace(suite, checks=checks)
 
 
 SUITE_NAMES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")
