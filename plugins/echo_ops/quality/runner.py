@@ -77,6 +77,7 @@ def run_suite(
         result.outcomes = [
             _redact_samples(o) for o in _collect(con, suite, day, settings, result.run_id)
         ]
+        _render_docs(result, suite, settings)
         _store(con, result)
         counts.update({k: v for k, v in result.counts().items() if k not in ("suite", "run_id")})
         status = "failed" if result.failed_blocking else "success"
@@ -133,6 +134,16 @@ def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> l
             frame, suite, sampled, settings.data_root, f"{suite.name}-{day}-{run_id}"
         )
     return outcomes
+
+
+def _render_docs(result: SuiteResult, suite: Suite, settings: Settings) -> None:
+    from echo_ops.quality.gx_runner import render_sql_outcomes
+
+    sql_names = {c.name for c in suite.checks if c.engine == "sql"} | {"table_exists"}
+    sql = [o for o in result.outcomes if o.name in sql_names]
+    render_sql_outcomes(
+        sql, suite, settings.data_root, f"{suite.name}-{result.day}-{result.run_id}"
+    )
 
 
 def _redact_samples(outcome: CheckOutcome) -> CheckOutcome:

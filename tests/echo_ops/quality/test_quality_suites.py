@@ -147,3 +147,14 @@ def test_severity_override_naming_no_check_fails_loudly(monkeypatch):
     reset_settings_cache()
     with pytest.raises(ValueError, match="no_such_check"):
         get_suite("raw_client")
+
+
+def test_data_docs_show_the_full_day_sql_checks_too(wh, settings):
+    rows = client_rows(DAY, 10)
+    rows[1] = (*rows[1][:1], rows[0][1], *rows[1][2:])
+    insert(wh, "raw.client_events", rows)
+    with pytest.raises(DataQualityError):
+        run_suite(wh, "raw_client", DAY)
+    docs = settings.data_root / "quality" / "data_docs"
+    pages = [p.read_text() for p in docs.rglob("*.html") if "raw_client__full_day_sql" in str(p)]
+    assert pages and any("event_id_unique" in p and "1 duplicate event_id rows" in p for p in pages)
