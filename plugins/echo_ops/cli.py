@@ -120,7 +120,12 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_scan_secrets(args: argparse.Namespace) -> int:
     from echo_ops.config import get_settings
-    from echo_ops.safety import false_positive_rate, score_planted_secrets, stdlib_sample
+    from echo_ops.safety import (
+        false_positive_rate,
+        score_documents,
+        score_planted_secrets,
+        stdlib_sample,
+    )
     from echo_ops.warehouse import open_warehouse, table_exists
 
     settings = get_settings()
@@ -130,9 +135,12 @@ def cmd_scan_secrets(args: argparse.Namespace) -> int:
             if table_exists(con, "training.examples"):
                 q = "select concat_ws(chr(10), prefix, target, suffix) from training.examples"
                 texts = [t for (t,) in con.execute(q).fetchall()]
-    score = score_planted_secrets(args.truth_dir or settings.storage.truth_dir, texts)
+    truth_dir = args.truth_dir or settings.storage.truth_dir
+    score = score_planted_secrets(truth_dir, texts)
+    docs = score_documents(truth_dir)
+    score["planted_secrets_leaked"] += docs["leaked_in_documents"]
     fp = false_positive_rate(stdlib_sample(args.fp_files or settings.quality.fp_corpus_files))
-    _print_json({**score, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
+    _print_json({**score, **docs, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
                  "fp_flagged_lines": fp["flagged_lines"], "fp_by_kind": fp["by_kind"]})
     return 1 if score["planted_secrets_leaked"] else 0
 

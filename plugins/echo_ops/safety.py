@@ -260,6 +260,47 @@ def score_planted_secrets(truth_dir: Path, training_texts: Iterable[str] = ()) -
     }
 
 
+def score_documents(truth_dir: Path) -> dict:
+    """Redact every simulated document whole (truth `documents.jsonl`), as training context is.
+
+    A planted value (`doc_secrets` of the document's completions) still present after
+    redaction is a leak; on documents with nothing planted, any finding counts as a false
+    positive line (truth that lists only `planted_secrets` near completions overstates it).
+    Reads only.
+    """
+    leaked = planted = lines = flagged = 0
+    for day in sorted(Path(truth_dir).glob("ds=*")):
+        secrets: dict[tuple, set[str]] = {}
+        for row in _jsonl(day / "completions.jsonl"):
+            key = (row.get("session_id"), row.get("doc_uri"))
+            found = (row.get("doc_secrets") or []) + (row.get("planted_secrets") or [])
+            secrets.setdefault(key, set()).update(s["value"] for s in found)
+        for doc in _jsonl(day / "documents.jsonl"):
+            text = doc.get("final_text") or ""
+            red = redact_text(text)
+            values = secrets.get((doc.get("session_id"), doc.get("doc_uri")), set())
+            planted += len(values)
+            leaked += sum(_leaks(v, red.text) for v in values)
+            if not values:
+                lines += sum(1 for ln in text.splitlines() if ln.strip())
+                flagged += len({text.count("\n", 0, f.start) for f in red.findings})
+    return {
+        "doc_planted": planted,
+        "leaked_in_documents": leaked,
+        "clean_doc_lines": lines,
+        "clean_doc_flagged_lines": flagged,
+        "doc_false_positive_rate": flagged / lines if lines else 0.0,
+    }
+
+
+def _jsonl(path: Path) -> list[dict]:
+    import json
+
+    if not path.is_file():
+        return []
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
 def stdlib_sample(n_files: int) -> list[Path]:
     """A fixed slice of this Python's standard library: clean code for the false-positive rate."""
     import sysconfig

@@ -106,3 +106,38 @@ def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
     assert con.execute("select opted_out from ops.consent where user_id = 'u7'").fetchone() == (
         True,
     )
+
+
+def test_whole_documents_are_scored_and_a_missed_secret_counts_as_leaked(tmp_path):
+    from echo_ops.safety import score_documents
+
+    day = tmp_path / "ds=2026-11-20"
+    day.mkdir()
+    key, weak = "ghp_PKjbph10mopwMYSmxoo5ltMAKSugNDuQ2Uck", "hunter2"
+    completions = [
+        {
+            "session_id": "s1",
+            "doc_uri": "a.py",
+            "doc_secrets": [{"kind": "github_token", "value": key}],
+        },
+        {
+            "session_id": "s1",
+            "doc_uri": "b.py",
+            "doc_secrets": [{"kind": "password", "value": weak}],
+        },
+        {"session_id": "s1", "doc_uri": "c.py", "doc_secrets": []},
+    ]
+    documents = [
+        {
+            "session_id": "s1",
+            "doc_uri": "a.py",
+            "final_text": f'import os\nGITHUB_TOKEN = "{key}"\n',
+        },
+        {"session_id": "s1", "doc_uri": "b.py", "final_text": f'pw = "{weak}"\n'},
+        {"session_id": "s1", "doc_uri": "c.py", "final_text": "def f(x):\n    return x * 2\n"},
+    ]
+    for name, rows in (("completions", completions), ("documents", documents)):
+        (day / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    score = score_documents(tmp_path)
+    assert score["doc_planted"] == 2 and score["leaked_in_documents"] == 1
+    assert score["clean_doc_lines"] == 2 and score["clean_doc_flagged_lines"] == 0
