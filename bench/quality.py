@@ -154,10 +154,12 @@ def _fake_secrets(rng: random.Random, n: int) -> list[tuple[str, str, str]]:
 
 
 def _secret_score(truth_dir: str | None) -> dict:
-    from echo_ops.safety import redact_text, score_planted_secrets
+    from echo_ops.safety import redact_text, score_documents, score_planted_secrets
 
     if truth_dir:
-        return {**score_planted_secrets(Path(truth_dir)), "planted_source": truth_dir}
+        score, docs = score_planted_secrets(Path(truth_dir)), score_documents(Path(truth_dir))
+        score["planted_secrets_leaked"] += docs["leaked_in_documents"]
+        return {**score, **docs, "planted_source": truth_dir}
     planted = _fake_secrets(random.Random(7), 500)
     leaked = sum(
         v.splitlines()[1 if "\n" in v else 0] in redact_text(f"x = 1\n{code}\nreturn x\n").text
