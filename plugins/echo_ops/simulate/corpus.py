@@ -122,7 +122,7 @@ def plan_document(
     holes = _pick_holes(len(lines), hole_share, rng)
     if not holes:
         return None
-    for h, c in reversed(holes):
+    for h, _c in reversed(holes):
         extra = []
         if rng.random() < non_ascii_rate:
             extra.append(_indent(lines[h]) + rng.choice(_NON_ASCII))

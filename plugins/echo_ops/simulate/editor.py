@@ -8,6 +8,8 @@ region (truth.Region), so the truth follows exactly what the events say.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from datetime import date, timedelta
 
 from echo_ops.simulate.truth import Region
@@ -18,32 +20,54 @@ _DAY_MS = 86_400_000
 
 
 class _Clock:
-    """RFC 3339 UTC with milliseconds, cheaply: the date part is cached per day."""
+    """RFC 3339 UTC with milliseconds, cheaply: everything up to the second is cached."""
 
     def __init__(self) -> None:
         self._days: dict[int, str] = {}
+        self._second, self._prefix = -1, ""
 
     def fmt(self, ms: int) -> str:
-        day, rest = divmod(ms, _DAY_MS)
-        prefix = self._days.get(day)
-        if prefix is None:
-            prefix = self._days[day] = (_EPOCH + timedelta(days=day)).isoformat()
-        s, milli = divmod(rest, 1000)
-        h, s = divmod(s, 3600)
-        m, s = divmod(s, 60)
-        return f"{prefix}T{h:02d}:{m:02d}:{s:02d}.{milli:03d}Z"
+        second, milli = divmod(ms, 1000)
+        if second != self._second:
+            day, rest = divmod(second, 86_400)
+            prefix = self._days.get(day)
+            if prefix is None:
+                prefix = self._days[day] = (_EPOCH + timedelta(days=day)).isoformat()
+            h, rest = divmod(rest, 3600)
+            m, sec = divmod(rest, 60)
+            self._second, self._prefix = second, f"{prefix}T{h:02d}:{m:02d}:{sec:02d}."
+        return f"{self._prefix}{milli:03d}Z"
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII lines join and gzip fastest
+_STR_CACHE: dict[str, str] = {}
+
+
+def json_str(t: str) -> str:
+    """JSON string literal of `t` (cached: most edits are one keystroke)."""
+    out = _STR_CACHE.get(t)
+    if out is None:
+        out = _dumps(t)
+        if len(t) <= 8 and len(_STR_CACHE) < 50_000:
+            _STR_CACHE[t] = out
+    return out
 
 
 def day_start_ms(day: date) -> int:
     return (day - _EPOCH).days * _DAY_MS
 
 
-def lsp_position(text: str, i: int, encoding: str) -> dict[str, int]:
-    """LSP position of str index `i` (the simulator writes no lone CR, so '\\n' ends lines)."""
+def lsp_position(text: str, i: int, encoding: str) -> tuple[int, int]:
+    """(line, character) of str index `i` (the simulator writes no lone CR, so '\\n' ends lines)."""
     start = text.rfind("\n", 0, i) + 1
     seg = text[start:i]
     ch = len(seg) if encoding == "utf-32" or seg.isascii() else unit_len(seg, encoding)
-    return {"line": text.count("\n", 0, start), "character": ch}
+    return text.count("\n", 0, start), ch
+
+
+def lsp_position_dict(text: str, i: int, encoding: str) -> dict[str, int]:
+    line, ch = lsp_position(text, i, encoding)
+    return {"line": line, "character": ch}
 
 
 class Session:
@@ -60,12 +84,15 @@ class Session:
         horizon_s: float,
     ) -> None:
         self.static = {"user_id": user_id, "session_id": session_id, "client": client}
+        # The same fields, serialised once: document.changed lines are built as text.
+        self._static_json = _dumps(self.static)[1:-1]
         self.user_id, self.session_id, self.client = user_id, session_id, client
         self.encoding = client.get("position_encoding", "utf-16")
         self.skew_ms, self.now = skew_ms, start_ms
         self.quiet_ms, self.horizon_ms = int(quiet_s * 1000), int(horizon_s * 1000)
-        self.events: list[tuple[int, dict]] = []  # (true ms, event)
-        self.server: list[tuple[int, dict]] = []  # (true ms, server log record)
+        self.events: list[tuple[int, str]] = []  # (true ms, serialised event)
+        self.server: list[tuple[int, str]] = []  # (true ms, serialised server log record)
+        self.types: Counter = Counter()
         self.truth: list[Region] = []
         self.documents: list[dict] = []
         self._seq = 0
@@ -77,20 +104,35 @@ class Session:
     def wait(self, ms: int) -> None:
         self.now += max(1, ms)
 
-    def emit(self, type_: str, doc: SimDoc | None = None, **fields) -> dict:
+    def emit(self, type_: str, doc: SimDoc | None = None, **fields) -> str:
+        """Emit one client event; returns its `ts`."""
         self._seq += 1
+        ts = self._clock.fmt(self.now + self.skew_ms)
         event = {
             "schema_version": 1,
             "event_id": f"{self.session_id}.{self._seq:x}",
             "type": type_,
-            "ts": self._clock.fmt(self.now + self.skew_ms),
+            "ts": ts,
             **self.static,
         }
         if doc is not None:
             event["doc"] = {"uri": doc.uri, "version": doc.version, "language_id": doc.language_id}
         event.update(fields)
-        self.events.append((self.now, event))
-        return event
+        self.events.append((self.now, _dumps(event)))
+        self.types[type_] += 1
+        return ts
+
+    def emit_changed(self, doc: SimDoc, changes_json: str) -> None:
+        """The hot path: a document.changed line built as text, same shape as `emit`'s."""
+        self._seq += 1
+        line = (
+            f'{{"schema_version":1,"event_id":"{self.session_id}.{self._seq:x}",'
+            f'"type":"document.changed","ts":"{self._clock.fmt(self.now + self.skew_ms)}",'
+            f'{self._static_json},"doc":{{"uri":{doc.uri_json},"version":{doc.version},'
+            f'"language_id":"{doc.language_id}"}},"changes":[{changes_json}]}}'
+        )
+        self.events.append((self.now, line))
+        self.types["document.changed"] += 1
 
 
 class SimDoc:
@@ -101,6 +143,7 @@ class SimDoc:
     ):
         self.session, self.uri, self.text, self.eol = session, uri, text, eol
         self.language_id, self.version = language_id, 1
+        self.uri_json = _dumps(uri)
         self.regions: list[Region] = []
         self.pending_trim: tuple[int, int] | None = None  # auto-indent left on a blank line
         session.emit("document.opened", self, text=text)
@@ -134,15 +177,18 @@ class SimDoc:
         text, enc, now = self.text, self.session.encoding, self.session.now
         changes = []
         for i, j, t in parts:
-            start = lsp_position(text, i, enc)
-            end = start if j == i else lsp_position(text, j, enc)
-            changes.append({"range": {"start": start, "end": end}, "text": t})
+            a = lsp_position(text, i, enc)
+            b = a if j == i else lsp_position(text, j, enc)
+            changes.append(
+                f'{{"range":{{"start":{{"line":{a[0]},"character":{a[1]}}},'
+                f'"end":{{"line":{b[0]},"character":{b[1]}}}}},"text":{json_str(t)}}}'
+            )
             for r in self.regions:
                 r.apply(i, j, t, text, now)
             text = text[:i] + t + text[j:]
         self.text = text
         self.version += 1
-        self.session.emit("document.changed", self, changes=changes)
+        self.session.emit_changed(self, ",".join(changes))
         return shift
 
     def _with_trim(self, parts: list[tuple[int, int, str]]) -> tuple[list, int]:

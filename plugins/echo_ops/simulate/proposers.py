@@ -60,7 +60,7 @@ class FastProposer:
             return self._scored(intended, "exact", 0.62, 0.98)
         if roll < self.exact_share + self.near_share:
             return self._scored(self._corrupt(intended), "near", 0.45, 0.9)
-        return self._scored(other or self._corrupt(intended), "wrong", 0.2, 0.72)
+        return self._scored(other or self._corrupt(intended), "wrong", 0.2, 0.8)
 
     def _scored(self, text: str, quality: str, lo: float, hi: float) -> Proposal:
         base = math.log(self.rng.uniform(lo, hi))

@@ -74,7 +74,7 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
     root = Path(unit.corpus)
     files = list_files(root)
     counts: Counter = Counter()
-    events, server, regions, documents = [], [], [], []
+    events, server, regions, documents, type_counts = [], [], [], [], []
     now = day_start_ms(unit.day) + rng.randint(7 * 3600, 10 * 3600) * 1000
     n = 0
     while (
@@ -113,6 +113,7 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         server += sess.server
         regions += sess.truth
         documents += sess.documents
+        type_counts.append(sess.types)
         now = sess.now + rng.randint(5 * 60_000, 40 * 60_000)
         n += 1
     counts["client_events"], counts["server_events"], counts["sessions"] = (
@@ -120,7 +121,8 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         len(server),
         n,
     )
-    counts.update(f"type:{e['type']}" for _, e in events)
+    for sess_types in type_counts:
+        counts.update({f"type:{k}": v for k, v in sess_types.items()})
     keys = []
     for source, records in (("client", events), ("server", server)):
         by_day = deliver(

@@ -16,7 +16,7 @@ import re
 from difflib import SequenceMatcher
 
 from echo_ops.simulate.corpus import DocPlan
-from echo_ops.simulate.editor import Session, SimDoc, lsp_position
+from echo_ops.simulate.editor import Session, SimDoc, _dumps, lsp_position_dict
 from echo_ops.simulate.people import Person, cut_to_lines, decide, first_word
 from echo_ops.simulate.proposers import confidence
 from echo_ops.simulate.truth import Region
@@ -302,15 +302,17 @@ class Writer:
         s.server.append(
             (
                 s.now + latency,
-                {
-                    "schema_version": 1,
-                    "request_id": rid,
-                    "ts": s.server_ts(s.now + latency),
-                    "model_version": self.proposer.model_version,
-                    "prompt": {"prefix": prefix, "suffix": suffix},
-                    "completion": prop.text,
-                    "latency_ms": latency,
-                },
+                _dumps(
+                    {
+                        "schema_version": 1,
+                        "request_id": rid,
+                        "ts": s.server_ts(s.now + latency),
+                        "model_version": self.proposer.model_version,
+                        "prompt": {"prefix": prefix, "suffix": suffix},
+                        "completion": prop.text,
+                        "latency_ms": latency,
+                    }
+                ),
             )
         )
         self.counts["requests"] += 1
@@ -332,8 +334,8 @@ class Writer:
     def _show(self, block, k, prop, intended, rid, prefix, suffix) -> int:
         s, doc, rng = self.s, self.doc, self.rng
         cid = f"c-{s.session_id}-{self.n_completions}"
-        pos = lsp_position(doc.text, self.cur, s.encoding)
-        s.emit(
+        pos = lsp_position_dict(doc.text, self.cur, s.encoding)
+        shown_ts = s.emit(
             "completion.shown",
             doc,
             completion_id=cid,
@@ -353,7 +355,7 @@ class Writer:
             "user_id": s.user_id,
             "session_id": s.session_id,
             "doc_uri": doc.uri,
-            "shown_ts": s.events[-1][1]["ts"],
+            "shown_ts": shown_ts,
             "proposal_text": prop.text,
             "proposal_quality": prop.quality,
             "planted_secrets": secrets,
