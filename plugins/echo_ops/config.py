@@ -63,8 +63,8 @@ class SimulateSettings(_Group):
     show_min_prob: float = 0.55  # gate: show only if exp(mean token logprob) reaches this
     prompt_prefix_chars: int = 2000  # prompt window sent to the server before the cursor
     prompt_suffix_chars: int = 500  # ... and after it
-    exact_share: float = 0.025  # fast proposer: share of exact proposals (rest near or wrong)
-    near_share: float = 0.05  # fast proposer: share of slightly corrupted proposals
+    exact_share: float = 0.02  # fast proposer: share of exact proposals (rest near or wrong)
+    near_share: float = 0.045  # fast proposer: share of slightly corrupted proposals
     refine_min_similarity: float = 0.75  # person: accept-and-refine at or above this similarity
     word_accept_share: float = 0.35  # person: share of usable-prefix proposals taken word-wise
     ignore_share: float = 0.3  # person: share of rejections that emit no event at all

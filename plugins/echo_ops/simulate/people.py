@@ -5,7 +5,8 @@ to write next, X (cut to as many lines as P spans):
 1. P equals X, or X starts with P              -> accept whole and keep it;
 2. similarity(P, X) >= refine_min_similarity    -> accept whole, then edit it into X
    (or, with delete_after_accept_share, accept and delete it at once);
-3. P's first line (with its break) starts X     -> accept that line;
+3. P's first line (with its break) starts X     -> accept that line (tried before rule 2
+                                                   at word_accept_share);
 4. P's first word starts X                      -> accept that word (word_accept_share);
 5. otherwise reject: ignore (no event), or dismiss, or type over it.
 Each person draws their thresholds around the configured values.
@@ -76,14 +77,14 @@ def decide(person: Person, proposal: str, intended: str, rng: random.Random) -> 
     x = cut_to_lines(intended, len(_BREAK.findall(proposal)))
     if proposal == x or (x.startswith(proposal) and proposal.strip()):
         return "keep"
-    if (
-        x
-        and SequenceMatcher(None, proposal, x, autojunk=False).ratio()
-        >= person.refine_min_similarity
-    ):
-        return "delete" if rng.random() < person.delete_after_accept_share else "refine"
     line = _BREAK.search(proposal)
-    if line and intended.startswith(proposal[: line.end()]):
+    line_ok = bool(line) and intended.startswith(proposal[: line.end()])
+    if line_ok and rng.random() < person.word_accept_share:
+        return "line"  # take the line that is right rather than fix the rest
+    similarity = SequenceMatcher(None, proposal, x, autojunk=False).ratio() if x else 0.0
+    if similarity >= person.refine_min_similarity:
+        return "delete" if rng.random() < person.delete_after_accept_share else "refine"
+    if line_ok:
         return "line"
     word = first_word(proposal)
     if word and intended.startswith(word) and rng.random() < person.word_accept_share:

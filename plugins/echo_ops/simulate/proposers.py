@@ -60,6 +60,9 @@ class FastProposer:
             return self._scored(intended, "exact", 0.62, 0.98)
         if roll < self.exact_share + self.near_share:
             return self._scored(self._corrupt(intended), "near", 0.45, 0.9)
+        cut = intended.find("\n") + 1
+        if 0 < cut < len(intended) and other and self.rng.random() < 0.15:
+            other = intended[:cut] + other  # the first line right, then off on a tangent
         return self._scored(other or self._corrupt(intended), "wrong", 0.2, 0.8)
 
     def _scored(self, text: str, quality: str, lo: float, hi: float) -> Proposal:
@@ -70,6 +73,9 @@ class FastProposer:
 
     def _corrupt(self, text: str) -> str:
         rng = self.rng
+        cut = text.find("\n") + 1
+        if 0 < cut < len(text) and rng.random() < 0.7:
+            return text[:cut] + self._corrupt(text[cut:])  # models drift after a right first line
         words = [m for m in _IDENT.finditer(text)]
         how = rng.random()
         if words and how < 0.5:

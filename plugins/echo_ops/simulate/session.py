@@ -272,8 +272,8 @@ class Writer:
 
     def _trigger(self, block: str, k: int, line_start: bool) -> bool:
         r = self.rng.random()
-        if line_start:
-            return r < 0.5
+        if line_start:  # after a blank line people pause longest: a new thought
+            return r < (0.9 if self.doc.pending_trim is not None else 0.5)
         prev = block[k - 1] if k else ""
         if prev in "(.":
             return r < 0.35
