@@ -144,6 +144,7 @@ class SimDoc:
         self.session, self.uri, self.text, self.eol = session, uri, text, eol
         self.language_id, self.version = language_id, 1
         self.uri_json = _dumps(uri)
+        self._line_cache = (-1, 0)  # (index where a line starts, its line number)
         self.regions: list[Region] = []
         self.pending_trim: tuple[int, int] | None = None  # auto-indent left on a blank line
         session.emit("document.opened", self, text=text)
@@ -177,8 +178,10 @@ class SimDoc:
         text, enc, now = self.text, self.session.encoding, self.session.now
         changes = []
         for i, j, t in parts:
-            a = lsp_position(text, i, enc)
+            a = self._position(text, i, enc)
             b = a if j == i else lsp_position(text, j, enc)
+            if i < self._line_cache[0]:
+                self._line_cache = (-1, 0)  # an edit above the cached line moves it
             changes.append(
                 f'{{"range":{{"start":{{"line":{a[0]},"character":{a[1]}}},'
                 f'"end":{{"line":{b[0]},"character":{b[1]}}}}},"text":{json_str(t)}}}'
@@ -190,6 +193,18 @@ class SimDoc:
         self.version += 1
         self.session.emit_changed(self, ",".join(changes))
         return shift
+
+    def _position(self, text: str, i: int, encoding: str) -> tuple[int, int]:
+        """lsp_position with the line number of the last line used cached: keystrokes
+        mostly land on the line of the one before, and counting lines is O(document)."""
+        start = text.rfind("\n", 0, i) + 1
+        cached_start, line = self._line_cache
+        if cached_start != start:
+            line = text.count("\n", 0, start)
+            self._line_cache = (start, line)
+        seg = text[start:i]
+        ch = len(seg) if encoding == "utf-32" or seg.isascii() else unit_len(seg, encoding)
+        return line, ch
 
     def _with_trim(self, parts: list[tuple[int, int, str]]) -> tuple[list, int]:
         ts, n = self.pending_trim

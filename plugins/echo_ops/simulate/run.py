@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from echo_ops import storage
 from echo_ops.config import Settings, get_settings
+from echo_ops.logs import stage_run
 from echo_ops.simulate.corpus import default_corpus, list_files, make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
@@ -202,9 +205,20 @@ def simulate_days(
         for d in range(days)
         for u in range(users)
     ]
-    n_workers = workers if workers is not None else (cfg.workers or 2)
-    results = _map_units(units, settings, min(n_workers, len(units)), progress)
-    return _write_truth(units, results, settings.storage.truth_dir, landing, seed)
+    n_workers = workers if workers is not None else (cfg.workers or min(2, os.cpu_count() or 1))
+    started = time.perf_counter()
+    with stage_run(
+        "simulate", start=start, days=days, seed=seed, users=users, landing=landing
+    ) as log:
+        results = _map_units(units, settings, min(n_workers, len(units)), progress)
+        out = _write_truth(units, results, settings.storage.truth_dir, landing, seed)
+        seconds = time.perf_counter() - started
+        events = out["client_events"] + out["server_events"]
+        out.update(
+            seconds=round(seconds, 3), events_per_s=round(events / seconds) if seconds else 0
+        )
+        log.update(client_events=out["client_events"], server_events=out["server_events"])
+    return out
 
 
 def _map_units(units, settings, n_workers, progress) -> list[dict]:
