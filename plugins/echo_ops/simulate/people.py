@@ -21,7 +21,7 @@ from difflib import SequenceMatcher
 
 from echo_ops.config import SimulateSettings
 
-_WORD = re.compile(r"\s*(?:\w+|[^\w\s])")
+_WORD = re.compile(r"[ \t]*(?:\w+|[^\w\s])")  # a word accept never takes a line break
 _BREAK = re.compile(r"\r\n|\n")
 
 

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from echo_ops.simulate.proposers import load_proposer
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
 
+_PART = re.compile(r"/part-(\d{5})\.jsonl\.gz$")
 _CLIENTS = (
     ("vscode", "1.96.2"),
     ("vscode", "1.97.0"),
@@ -210,6 +212,7 @@ def simulate_days(
     with stage_run(
         "simulate", start=start, days=days, seed=seed, users=users, landing=landing
     ) as log:
+        log["stale_parts_deleted"] = _clear_parts(landing, start, days)
         results = _map_units(units, settings, min(n_workers, len(units)), progress)
         out = _write_truth(units, results, settings.storage.truth_dir, landing, seed)
         seconds = time.perf_counter() - started
@@ -219,6 +222,30 @@ def simulate_days(
         )
         log.update(client_events=out["client_events"], server_events=out["server_events"])
     return out
+
+
+def _clear_parts(landing: str, start: date, days: int) -> int:
+    """Delete the parts an earlier run made for these simulated days (part number
+    20000 x k + ... in partition day + k), so a re-run with fewer people leaves none."""
+    doomed = []
+    for d in range(days):
+        for k in range(3):
+            ds = start + timedelta(days=d + k)
+            for source in ("client", "server"):
+                for obj in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}"):
+                    m = _PART.search(obj.key)
+                    if m and int(m.group(1)) // 20_000 == k:
+                        doomed.append(obj.key)
+    if storage.is_s3(landing):
+        bucket, base = storage.split_s3(landing)
+        client = storage.s3_client()
+        for i in range(0, len(doomed), 1000):
+            keys = [{"Key": "/".join(p for p in (base, key) if p)} for key in doomed[i : i + 1000]]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    else:
+        for key in doomed:
+            (Path(landing) / key).unlink()
+    return len(doomed)
 
 
 def _map_units(units, settings, n_workers, progress) -> list[dict]:

@@ -230,3 +230,14 @@ def test_empty_corpus_and_missing_champion_fail_clearly(tmp_path):
         _run(tmp_path, corpus="base", corpus_dir=tmp_path / "corpus")
     with pytest.raises(NoChampionError, match="no champion model in the registry yet"):
         simulate_days(DAY, 1, proposer="model", workers=1, settings=_settings(tmp_path, users=1))
+
+
+def test_rerun_with_fewer_people_leaves_no_stale_parts(tmp_path):
+    settings, _ = _run(
+        tmp_path, users=3, sessions_per_user=1, files_per_session=1, max_file_lines=30
+    )
+    landing = settings.storage.landing_uri
+    before = {o.key for o in storage.list_objects(landing)}
+    _run(tmp_path, users=1, sessions_per_user=1, files_per_session=1, max_file_lines=30)
+    after = {o.key for o in storage.list_objects(landing)}
+    assert after < before and all(re.search(r"part-(0000\d|2000\d)", k) for k in after)
