@@ -3,12 +3,13 @@
 The accept rule (docs/simulator.md), applied to the proposal P and what the person means
 to write next, X (cut to as many lines as P spans):
 1. P equals X, or X starts with P              -> accept whole and keep it;
-2. similarity(P, X) >= refine_min_similarity    -> accept whole, then edit it into X
+2. P's first line (with its break) starts X     -> accept that line (word_accept_share);
+3. similarity(P, X) >= refine_min_similarity    -> accept whole, then edit it into X
    (or, with delete_after_accept_share, accept and delete it at once);
-3. P's first line (with its break) starts X     -> accept that line (tried before rule 2
-                                                   at word_accept_share);
-4. P's first word starts X                      -> accept that word (word_accept_share);
-5. otherwise reject: ignore (no event), or dismiss, or type over it.
+4. P's first line starts X                      -> accept that line;
+5. P's first word starts X                      -> accept that word (word_accept_share);
+6. otherwise reject: ignore (no event), or dismiss, or type over it (after a small
+   chance of a hasty accept that is deleted at once).
 Each person draws their thresholds around the configured values.
 """
 
