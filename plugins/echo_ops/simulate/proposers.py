@@ -90,16 +90,41 @@ class FastProposer:
         return text[:cut] + rng.choice(("None", "0", "()", " + 1", "[]")) + text[cut:]
 
 
+class _Adapted:
+    """A model-backed proposer whose `propose` returns (text, logprobs), as a Proposer."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.model_version = getattr(inner, "model_version", None) or _dir_name(inner)
+
+    def propose(self, prefix: str, suffix: str) -> Proposal:
+        out = self.inner.propose(prefix, suffix)
+        if isinstance(out, Proposal):
+            return out
+        text, logprobs = out
+        return Proposal(text, tuple(float(x) for x in logprobs))
+
+
+def _dir_name(inner) -> str:
+    path = getattr(inner, "model_dir", None)
+    return str(getattr(path, "name", path) or type(inner).__name__)
+
+
 def load_proposer(kind: str, rng: random.Random, exact_share: float, near_share: float):
-    """The proposer a run asked for: 'fast', or 'model' (the registry's champion)."""
+    """The proposer a run asked for: 'fast', or 'model' (the registry's champion, served by
+    the models stage's `echo_ops.generate.champion_proposer`)."""
     if kind == "fast":
         return FastProposer(rng, exact_share, near_share)
-    if kind == "model":
-        try:
-            from echo_ops.registry import champion_proposer  # provided by the models stage
-        except ImportError as exc:
-            raise NoChampionError(
-                "no champion model in the registry yet: run echo_train first, or use --proposer fast"
-            ) from exc
-        return champion_proposer()
-    raise ValueError(f"unknown proposer {kind!r}; expected 'fast' or 'model'")
+    if kind != "model":
+        raise ValueError(f"unknown proposer {kind!r}; expected 'fast' or 'model'")
+    try:
+        from echo_ops.generate import champion_proposer
+    except ImportError as exc:
+        raise NoChampionError(_NO_CHAMPION) from exc
+    try:
+        return _Adapted(champion_proposer())
+    except LookupError as exc:
+        raise NoChampionError(f"{_NO_CHAMPION} ({exc})") from exc
+
+
+_NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"

@@ -117,3 +117,20 @@ def test_region_settles_on_save_close_and_horizon():
     doc.track(late)
     doc.close()
     assert late.settled_reason == "closed" and late.final == ""
+
+
+def test_model_proposers_returning_tuples_are_adapted_and_gated():
+    from pathlib import Path
+
+    from echo_ops.simulate.proposers import Proposal, _Adapted, confidence
+
+    class Tiny:
+        model_dir = Path("/models/m-0042")
+
+        def propose(self, prefix, suffix):
+            return "x + 1", [-0.1, -0.3]
+
+    p = _Adapted(Tiny())
+    out = p.propose("a = ", "\n")
+    assert p.model_version == "m-0042" and out == Proposal("x + 1", (-0.1, -0.3), "model")
+    assert abs(confidence(out) - 0.8187) < 1e-3 and confidence(Proposal("", ())) == 0.0
