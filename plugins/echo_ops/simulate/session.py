@@ -145,7 +145,7 @@ class Writer:
                 k = self._enter(block, k)
                 line_start = True
                 continue
-            if self._trigger(block, k, line_start):
+            if self.typed_over is None and self._trigger(block, k, line_start):
                 k = self._complete(block, k)
                 line_start = False
                 continue

@@ -96,3 +96,25 @@ def _plausible(event, source: str) -> bool:
         and isinstance(event.get("doc"), dict)
         and event.get("schema_version") == 1
     )
+
+
+def texts_at(
+    events: list[dict], wanted: set[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], TextDocument]:
+    """The document (a TextDocument copy) at each wanted (session_id, uri, version)."""
+    docs: dict[tuple[str, str], list[dict]] = {}
+    for e in events:
+        if e["type"] in ("document.opened", "document.changed"):
+            docs.setdefault((e["session_id"], e["doc"]["uri"]), []).append(e)
+    out = {}
+    for (sid, uri), evs in docs.items():
+        evs.sort(key=lambda e: e["doc"]["version"])
+        doc = TextDocument(
+            evs[0]["text"], position_encoding(evs[0]["client"]), evs[0]["doc"]["version"]
+        )
+        for e in evs:
+            if e["type"] == "document.changed":
+                doc.apply(e["changes"], e["doc"]["version"])
+            if (sid, uri, doc.version) in wanted:
+                out[(sid, uri, doc.version)] = TextDocument(doc.text, doc.encoding, doc.version)
+    return out

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from replay import good_events, read_lines, replay_documents, truth_rows
+from replay import good_events, read_lines, replay_documents, texts_at, truth_rows
 
 from echo_ops import storage
 from echo_ops.config import Settings
@@ -241,3 +241,34 @@ def test_rerun_with_fewer_people_leaves_no_stale_parts(tmp_path):
     _run(tmp_path, users=1, sessions_per_user=1, files_per_session=1, max_file_lines=30)
     after = {o.key for o in storage.list_objects(landing)}
     assert after < before and all(re.search(r"part-(0000\d|2000\d)", k) for k in after)
+
+
+def test_shown_and_accepted_events_align_with_the_text_and_the_server(small):
+    settings, _ = small
+    events, _ = good_events(settings.storage.landing_uri, "client")
+    server, _ = good_events(settings.storage.landing_uri, "server")
+    prompts = {e["request_id"]: e["prompt"] for e in server}
+    shown = [e for e in events if e["type"] == "completion.shown"]
+    accepted = [e for e in events if e["type"] == "completion.accepted"]
+    key = lambda e: (e["session_id"], e["doc"]["uri"], e["doc"]["version"])  # noqa: E731
+    docs = texts_at(events, {key(e) for e in shown + accepted})
+    assert shown and accepted
+    for e in shown:  # the proposal was computed on this text, at this position
+        doc = docs[key(e)]
+        off = doc.offset_at(e["position"]["line"], e["position"]["character"])
+        cut = len(doc.slice(0, off))
+        prompt = prompts[e["request_id"]]
+        assert doc.text[:cut].endswith(prompt["prefix"]) and doc.text[cut:].startswith(
+            prompt["suffix"]
+        )
+    by_cid = {e["completion_id"]: e for e in shown}
+    changed = {key(e): e for e in events if e["type"] == "document.changed"}
+    for e in accepted:  # the accepting change inserts the accepted text (maybe not first)
+        inserts = [c for c in changed[key(e)]["changes"] if c["text"] == e["accepted_text"]]
+        assert len(inserts) == 1 and inserts[0]["range"]["start"] == inserts[0]["range"]["end"]
+        assert e["doc"]["version"] == by_cid[e["completion_id"]]["doc"]["version"] + 1
+    ordered = sorted(
+        events, key=lambda e: (e["session_id"], int(e["event_id"].rsplit(".", 1)[1], 16))
+    )
+    typed_over = [i for i, e in enumerate(ordered) if e.get("reason") == "typed_over"]
+    assert typed_over and all(ordered[i - 1]["type"] == "document.changed" for i in typed_over)
