@@ -103,14 +103,27 @@ def _corrupt(line: str, rng: random.Random, source: str) -> tuple[str, str]:
 
 
 def _oversize(line: str, source: str) -> str:
+    """A line over the collector's limit that is harmless if accepted anyway: a client
+    opening a huge minified file, or a server record no client event refers to."""
     event = json.loads(line)
-    big = dict(event)
     if source == "client":
+        big = {k: event[k] for k in ("schema_version", "ts", "user_id", "session_id", "client")}
         big.update(
-            event_id=event["event_id"] + "~big", type="document.snapshot", text="#" * OVERSIZE_BYTES
+            event_id=event["event_id"] + "~big",
+            type="document.opened",
+            doc={
+                "uri": event["doc"]["uri"] + ".bundle.min.js",
+                "version": 1,
+                "language_id": "javascript",
+            },
+            text="x" * OVERSIZE_BYTES,
         )
     else:
-        big.update(request_id=event["request_id"] + "~big", completion="#" * OVERSIZE_BYTES)
+        big = {
+            **event,
+            "request_id": event["request_id"] + "~big",
+            "completion": "#" * OVERSIZE_BYTES,
+        }
     return _dumps(big)
 
 

@@ -169,6 +169,7 @@ def test_noise_knobs_show_up_at_their_rates(medium):
     # Evidence in the landing zone itself: duplicate ids and next-day arrivals.
     ids = Counter()
     day_of: dict[str, set[str]] = {}
+    ts_day: dict[str, str] = {}
     for key, line in read_lines(settings.storage.landing_uri, "client"):
         try:
             e = json.loads(line)
@@ -176,9 +177,12 @@ def test_noise_knobs_show_up_at_their_rates(medium):
             continue
         if isinstance(e.get("event_id"), str) and not e["event_id"].endswith(("~x", "~big")):
             ids[e["event_id"]] += 1
+            ts_day[e["event_id"]] = e["ts"][:10]
             day_of.setdefault(e["event_id"], set()).add(key.split("/")[1])
     assert sum(c - 1 for c in ids.values()) == counts["client_duplicates"]
     assert len(ids) == n
+    landed_late = sum(1 for i, days in day_of.items() if max(days) > f"ds={ts_day[i]}")
+    assert abs(landed_late - counts["client_late"]) <= 3
 
 
 def test_each_client_clock_is_skewed_by_a_constant(medium):
