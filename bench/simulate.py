@@ -107,10 +107,10 @@ def main() -> None:
                 "landing_mb": round(size / 1e6, 1),
                 "workers": args.workers,
                 "parent_cpu_s": round(parent_cpu, 2),
-        "worker_cpu_s": round(child_cpu, 2),
-        # Throughput per CPU-second: what each core gives when the machine is not shared
-        # (2 cores are shared by 4 engineers here, so wall-clock rates swing with load).
-        "events_per_cpu_s": round(events / (parent_cpu + child_cpu)),
+                "worker_cpu_s": round(child_cpu, 2),
+                # Throughput per CPU-second: what each core gives when the machine is not shared
+                # (2 cores are shared by 4 engineers here, so wall-clock rates swing with load).
+                "events_per_cpu_s": round(events / (parent_cpu + child_cpu)),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
