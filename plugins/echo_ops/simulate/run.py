@@ -153,7 +153,7 @@ def _truth_row(region) -> dict:
     if outcome == "rejected":
         outcome = "rejected_written" if final else "rejected_empty"
     found = list(row["planted_secrets"])
-    found += [s for s in row.pop("doc_secrets") if s["value"] in final and s not in found]
+    found += [s for s in row["doc_secrets"] if s["value"] in final and s not in found]
     row.update(
         intended_outcome=outcome,
         final_text=final,

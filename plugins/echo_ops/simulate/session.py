@@ -95,7 +95,9 @@ class Writer:
         self.doc.save()
         s.wait(rng.randint(200, 2000))
         self.doc.close()
-        s.documents[-1]["is_intended"] = self.doc.text == plan.intended
+        s.documents[-1].update(
+            is_intended=self.doc.text == plan.intended, planted_secrets=plan.secrets
+        )
 
     def _doc_line(self, x: int, filled: set[int], junk: list[int]) -> int:
         """The current line number of intended line `x` (not inside an unwritten block)."""

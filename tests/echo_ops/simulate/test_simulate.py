@@ -276,3 +276,14 @@ def test_shown_and_accepted_events_align_with_the_text_and_the_server(small):
     )
     typed_over = [i for i, e in enumerate(ordered) if e.get("reason") == "typed_over"]
     assert typed_over and all(ordered[i - 1]["type"] == "document.changed" for i in typed_over)
+
+
+def test_documents_list_what_was_planted_in_them(small):
+    settings, _ = small
+    docs = truth_rows(settings.storage.truth_dir, "documents.jsonl")
+    planted = [(d, s) for d in docs for s in d["planted_secrets"]]
+    assert len({d["session_id"] for d, _ in planted}) == 3  # secret_rate=1: every session
+    assert all(s["value"] in d["final_text"] for d, s in planted)
+    rows = truth_rows(settings.storage.truth_dir, "completions.jsonl")
+    by_doc = {(d["session_id"], d["doc_uri"]): d["planted_secrets"] for d in docs}
+    assert all(r["doc_secrets"] == by_doc[(r["session_id"], r["doc_uri"])] for r in rows)
