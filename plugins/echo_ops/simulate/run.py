@@ -32,6 +32,7 @@ from echo_ops.simulate.proposers import load_proposer
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
 
+MAX_EVENTS_PER_PERSON_DAY = 100_000  # keeps one person-day (one process's work) small
 _PART = re.compile(r"/part-(\d{5})\.jsonl\.gz$")
 _CLIENTS = (
     ("vscode", "1.96.2"),
@@ -193,6 +194,10 @@ def simulate_days(
     corpus = cfg.corpus_dir if cfg.corpus == "base" else cfg.deploy_corpus_dir
     corpus = Path(corpus or default_corpus(cfg.corpus))
     list_files(corpus)  # fail early on an empty corpus
+    if target:  # nobody types more than a long day's worth: more people for more volume
+        users = max(users, math.ceil(target / (days * MAX_EVENTS_PER_PERSON_DAY)))
+    if users > 1999:
+        raise ValueError(f"{users} people a day is over the 1999 the part numbering allows")
     per_unit = math.ceil(target / (days * users)) if target else None
     units = [
         Unit(
