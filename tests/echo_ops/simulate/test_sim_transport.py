@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
 from collections import Counter
+from datetime import date
 
 from echo_ops.config import SimulateSettings
 from echo_ops.contract import first_error
