@@ -23,6 +23,25 @@ _NON_ASCII = (
     "# Grüße, señor; ½ € 𝛑 ≈ 3.14159",
 )
 _JUNK = ('print("here")', "import pdb; pdb.set_trace()", "# XXX remove me", "breakpoint()")
+_JUNK_OTHER = ("// XXX remove me", "// TODO: delete this line")
+# Source files a person types, by extension; comments start with '#' or '//'.
+LANGUAGES = {
+    ".py": "python",
+    ".rb": "ruby",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".rs": "rust",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".cs": "csharp",
+}
+_HASH_COMMENTS = {"python", "ruby"}
 
 
 class CorpusError(ValueError):
@@ -40,18 +59,23 @@ def default_corpus(kind: str) -> Path:
 
 @lru_cache(maxsize=4)
 def list_files(root: Path) -> tuple[Path, ...]:
-    """Every usable .py file under `root`, sorted (a stable split across days and users)."""
+    """Every usable source file under `root` (see LANGUAGES), sorted: a stable split
+    across days and users."""
     if not root.is_dir():
         raise CorpusError(f"corpus directory {root} does not exist")
     files = tuple(
         p
-        for p in sorted(root.rglob("*.py"))
-        if 600 <= p.stat().st_size <= 200_000
+        for p in sorted(root.rglob("*"))
+        if p.suffix in LANGUAGES
+        and p.is_file()
+        and 600 <= p.stat().st_size <= 200_000
         and "test" not in p.name
         and "site-packages" not in p.relative_to(root).parts
     )
     if not files:
-        raise CorpusError(f"no .py file between 600 B and 200 kB under {root}")
+        raise CorpusError(
+            f"no source file ({', '.join(LANGUAGES)}) of 600 B to 200 kB under {root}"
+        )
     return files
 
 
@@ -79,6 +103,7 @@ class DocPlan:
     junk: list[int]  # a junk line sits right before these intended lines
     rename: tuple[str, str] | None  # (intended name, old name in the opened text)
     secrets: list[dict] = field(default_factory=list)
+    language_id: str = "python"
 
     @property
     def intended(self) -> str:
@@ -89,7 +114,8 @@ class DocPlan:
         junk, out = set(self.junk), []
         for i, line in enumerate(self.lines):
             if i in junk:
-                out.append(_indent(line) + _JUNK[i % len(_JUNK)])
+                junk_lines = _JUNK if self.language_id == "python" else _JUNK_OTHER
+                out.append(_indent(line) + junk_lines[i % len(junk_lines)])
             if i not in holed:
                 out.append(_rename(line, self.rename))
         return self.eol.join(out)
@@ -117,6 +143,12 @@ def plan_document(
     lines = load_lines(path)
     if not lines or len(lines) < 12:
         return None
+    language = LANGUAGES.get(path.suffix, "plaintext")
+    hashes = language in _HASH_COMMENTS
+
+    def comment(line: str) -> str:  # our planted lines are written with '#' comments
+        return line if hashes or not line.startswith("# ") else "//" + line[1:]
+
     start = rng.randrange(max(1, len(lines) - max_lines + 1))
     lines = list(lines[start : start + max_lines])
     holes = _pick_holes(len(lines), hole_share, rng)
@@ -125,10 +157,10 @@ def plan_document(
     for h, _c in reversed(holes):
         extra = []
         if rng.random() < non_ascii_rate:
-            extra.append(_indent(lines[h]) + rng.choice(_NON_ASCII))
+            extra.append(_indent(lines[h]) + comment(rng.choice(_NON_ASCII)))
         if secret is not None and h == holes[-1][0]:
             first, *rest = secret["lines"]  # a multi-line string's body starts at column 0
-            extra.extend([_indent(lines[h]) + first, *rest])
+            extra.extend([_indent(lines[h]) + comment(first), *rest])
         lines[h:h] = extra
         holes = [
             (hh + len(extra) if hh > h else hh, cc + len(extra) if hh == h else cc)
@@ -141,6 +173,7 @@ def plan_document(
         holes,
         [],
         None,
+        language_id=language,
     )
     plan.junk = _pick_junk(plan, rng)
     plan.rename = _pick_rename(plan, rng)

@@ -69,7 +69,7 @@ class Writer:
     def write_document(self, plan: DocPlan, uri: str) -> None:
         s, rng = self.s, self.rng
         self.plan, self.eol = plan, plan.eol
-        self.doc = SimDoc(s, uri, plan.initial(), plan.eol)
+        self.doc = SimDoc(s, uri, plan.initial(), plan.eol, plan.language_id)
         self.other = [ln for ln in plan.lines if ln.strip()]
         filled: set[int] = set()
         junk = list(plan.junk)

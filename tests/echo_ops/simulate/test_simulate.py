@@ -287,3 +287,80 @@ def test_documents_list_what_was_planted_in_them(small):
     rows = truth_rows(settings.storage.truth_dir, "completions.jsonl")
     by_doc = {(d["session_id"], d["doc_uri"]): d["planted_secrets"] for d in docs}
     assert all(r["doc_secrets"] == by_doc[(r["session_id"], r["doc_uri"])] for r in rows)
+
+
+JS = """import { readFile } from "node:fs/promises";
+
+export class Cache {
+    constructor(limit) {
+        this.limit = limit;
+        this.items = new Map();
+    }
+
+    get(key) {
+        const hit = this.items.get(key);
+        if (hit === undefined) {
+            return null;
+        }
+        this.items.delete(key);
+        this.items.set(key, hit);
+        return hit;
+    }
+
+    set(key, value) {
+        if (this.items.size >= this.limit) {
+            const oldest = this.items.keys().next().value;
+            this.items.delete(oldest);
+        }
+        this.items.set(key, value);
+    }
+}
+
+export async function loadJson(path) {
+    const text = await readFile(path, "utf8");
+    return JSON.parse(text);
+}
+
+export function total(values) {
+    let sum = 0;
+    for (const v of values) {
+        sum += v;
+    }
+    return sum;
+}
+"""
+
+
+def test_any_directory_of_source_files(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "web").mkdir(parents=True)
+    (corpus / "web" / "cache.js").write_text(JS)
+    (corpus / "notes.txt").write_text("not code\n" * 200)
+    py = "\n".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(40))
+    (corpus / "funcs.py").write_text(py)
+    settings, _ = _run(
+        tmp_path,
+        corpus="base",
+        corpus_dir=corpus,
+        users=2,
+        sessions_per_user=1,
+        files_per_session=2,
+        non_ascii_rate=1.0,
+        seed=4,
+    )
+    events, _ = good_events(settings.storage.landing_uri, "client")
+    docs = truth_rows(settings.storage.truth_dir, "documents.jsonl")
+    replayed = replay_documents(events)
+    assert {d["doc_uri"].rsplit("/", 1)[1] for d in docs} == {"cache.js", "funcs.py"}
+    assert all(
+        replayed[(d["session_id"], d["doc_uri"])] == d["final_text"] and d["is_intended"]
+        for d in docs
+    )
+    langs = {
+        e["doc"]["uri"].rsplit(".", 1)[1]: e["doc"]["language_id"]
+        for e in events
+        if e["type"] == "document.opened"
+    }
+    assert langs == {"js": "javascript", "py": "python"}
+    js_text = next(d["final_text"] for d in docs if d["doc_uri"].endswith(".js"))
+    assert "// " in js_text and "\n# " not in js_text  # planted comments in the file's syntax
