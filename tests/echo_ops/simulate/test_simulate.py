@@ -230,7 +230,7 @@ def test_landing_layout_follows_the_contract(medium):
 
 def test_empty_corpus_and_missing_champion_fail_clearly(tmp_path):
     (tmp_path / "corpus").mkdir()
-    with pytest.raises(CorpusError, match="no .py file"):
+    with pytest.raises(CorpusError, match="no source file"):
         _run(tmp_path, corpus="base", corpus_dir=tmp_path / "corpus")
     with pytest.raises(NoChampionError, match="no champion model in the registry yet"):
         simulate_days(DAY, 1, proposer="model", workers=1, settings=_settings(tmp_path, users=1))
