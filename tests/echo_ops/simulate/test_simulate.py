@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from replay import good_events, read_lines, replay_documents, texts_at, truth_rows
+from simkit import good_events, read_lines, replay_documents, texts_at, truth_rows
 
 from echo_ops import storage
 from echo_ops.config import Settings
