@@ -4,6 +4,7 @@ ground truth of every completion written beside it (see docs/simulator.md).
 
 Modules: corpus (what they write), editor (documents and events), truth (the region
 rule), people (habits and the accept rule), proposers, session (the writing loop),
+completions (trigger, gate, judgement, action),
 transport (noise and landing parts), run (days, processes, truth files).
 """
 
