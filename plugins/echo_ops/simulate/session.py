@@ -71,6 +71,7 @@ class Writer(Completions):
         filled: set[int] = set()
         junk = list(plan.junk)
         chores = ["junk"] * len(junk) + (["rename"] if plan.rename else [])
+        chores += ["comment"] if rng.random() < 0.5 else []
         rng.shuffle(chores)
         order = list(range(len(plan.holes)))
         rng.shuffle(order)
@@ -126,6 +127,9 @@ class Writer(Completions):
             start = self._line_start(self._doc_line(x, filled, junk))
             self.doc.change([(start, self.doc.text.index("\n", start) + 1, "")])
             return
+        if chore == "comment":
+            self._toggle_comment()
+            return
         new, old = self.plan.rename
         parts, text, delta = [], self.doc.text, 0
         for m in re.finditer(rf"\b{old}\b", text):  # top to bottom: each shifts the next
@@ -133,6 +137,26 @@ class Writer(Completions):
             delta += len(new) - len(old)
         if parts:
             self.doc.change(parts)
+
+    def _toggle_comment(self) -> None:
+        """Comment 2-4 lines out and back in: one multi-cursor change per toggle."""
+        text = self.doc.text
+        starts = [0] + [m.end() for m in re.finditer("\n", text)][:-1]
+        first = self.rng.randrange(max(1, len(starts) - 4))
+        picked = starts[first : first + self.rng.randint(2, 4)]
+        lines = [text[a : text.find("\n", a)].rstrip("\r") for a in picked]
+        if not all(ln.strip() for ln in lines):
+            return
+        col = min(len(ln) - len(ln.lstrip(" ")) for ln in lines)
+        mark = "# " if self.plan.language_id in ("python", "ruby") else "// "
+        on, shift = [], 0
+        for a in picked:  # top to bottom: each change sees the marks added above it
+            on.append((a + col + shift, a + col + shift, mark))
+            shift += len(mark)
+        self.doc.change(on)
+        self.s.wait(self.rng.randint(800, 4000))
+        size = len(mark)  # removing a mark moves the marks below it up by its size
+        self.doc.change([(i - n * size, i - n * size + size, "") for n, (i, _, _) in enumerate(on)])
 
     # --- a block ----------------------------------------------------------------------
 
