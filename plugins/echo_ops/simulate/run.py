@@ -190,6 +190,10 @@ def simulate_days(
     seed = cfg.seed if seed is None else seed
     users = cfg.users if users is None else users
     target = cfg.target_events if target_events is None else target_events
+    if days < 1 or users < 1 or (target is not None and target < 1):
+        raise ValueError(
+            f"need days >= 1, users >= 1 and a positive target; got {days}, {users}, {target}"
+        )
     landing = landing_uri or settings.storage.landing_uri
     corpus = cfg.corpus_dir if cfg.corpus == "base" else cfg.deploy_corpus_dir
     corpus = Path(corpus or default_corpus(cfg.corpus))

@@ -229,6 +229,8 @@ def test_empty_corpus_and_missing_champion_fail_clearly(tmp_path):
     (tmp_path / "corpus").mkdir()
     with pytest.raises(CorpusError, match="no source file"):
         _run(tmp_path, corpus="base", corpus_dir=tmp_path / "corpus")
+    with pytest.raises(ValueError, match="need days >= 1"):
+        simulate_days(DAY, 0, workers=1, settings=_settings(tmp_path))
     with pytest.raises(NoChampionError, match="no champion model in the registry yet"):
         simulate_days(DAY, 1, proposer="model", workers=1, settings=_settings(tmp_path, users=1))
 
