@@ -93,6 +93,7 @@ class Session:
         self.events: list[tuple[int, str]] = []  # (true ms, serialised event)
         self.server: list[tuple[int, str]] = []  # (true ms, serialised server log record)
         self.types: Counter = Counter()
+        self.n_changed = 0
         self.truth: list[Region] = []
         self.documents: list[dict] = []
         self._seq = 0
@@ -132,7 +133,10 @@ class Session:
             f'"language_id":"{doc.language_id}"}},"changes":[{changes_json}]}}'
         )
         self.events.append((self.now, line))
-        self.types["document.changed"] += 1
+        self.n_changed += 1  # a plain int: this is the hot path (see type_counts)
+
+    def type_counts(self) -> Counter:
+        return self.types + Counter({"document.changed": self.n_changed})
 
 
 class SimDoc:
@@ -179,7 +183,7 @@ class SimDoc:
         changes = []
         for i, j, t in parts:
             a = self._position(text, i, enc)
-            b = a if j == i else lsp_position(text, j, enc)
+            b = a if j == i else self._position(text, j, enc)
             if i < self._line_cache[0]:
                 self._line_cache = (-1, 0)  # an edit above the cached line moves it
             changes.append(

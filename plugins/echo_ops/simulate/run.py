@@ -119,7 +119,7 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         server += sess.server
         regions += sess.truth
         documents += sess.documents
-        type_counts.append(sess.types)
+        type_counts.append(sess.type_counts())
         now = sess.now + rng.randint(5 * 60_000, 40 * 60_000)
         n += 1
     counts["client_events"], counts["server_events"], counts["sessions"] = (
