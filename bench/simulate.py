@@ -111,6 +111,9 @@ def main() -> None:
                 # Throughput per CPU-second: what each core gives when the machine is not shared
                 # (2 cores are shared by 4 engineers here, so wall-clock rates swing with load).
                 "events_per_cpu_s": round(events / (parent_cpu + child_cpu)),
+                "est_events_per_s_on_free_cores": round(
+                    events / (parent_cpu + child_cpu) * args.workers
+                ),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
