@@ -61,7 +61,10 @@ def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, d
     user_id = "u-" + hashlib.sha256(f"{seed}:{user_index}".encode()).hexdigest()[:12]
     name, version = rng.choice(_CLIENTS)
     encoding = "utf-8" if rng.random() < utf8_share else "utf-16"
-    return user_id, {"name": name, "version": version, "position_encoding": encoding}, rng
+    client = {"name": name, "version": version, "position_encoding": encoding}
+    if name == "vscode" and encoding == "utf-16":
+        del client["position_encoding"]  # LSP's default: some clients never say it
+    return user_id, client, rng
 
 
 def simulate_unit(unit: Unit, settings: Settings) -> dict:

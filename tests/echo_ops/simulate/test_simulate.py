@@ -65,6 +65,8 @@ def test_replay_reproduces_the_documents_exactly_crlf_and_non_ascii(small):
     assert kinds == {("crlf", "utf-8"), ("crlf", "utf-16"), ("lf", "utf-8"), ("lf", "utf-16")}
     assert any(re.search("[\U00010000-\U0010ffff]", d["final_text"]) for d in docs)
     assert all("\r" not in d["final_text"].replace("\r\n", "") for d in docs)
+    said = {json.dumps(e["client"], sort_keys=True) for e in events}
+    assert any("position_encoding" not in c for c in map(json.loads, said))  # utf-16 by default
 
 
 def test_every_line_is_contract_valid_except_the_planted_bad_ones(small):
