@@ -66,7 +66,7 @@ class SimulateSettings(_Group):
     exact_share: float = 0.02  # fast proposer: share of exact proposals (rest near or wrong)
     near_share: float = 0.045  # fast proposer: share of slightly corrupted proposals
     refine_min_similarity: float = 0.75  # person: accept-and-refine at or above this similarity
-    word_accept_share: float = 0.35  # person: share of usable-prefix proposals taken word-wise
+    word_accept_share: float = 0.35  # person: share of right-first-line/word proposals taken partly
     ignore_share: float = 0.3  # person: share of rejections that emit no event at all
     typed_over_share: float = 0.5  # person: share of emitted rejections that are typed over
     delete_after_accept_share: float = 0.08  # person: accepted proposals deleted right after
