@@ -82,8 +82,7 @@ def decide(person: Person, proposal: str, intended: str, rng: random.Random) -> 
     line_ok = bool(line) and intended.startswith(proposal[: line.end()])
     if line_ok and rng.random() < person.word_accept_share:
         return "line"  # take the line that is right rather than fix the rest
-    similarity = SequenceMatcher(None, proposal, x, autojunk=False).ratio() if x else 0.0
-    if similarity >= person.refine_min_similarity:
+    if _similar(proposal, x, person.refine_min_similarity):
         return "delete" if rng.random() < person.delete_after_accept_share else "refine"
     if line_ok:
         return "line"
@@ -95,3 +94,15 @@ def decide(person: Person, proposal: str, intended: str, rng: random.Random) -> 
     if rng.random() < person.ignore_share:
         return "ignore"
     return "typed_over" if rng.random() < person.typed_over_share else "dismissed"
+
+
+def _similar(a: str, b: str, threshold: float) -> bool:
+    """difflib ratio(a, b) >= threshold; the cheap upper bounds rule most pairs out first."""
+    if not b:
+        return False
+    m = SequenceMatcher(None, a, b, autojunk=False)
+    return (
+        m.real_quick_ratio() >= threshold
+        and m.quick_ratio() >= threshold
+        and m.ratio() >= threshold
+    )
