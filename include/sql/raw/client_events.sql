@@ -1,0 +1,22 @@
+-- raw.client_events for one landing day: lines that passed (fast path or JSON Schema),
+-- one row per event_id (the first copy by object and line wins; duplicates are counted).
+select
+    $ds as ds,
+    event_id,
+    type,
+    ts,
+    user_id,
+    session_id,
+    doc_uri,
+    doc_version,
+    language_id,
+    position_encoding,
+    completion_id,
+    request_id,
+    object_key,
+    line_no,
+    line::json as payload
+from _checked_client_lines as c
+where is_fast_ok
+    or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
+qualify row_number() over (partition by event_id order by object_key, line_no) = 1

@@ -1,0 +1,94 @@
+"""Align: join the completions an editor showed with the server requests that made them.
+
+Reads raw.client_events / raw.server_events for the lookback window (ingesting any
+landing day of it not loaded yet), writes staging.stg_telemetry__editor_events and
+staging.stg_model_server__completions (one landing day per partition) and
+staging.int_completions_aligned_to_events (partition ds: the run's candidates).
+Everything a day's partition reads is landing data <= ds: re-runs and backfills in any
+order give the same rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from echo_ops.config import Settings, get_settings
+from echo_ops.ingest import ensure_ingested, ensure_tables
+from echo_ops.logs import stage_run
+from echo_ops.warehouse import read_sql, replace_partition
+
+
+@dataclass(frozen=True)
+class AlignResult:
+    ds: date
+    candidates: int
+    shown_today: int
+    with_server: int
+    without_server: int
+    server_mismatch: int
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in self.__dict__.items() if k != "ds"}
+
+
+def window(ds: date, lookback_days: int) -> list[date]:
+    """The landing days a run of `ds` reads: twice the lookback (a late shown event's
+    document edits may have landed a day before it)."""
+    return [ds - timedelta(days=n) for n in range(2 * lookback_days, -1, -1)]
+
+
+def stage_day(con: duckdb.DuckDBPyConnection, ds: date) -> None:
+    """Build both staging partitions of one landing day (a pure function of raw day ds)."""
+    replace_partition(
+        con, "staging.stg_telemetry__editor_events", read_sql("stg_telemetry__editor_events"), ds
+    )
+    replace_partition(
+        con, "staging.stg_model_server__completions", read_sql("stg_model_server__completions"), ds
+    )
+
+
+def _ensure_staged(con, days: list[date]) -> None:
+    staged = {
+        d
+        for (d,) in con.execute(
+            "select distinct ds from staging.stg_telemetry__editor_events "
+            "union select distinct ds from staging.stg_model_server__completions"
+        ).fetchall()
+    }
+    for day in days:
+        if day not in staged:
+            stage_day(con, day)
+
+
+def align_day(
+    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
+) -> AlignResult:
+    """Build day ds's aligned candidates; safe to re-run."""
+    settings = settings or get_settings()
+    lookback = settings.extract.align_lookback_days
+    ensure_tables(con)
+    with stage_run("align", ds=ds, lookback_days=lookback) as counts:
+        days = window(ds, lookback)
+        ensure_ingested(con, days, settings)
+        stage_day(con, ds)
+        _ensure_staged(con, days)
+        params = {"lo": days[0], "shown_lo": ds - timedelta(days=lookback)}
+        replace_partition(
+            con,
+            "staging.int_completions_aligned_to_events",
+            read_sql("int_completions_aligned_to_events"),
+            ds,
+            params,
+        )
+        row = con.execute(
+            "select count(*), count(*) filter (shown_ds = $ds), count(*) filter (has_server), "
+            "count(*) filter (not has_server), count(*) filter (not server_matches_proposal) "
+            "from staging.int_completions_aligned_to_events where ds = $ds",
+            {"ds": ds},
+        ).fetchone()
+        result = AlignResult(ds, *(int(v) for v in row))
+        counts.update(result.counts())
+    return result

@@ -1,0 +1,195 @@
+"""Follow one completion through its document's events until its region settles.
+
+Events come in `doc.version` order (a change before the non-change events that carry
+its version; those by client clock), never by timestamp alone. The walk is a pure
+function of the events it is given: extraction runs it on "data up to day D".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from echo_ops.extract.regions import ACCEPTED, OPEN, Region, change_range, find_accept, line_breaks
+from echo_ops.textdoc import PositionError
+
+TRAJECTORY_CAP = 40  # states kept per completion: the first and last halves
+
+
+@dataclass(slots=True)
+class Event:
+    event_id: str
+    type: str
+    version: int
+    ts: float  # client clock, epoch seconds
+    ds: date  # landing day (earliest copy)
+    completion_id: str | None
+    payload: str
+    _parsed: dict[str, Any] | None = None
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = json.loads(self.payload)
+        return self._parsed
+
+    @property
+    def is_change(self) -> bool:
+        return self.type == "document.changed"
+
+
+def sort_key(e: Event) -> tuple:
+    return (e.version, not e.is_change, e.ts, e.event_id)
+
+
+@dataclass
+class Outcome:
+    """What the walk found: settled (final text), pending (needs data) or failed (bad data)."""
+
+    status: str  # settled | pending | failed
+    reason: str  # quiet | saved | closed | horizon, or why pending / failed
+    ready_ds: date
+    final_text: str = ""
+    settled_at: float = 0.0
+    trajectory: list[str] = field(default_factory=list)
+    touches: int = 0
+    accepted_text: str | None = None
+    accept_kind: str | None = None
+    rejected_reason: str | None = None
+
+
+@dataclass
+class _Walk:
+    region: Region
+    shown: Event
+    proposal: str
+    ready: date
+    last_touch: float
+    version: int
+    decided: bool = False
+    accepted: list[tuple[str, str]] = field(default_factory=list)  # (text, kind)
+    rejected_reason: str | None = None
+    states: list[str] = field(default_factory=list)
+    touches: int = 0
+
+    def outcome(self, status: str, reason: str, at: float = 0.0) -> Outcome:
+        return Outcome(
+            status,
+            reason,
+            self.ready,
+            self.region.text,
+            at,
+            _capped([*self.states]),
+            self.touches,
+            "".join(t for t, _ in self.accepted) or None,
+            self.accepted[0][1] if self.accepted else None,
+            self.rejected_reason,
+        )
+
+
+def follow(
+    events: list[Event], shown_index: int, quiet_s: float, horizon_s: float, encoding: str
+) -> Outcome:
+    """Walk `events` (one document, sorted by `sort_key`) from the shown event at `shown_index`."""
+    shown = events[shown_index]
+    body = shown.body
+    item = body["items"][0]
+    proposal = item["insert_text"]
+    pos = body["position"]
+    region = Region((pos["line"], pos["character"]), "", OPEN, encoding, line_breaks(proposal))
+    w = _Walk(region, shown, proposal, shown.ds, shown.ts, shown.version, states=[proposal])
+    accepts = _accepts_for(events, shown_index, shown.completion_id)
+    for ev in events[shown_index + 1 :]:
+        expected = w.version + 1 if ev.is_change else w.version
+        if ev.version > expected:
+            return Outcome("pending", "doc_version_gap", w.ready)
+        if ev.version < expected:
+            return Outcome("failed", "doc_version_conflict", max(w.ready, ev.ds))
+        if w.decided and ev.ts >= w.last_touch + quiet_s:
+            w.ready = max(w.ready, ev.ds)
+            return w.outcome("settled", "quiet", w.last_touch + quiet_s)
+        if ev.ts >= shown.ts + horizon_s:
+            w.ready = max(w.ready, ev.ds)
+            return w.outcome("settled", "horizon", shown.ts + horizon_s)
+        w.ready = max(w.ready, ev.ds)
+        done = _step(w, ev, accepts)
+        if done is not None:
+            return done
+    return Outcome("pending", "horizon_not_covered", w.ready)
+
+
+def _accepts_for(
+    events: list[Event], start: int, completion_id: str | None
+) -> dict[int, tuple[str, str]]:
+    found: dict[int, tuple[str, str]] = {}
+    for ev in events[start + 1 :]:
+        if ev.type == "completion.accepted" and ev.completion_id == completion_id:
+            found.setdefault(ev.version, (ev.body["accepted_text"], ev.body["accept_kind"]))
+    return found
+
+
+def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome | None:
+    """Apply one event; an Outcome when the walk ends here."""
+    if ev.is_change:
+        w.version = ev.version
+        try:
+            touched = _apply_changes(w, ev, accepts.get(ev.version))
+        except (PositionError, KeyError, TypeError, ValueError) as exc:
+            return Outcome("failed", f"bad_change: {exc}"[:200], w.ready)
+        if touched is None:
+            return Outcome("failed", "accept_insertion_not_found", w.ready)
+        if touched:
+            w.touches += 1
+            w.last_touch = max(w.last_touch, ev.ts)
+            if w.states[-1] != w.region.text:
+                w.states.append(w.region.text)
+        return None
+    if ev.completion_id == w.shown.completion_id and ev.type in (
+        "completion.accepted",
+        "completion.rejected",
+    ):
+        w.decided = True
+        w.last_touch = max(w.last_touch, ev.ts)
+        if ev.type == "completion.rejected":
+            w.rejected_reason = ev.body["reason"]
+        return None
+    if ev.type in ("document.saved", "document.closed") and (
+        w.decided or ev.type == "document.closed"
+    ):
+        return w.outcome("settled", ev.type.split(".")[1], ev.ts)
+    return None
+
+
+def _apply_changes(w: _Walk, ev: Event, accept: tuple[str, str] | None) -> bool | None:
+    """Apply a change event's changes in order; None if it should accept and cannot."""
+    changes = ev.body["changes"]
+    hit = find_accept(w.region, changes, accept[0]) if accept else None
+    if accept and hit is None:
+        return None
+    touched = False
+    for i, change in enumerate(changes):
+        start, end = change_range(change)
+        if i == hit:
+            _take_accept(w.region, start, end, change["text"])
+            w.accepted.append(accept)
+            touched = True
+        else:
+            touched |= w.region.apply(start, end, change["text"])
+    return touched
+
+
+def _take_accept(region: Region, start, end, text: str) -> None:
+    """The accepting change becomes the region; a further accept at its end extends it."""
+    if region.kind == ACCEPTED and start == end == region.end:
+        region.text += text
+        return
+    region.start, region.text, region.kind = start, text, ACCEPTED
+
+
+def _capped(states: list[str]) -> list[str]:
+    if len(states) <= TRAJECTORY_CAP:
+        return states
+    half = TRAJECTORY_CAP // 2
+    return states[:half] + states[-half:]

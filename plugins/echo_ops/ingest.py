@@ -1,0 +1,334 @@
+"""Ingest: one landing day of client and server events into DuckDB raw tables.
+
+Reads `{landing}/{client,server}/ds=D/*.jsonl[.gz]` (local dir or S3 via boto3) and
+writes raw.client_events / raw.server_events (partition D), ops.quarantine (stage
+ingest, day D), ops.manifest (day D) and ops.ingest_summary (day D). DuckDB parses
+every line; only lines failing the SQL fast-path checks meet the JSON Schema in Python,
+which decides (and names the reason). Re-running a day replaces that day: safe.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from echo_ops import storage
+from echo_ops.config import Settings, get_settings
+from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
+from echo_ops.logs import get_logger, stage_run
+from echo_ops.warehouse import replace_partition, run_sql_file
+
+SOURCES = ("client", "server")
+RAW_TEXT_CAP = 2000  # quarantine keeps this many characters of a bad line
+_LINE_OPTS = (
+    "columns={'line': 'VARCHAR'}, delim='\\x01', quote='', escape='', header=false, "
+    "auto_detect=false, strict_mode=false, new_line='\\n', max_line_size=268435456"
+)
+log = get_logger("ingest")
+
+
+class IngestError(ValueError):
+    """A landing day is unusable as delivered (too many bad lines): fix the input, not the code."""
+
+
+@dataclass
+class IngestResult:
+    ds: date
+    objects: int = 0
+    lines: int = 0
+    loaded: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    changed_objects: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict:
+        return {
+            "objects": self.objects,
+            "lines": self.lines,
+            **{f"loaded_{k}": v for k, v in self.loaded.items()},
+            **{f"duplicates_{k}": v for k, v in self.duplicates.items()},
+            "quarantined": self.quarantined,
+            "changed_objects": len(self.changed_objects),
+        }
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    run_sql_file(con, "ddl/raw")
+    run_sql_file(con, "ddl/extract")
+
+
+def ingest_day(
+    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
+) -> IngestResult:
+    """Load landing day `ds` into raw.*; quarantine bad lines; record the manifest.
+
+    Raises IngestError (after recording everything) when the share of quarantined
+    lines exceeds `extract.max_quarantine_rate`.
+    """
+    settings = settings or get_settings()
+    ensure_tables(con)
+    result = IngestResult(ds=ds)
+    with stage_run("ingest", ds=ds, landing=settings.storage.landing_uri) as counts:
+        con.execute("set timezone = 'UTC'")
+        con.execute("delete from ops.quarantine where ds = ? and stage = 'ingest'", [ds])
+        for source in SOURCES:
+            _ingest_source(con, ds, source, settings.storage.landing_uri, result)
+        counts.update(result.counts())
+    _check_quarantine_rate(con, result, settings.extract.max_quarantine_rate)
+    return result
+
+
+def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResult) -> None:
+    objects = [
+        o
+        for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}")
+        if o.key.endswith((".jsonl", ".jsonl.gz"))
+    ]
+    con.execute(
+        "create or replace temp table _lines (object_key varchar, line_no bigint, line varchar)"
+    )
+    manifest_rows = []
+    with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
+        for obj in objects:
+            path, sha = _local_copy(landing, obj.key, Path(tmp))
+            n_lines = _load_lines(con, path, obj.key, ds, source)
+            manifest_rows.append((obj.key, obj.size_bytes, sha, n_lines))
+    _write_manifest(con, ds, source, manifest_rows, result)
+    _parse_and_load(con, ds, source, result)
+    result.objects += len(objects)
+
+
+def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str]:
+    """A local path DuckDB can read, and the object's sha256 (S3 objects are downloaded)."""
+    if storage.is_s3(landing):
+        data = storage.read_bytes(landing, key)
+        path = tmp / key.replace("/", "__")
+        path.write_bytes(data)
+        return path, hashlib.sha256(data).hexdigest()
+    path = Path(landing) / key
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return path, digest.hexdigest()
+
+
+def _load_lines(con, path: Path, key: str, ds: date, source: str) -> int:
+    """Append every line of one object to _lines, numbered from 1; returns the line count."""
+    try:
+        n = _read_lines_sql(con, path, key)
+    except duckdb.InvalidInputException as exc:
+        if "unicode" not in str(exc).lower() and "utf-8" not in str(exc).lower():
+            raise
+        # Rare: bytes that are not UTF-8. Blank those lines out (keeping numbering),
+        # quarantine them here, and let DuckDB read the rest as usual.
+        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as fh:
+            cleaned = Path(fh.name)
+        try:
+            bad = _blank_non_utf8(path, cleaned)
+            n = _read_lines_sql(con, cleaned, key)
+        finally:
+            cleaned.unlink(missing_ok=True)
+        _quarantine_rows(con, ds, source, [(key, no, "invalid_utf8", text) for no, text in bad])
+        con.execute(
+            "update _lines set line = '\x02' where object_key = ? and line_no in (select unnest(?))",
+            [key, [no for no, _ in bad]],
+        )
+    return n
+
+
+def _read_lines_sql(con, path: Path, key: str) -> int:
+    before = con.execute("select count(*) from _lines").fetchone()[0]
+    con.execute(
+        f"insert into _lines select ?, ordinality, line "
+        f"from read_csv(?, {_LINE_OPTS}) with ordinality",
+        [key, str(path)],
+    )
+    return con.execute("select count(*) from _lines").fetchone()[0] - before
+
+
+def _blank_non_utf8(src: Path, dst: Path) -> list[tuple[int, str]]:
+    opener = gzip.open if src.name.endswith(".gz") else open
+    bad: list[tuple[int, str]] = []
+    with opener(src, "rb") as fin, dst.open("wb") as fout:
+        for no, raw in enumerate(fin, start=1):
+            try:
+                raw.decode("utf-8")
+                fout.write(raw)
+            except UnicodeDecodeError:
+                bad.append((no, raw.decode("utf-8", "replace")[:RAW_TEXT_CAP]))
+                fout.write(b"\n")
+    return bad
+
+
+def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: IngestResult) -> None:
+    """Record each object; `changed` when a key was loaded before with other bytes."""
+    prior = dict(
+        con.execute(
+            "select object_key, sha256 from ops.manifest where source = ? "
+            "qualify row_number() over (partition by object_key order by loaded_at desc) = 1",
+            [source],
+        ).fetchall()
+    )
+    con.execute("delete from ops.manifest where ds = ? and source = ?", [ds, source])
+    for key, size, sha, n_lines in rows:
+        status = "new" if key not in prior else ("unchanged" if prior[key] == sha else "changed")
+        if status == "changed":
+            result.changed_objects.append(key)
+            log.warning("landing object changed since last load: %s (sha256 now %s)", key, sha)
+        con.execute(
+            "insert into ops.manifest (ds, source, object_key, size_bytes, sha256, lines, status) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            [ds, source, key, size, sha, n_lines, status],
+        )
+        result.lines += n_lines
+
+
+def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
+    """rows: (object_key, line_no, reason, raw_text)."""
+    if rows:
+        con.executemany(
+            "insert into ops.quarantine (ds, stage, source, object_key, line_no, reason, raw_text) "
+            "values (?, 'ingest', ?, ?, ?, ?, ?)",
+            [(ds, source, k, n, r, (t or "")[:RAW_TEXT_CAP]) for k, n, r, t in rows],
+        )
+
+
+def _parse_and_load(con, ds: date, source: str, result: IngestResult) -> None:
+    """Check every line, quarantine the bad ones, replace the raw partition with the rest."""
+    run_sql_file(con, f"raw/checked_{source}_lines")
+    table = f"_checked_{source}_lines"
+    suspects = con.execute(
+        f"select object_key, line_no, line, ts is null from {table} where not is_fast_ok"
+    ).fetchall()
+    rescued, bad = [], []
+    for key, no, line, ts_missing in suspects:
+        reason = _judge(line, source, ts_missing)
+        if reason is None:
+            rescued.append((key, no))
+        else:
+            bad.append((key, no, reason, line))
+    con.execute("create or replace temp table _schema_ok (object_key varchar, line_no bigint)")
+    if rescued:
+        con.executemany("insert into _schema_ok values (?, ?)", rescued)
+    key_col = "event_id" if source == "client" else "request_id"
+    bad += _conflicting_duplicates(con, table, key_col)
+    _quarantine_rows(con, ds, source, bad)
+    (valid,) = con.execute(f"select count(*) from {table} where is_fast_ok").fetchone()
+    valid += len(rescued)
+    loaded = replace_partition(con, f"raw.{source}_events", _read_sql(f"raw/{source}_events"), ds)
+    result.loaded[source] = loaded
+    result.duplicates[source] = valid - loaded
+    for *_, reason, _text in bad:
+        category = reason.split(":", 1)[0]
+        result.by_reason[category] = result.by_reason.get(category, 0) + 1
+    result.quarantined += len(bad)
+    (lines,) = con.execute("select count(*) from _lines").fetchone()
+    con.execute("delete from ops.ingest_summary where ds = ? and source = ?", [ds, source])
+    con.execute(
+        "insert into ops.ingest_summary values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            ds,
+            source,
+            con.execute("select count(distinct object_key) from _lines").fetchone()[0],
+            lines,
+            valid,
+            valid - loaded,
+            loaded,
+            _count_quarantined(con, ds, source),
+        ],
+    )
+
+
+def _read_sql(name: str) -> str:
+    from echo_ops.warehouse import read_sql
+
+    return read_sql(name)
+
+
+def _count_quarantined(con, ds: date, source: str) -> int:
+    return con.execute(
+        "select count(*) from ops.quarantine where ds = ? and stage = 'ingest' and source = ?",
+        [ds, source],
+    ).fetchone()[0]
+
+
+def _judge(line: str | None, source: str, ts_missing: bool) -> str | None:
+    """Why a line that failed the fast path is bad, or None when the JSON Schema accepts it."""
+    if line is None or not line.strip():
+        return "empty_line: a blank line holds no event"
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"invalid_json: {exc.msg} at column {exc.colno}"
+    error = first_error(event, source)
+    if error is not None:
+        return error
+    if ts_missing:
+        return f"schema: ts: not a timestamp DuckDB can read: {str(event.get('ts'))[:60]}"
+    if source == "client" and event.get("type") not in CLIENT_EVENT_TYPES:
+        return f"schema: type: unknown event type {event.get('type')!r}"
+    return None
+
+
+def _conflicting_duplicates(con, table: str, key_col: str) -> list[tuple]:
+    """Later copies of a key whose text differs from the first copy: a duplicate that is not one."""
+    return con.execute(
+        f"""
+        with valid as (
+            select object_key, line_no, line, {key_col} as k
+            from {table} as c
+            where is_fast_ok
+                or exists (select 1 from _schema_ok as s
+                           where s.object_key = c.object_key and s.line_no = c.line_no)
+        ),
+        ranked as (
+            select *,
+                row_number() over (partition by k order by object_key, line_no) as copy_no,
+                first_value(line) over (partition by k order by object_key, line_no) as first_line
+            from valid
+        )
+        select object_key, line_no, 'duplicate_conflict: same {key_col} as an earlier line, other content', line
+        from ranked where copy_no > 1 and line <> first_line
+        """
+    ).fetchall()
+
+
+def _check_quarantine_rate(con, result: IngestResult, max_rate: float) -> None:
+    if not result.lines or result.quarantined / result.lines <= max_rate:
+        return
+    examples = con.execute(
+        "select object_key, line_no, reason from ops.quarantine "
+        "where ds = ? and stage = 'ingest' order by object_key, line_no limit 3",
+        [result.ds],
+    ).fetchall()
+    shown = "; ".join(f"{k} line {n}: {r}" for k, n, r in examples)
+    raise IngestError(
+        f"ingest {result.ds}: {result.quarantined} of {result.lines} lines quarantined "
+        f"({result.quarantined / result.lines:.2%} > max_quarantine_rate {max_rate:.2%}); "
+        f"by reason {dict(sorted(result.by_reason.items()))}; e.g. {shown}"
+    )
+
+
+def ensure_ingested(con, days: list[date], settings: Settings | None = None) -> list[date]:
+    """Ingest each day of `days` that has never been ingested; returns the days it loaded.
+
+    Raw partitions depend only on their landing day, so loading an earlier day here
+    gives the same rows as its own run would: backfills stay order-independent.
+    """
+    ensure_tables(con)
+    done = {d for (d,) in con.execute("select distinct ds from ops.ingest_summary").fetchall()}
+    loaded = []
+    for day in days:
+        if day not in done:
+            ingest_day(con, day, settings)
+            loaded.append(day)
+    return loaded
