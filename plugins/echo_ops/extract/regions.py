@@ -28,13 +28,10 @@ def line_breaks(text: str) -> int:
 
 def end_of(start: Pos, text: str, encoding: Encoding) -> Pos:
     """The position just after `text` inserted at `start`."""
-    last = None
-    breaks = 0
-    for last in _BREAK.finditer(text):
-        breaks += 1
-    if not breaks:
+    matches = list(_BREAK.finditer(text)) if ("\n" in text or "\r" in text) else []
+    if not matches:
         return start[0], start[1] + unit_len(text, encoding)
-    return start[0] + breaks, unit_len(text[last.end() :], encoding)
+    return start[0] + len(matches), unit_len(text[matches[-1].end() :], encoding)
 
 
 def shift(point: Pos, start: Pos, end: Pos, text: str, encoding: Encoding) -> Pos:

@@ -68,7 +68,6 @@ class _Walk:
     ready: date
     last_touch: float
     version: int
-    decided: bool = False
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (text, kind)
     rejected_reason: str | None = None
     states: list[str] = field(default_factory=list)
@@ -107,17 +106,31 @@ def follow(
             return Outcome("pending", "doc_version_gap", w.ready)
         if ev.version < expected:
             return Outcome("failed", "doc_version_conflict", max(w.ready, ev.ds))
-        if w.decided and ev.ts >= w.last_touch + quiet_s:
-            w.ready = max(w.ready, ev.ds)
-            return w.outcome("settled", "quiet", w.last_touch + quiet_s)
-        if ev.ts >= shown.ts + horizon_s:
-            w.ready = max(w.ready, ev.ds)
-            return w.outcome("settled", "horizon", shown.ts + horizon_s)
+        if ev.type in _SETTLE_CHECKS:
+            due = _due(w, ev, quiet_s, horizon_s)
+            if due is not None:
+                return due
         w.ready = max(w.ready, ev.ds)
         done = _step(w, ev, accepts)
         if done is not None:
             return done
     return Outcome("pending", "horizon_not_covered", w.ready)
+
+
+# Editors (and the simulator's truth) look at the clock when the document changes,
+# is saved or is closed: completion events alone never settle a region.
+_SETTLE_CHECKS = ("document.changed", "document.saved", "document.closed")
+
+
+def _due(w: _Walk, ev: Event, quiet_s: float, horizon_s: float) -> Outcome | None:
+    """Settled by the clock before `ev` applies: quiet first, then the horizon."""
+    if ev.ts - w.last_touch >= quiet_s:
+        w.ready = max(w.ready, ev.ds)
+        return w.outcome("settled", "quiet", w.last_touch + quiet_s)
+    if ev.ts - w.shown.ts >= horizon_s:
+        w.ready = max(w.ready, ev.ds)
+        return w.outcome("settled", "horizon", w.shown.ts + horizon_s)
+    return None
 
 
 def _accepts_for(
@@ -142,22 +155,14 @@ def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome |
             return Outcome("failed", "accept_insertion_not_found", w.ready)
         if touched:
             w.touches += 1
-            w.last_touch = max(w.last_touch, ev.ts)
+            w.last_touch = ev.ts
             if w.states[-1] != w.region.text:
                 w.states.append(w.region.text)
         return None
-    if ev.completion_id == w.shown.completion_id and ev.type in (
-        "completion.accepted",
-        "completion.rejected",
-    ):
-        w.decided = True
-        w.last_touch = max(w.last_touch, ev.ts)
-        if ev.type == "completion.rejected":
-            w.rejected_reason = ev.body["reason"]
-        return None
-    if ev.type in ("document.saved", "document.closed") and (
-        w.decided or ev.type == "document.closed"
-    ):
+    # A decision never touches the region by itself: only edits change its text.
+    if ev.completion_id == w.shown.completion_id and ev.type == "completion.rejected":
+        w.rejected_reason = ev.body["reason"]
+    if ev.type in ("document.saved", "document.closed"):
         return w.outcome("settled", ev.type.split(".")[1], ev.ts)
     return None
 
