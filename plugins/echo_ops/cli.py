@@ -53,7 +53,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from echo_ops.warehouse import LAYERS, open_warehouse
 
     with open_warehouse() as con:
-        (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        (path,) = con.execute(
+            "select path from duckdb_databases() where database_name = current_database()"
+        ).fetchone()
     print(f"warehouse ready at {path} with layers: {', '.join(LAYERS)}")
     return 0
 
@@ -69,6 +71,74 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ingest / align / extract / score (issue #4) ------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from echo_ops.ingest import ingest_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = ingest_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts(), "quarantined_by_reason": result.by_reason})
+    return 0
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from echo_ops.align import align_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = align_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from echo_ops.extract import extract_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con, Progress(transient=True) as bar:
+        task = bar.add_task(f"extract {args.ds}: completions followed", total=None)
+        result = extract_day(con, args.ds, progress=lambda n: bar.advance(task, n))
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from echo_ops.score import score_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(read_only=args.read_only) as con:
+        fidelity = score_day(con, args.ds)
+    _print_json(fidelity.as_dict())
+    return 0 if fidelity.unaccounted == 0 else 1
+
+
+def _add_extract_commands(sub) -> None:
+    for name, handler, text in (
+        (
+            "ingest",
+            cmd_ingest,
+            "load one landing day into raw tables (quarantine, manifest, dedup)",
+        ),
+        ("align", cmd_align, "join shown completions with server requests for one day"),
+        (
+            "extract",
+            cmd_extract,
+            "follow each completion to its settled text (staging.refinements)",
+        ),
+        ("score", cmd_score, "compare staging.refinements with the simulator's truth for one day"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--ds", type=_parse_date, required=True, help="landing day YYYY-MM-DD")
+        if name == "score":
+            p.add_argument("--read-only", action="store_true", help="open the warehouse read-only")
+        p.set_defaults(handler=handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-ops",
@@ -76,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from ECHO_* environment variables; `echo-ops config` lists them.",
     )
     parser.add_argument("--version", action="version", version=f"echo-ops {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("config", help="print the effective settings and where each came from")
@@ -86,8 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create the warehouse file, its layers and ops tables")
     p.set_defaults(handler=cmd_init)
 
-    p = sub.add_parser("publish", help="publish the analyst snapshot (atomic copy of the warehouse)")
+    p = sub.add_parser(
+        "publish", help="publish the analyst snapshot (atomic copy of the warehouse)"
+    )
     p.set_defaults(handler=cmd_publish)
+
+    _add_extract_commands(sub)
     return parser
 
 
