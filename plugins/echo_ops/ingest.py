@@ -139,7 +139,7 @@ def _load_lines(con, path: Path, key: str, ds: date, source: str) -> int:
             cleaned.unlink(missing_ok=True)
         _quarantine_rows(con, ds, source, [(key, no, "invalid_utf8", text) for no, text in bad])
         con.execute(
-            "update _lines set line = '\x02' where object_key = ? and line_no in (select unnest(?))",
+            "update _lines set line = chr(2) where object_key = ? and line_no in (select unnest(?))",
             [key, [no for no, _ in bad]],
         )
     return n

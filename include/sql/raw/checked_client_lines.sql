@@ -6,7 +6,7 @@ with
 lines as (
     select object_key, line_no, line
     from _lines
-    where line is distinct from '\x02'  -- already quarantined as invalid UTF-8
+    where line is distinct from chr(2)  -- already quarantined as invalid UTF-8
 ),
 
 parsed as (

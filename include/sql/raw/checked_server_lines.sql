@@ -5,7 +5,7 @@ with
 lines as (
     select object_key, line_no, line
     from _lines
-    where line is distinct from '\x02'
+    where line is distinct from chr(2)
 ),
 
 parsed as (
