@@ -51,15 +51,24 @@ def test_bad_lines_are_quarantined_with_line_and_reason(settings, monkeypatch):
     ]
     body = ("\n".join(lines + bad) + "\n").encode() + b"\xff\xfe not utf-8\n"
     _write(_landing(settings), "client", "part-0.jsonl", body)
-    _write(_landing(settings), "server", "part-0.jsonl.gz", gzip.compress(
-        ("\n".join(json.dumps(e) for e in kit.server) + "\n").encode()))
+    _write(
+        _landing(settings),
+        "server",
+        "part-0.jsonl.gz",
+        gzip.compress(("\n".join(json.dumps(e) for e in kit.server) + "\n").encode()),
+    )
     con = connect()
     result = ingest_day(con, DAY, settings)
     got = con.execute(
         "select line_no, split_part(reason, ':', 1) from ops.quarantine where stage = 'ingest' order by line_no"
     ).fetchall()
     n = len(lines)
-    assert got == [(n + 1, "invalid_json"), (n + 2, "empty_line"), (n + 3, "schema"), (n + 5, "invalid_utf8")]
+    assert got == [
+        (n + 1, "invalid_json"),
+        (n + 2, "empty_line"),
+        (n + 3, "schema"),
+        (n + 5, "invalid_utf8"),
+    ]
     assert result.loaded == {"client": n, "server": 1}
     assert result.duplicates["client"] == 1
     assert con.execute("select count(*) from raw.client_events").fetchone()[0] == n

@@ -83,7 +83,7 @@ def test_utf16_surrogate_pairs_inside_and_before_the_region():
     r = _region(doc, 5, 13, ACCEPTED)  # "😀'  # ok"
     assert r.end == (0, 5 + 9)  # the emoji counts two UTF-16 code units
     doc2, touched = _edit(r, doc, 6, 7, '"')
-    assert touched and r.text == "😀\"  # ok"
+    assert touched and r.text == '😀"  # ok'
     doc3, _ = _edit(r, doc2, 0, 0, "é😀")  # before it on the same line: shifts by 3 units
     assert r.start == (0, 8) and _text_at(r, doc3) == r.text
 
@@ -101,8 +101,14 @@ def test_crlf_lines_before_and_inside():
 def test_find_accept_by_position_and_content_not_index():
     r = _region(DOC, 13, 13, OPEN)
     changes = [
-        {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "return 1"},
-        {"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}}, "text": "return 1"},
+        {
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+            "text": "return 1",
+        },
+        {
+            "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}},
+            "text": "return 1",
+        },
     ]
     assert find_accept(r, changes, "return 1") == 1
 
