@@ -1,9 +1,9 @@
 """Align: join the completions an editor showed with the server requests that made them.
 
-Reads raw.client_events / raw.server_events for the lookback window (ingesting any
-landing day of it not loaded yet), writes staging.stg_telemetry__editor_events and
-staging.stg_model_server__completions (one landing day per partition) and
-staging.int_completions_aligned_to_events (partition ds: the run's candidates).
+Reads the lookback window of staging.stg_telemetry__editor_events and
+staging.stg_model_server__completions (views over raw; any landing day of the window
+not loaded yet is ingested first) and writes staging.int_completions_aligned_to_events
+(partition ds: the run's candidates).
 Everything a day's partition reads is landing data <= ds: re-runs and backfills in any
 order give the same rows.
 """
@@ -40,29 +40,6 @@ def window(ds: date, lookback_days: int) -> list[date]:
     return [ds - timedelta(days=n) for n in range(2 * lookback_days, -1, -1)]
 
 
-def stage_day(con: duckdb.DuckDBPyConnection, ds: date) -> None:
-    """Build both staging partitions of one landing day (a pure function of raw day ds)."""
-    replace_partition(
-        con, "staging.stg_telemetry__editor_events", read_sql("stg_telemetry__editor_events"), ds
-    )
-    replace_partition(
-        con, "staging.stg_model_server__completions", read_sql("stg_model_server__completions"), ds
-    )
-
-
-def _ensure_staged(con, days: list[date]) -> None:
-    staged = {
-        d
-        for (d,) in con.execute(
-            "select distinct ds from staging.stg_telemetry__editor_events "
-            "union select distinct ds from staging.stg_model_server__completions"
-        ).fetchall()
-    }
-    for day in days:
-        if day not in staged:
-            stage_day(con, day)
-
-
 def align_day(
     con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
 ) -> AlignResult:
@@ -73,8 +50,6 @@ def align_day(
     with stage_run("align", ds=ds, lookback_days=lookback) as counts:
         days = window(ds, lookback)
         ensure_ingested(con, days, settings)
-        stage_day(con, ds)
-        _ensure_staged(con, days)
         params = {"lo": days[0], "shown_lo": ds - timedelta(days=lookback)}
         replace_partition(
             con,

@@ -63,6 +63,8 @@ class IngestResult:
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "ddl/raw")
     run_sql_file(con, "ddl/extract")
+    run_sql_file(con, "staging/stg_telemetry__editor_events")
+    run_sql_file(con, "staging/stg_model_server__completions")
 
 
 def ingest_day(

@@ -201,3 +201,29 @@ def _hash(con) -> str:
 @pytest.fixture(autouse=True)
 def _fast(settings):
     return settings
+
+
+def test_score_reads_truth_and_counts_every_completion(settings):
+    import json
+
+    from echo_ops.score import score_day, truth_path
+
+    kit = Kit()
+    d = kit.open("file:///a.py", "x\n")
+    d.show("good", 2, "y")
+    d.accept("good", 2, "y")
+    d.show("wrong", 3, "z", dt=12)
+    d.close(dt=12)
+    con = _run(settings, kit)
+    truth = [
+        {"completion_id": "good", "intended_outcome": "accepted_kept", "final_text": "y"},
+        {"completion_id": "wrong", "intended_outcome": "rejected_written", "final_text": "zz"},
+        {"completion_id": "lost", "intended_outcome": "rejected_empty", "final_text": ""},
+    ]
+    path = truth_path(settings, DAY)
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(t) + "\n" for t in truth))
+    f = score_day(con, DAY, settings)
+    assert (f.truth, f.extracted, f.unaccounted) == (3, 2, 1)
+    assert f.fidelity_exact == 0.5 and f.outcome_accuracy == 0.5
+    assert f.mismatches == [{"completion_id": "wrong", "got": "", "want": "zz"}]

@@ -1,31 +1,6 @@
 -- Tables owned by align and extract (staging) and their bookkeeping (ops).
 
-create table if not exists staging.stg_telemetry__editor_events (
-    ds date not null,
-    event_id varchar not null,
-    event_type varchar not null,
-    event_at timestamp not null,
-    user_id varchar not null,
-    session_id varchar not null,
-    doc_uri varchar,
-    doc_version bigint,
-    language_id varchar,
-    position_encoding varchar not null,
-    completion_id varchar,
-    request_id varchar,
-    payload json not null
-);
-
-create table if not exists staging.stg_model_server__completions (
-    ds date not null,
-    request_id varchar not null,
-    requested_at timestamp not null,
-    model_version varchar not null,
-    prompt_prefix varchar not null,
-    prompt_suffix varchar not null,
-    completion_text varchar not null,
-    latency_ms double not null
-);
+-- staging.stg_* are views: include/sql/staging/*.sql (created by echo_ops.ingest.ensure_tables).
 
 create table if not exists staging.int_completions_aligned_to_events (
     ds date not null,  -- the run that considered this completion (a candidate may recur)

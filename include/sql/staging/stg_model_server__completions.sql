@@ -1,8 +1,10 @@
--- One landing day of model-server requests, renamed and typed. Grain: one request per landing day.
+-- Model-server requests renamed and typed: a view over raw.server_events.
+-- Grain: one request per landing day.
+create or replace view staging.stg_model_server__completions as
 with
 
 source as (
-    select * from raw.server_events where ds = $ds
+    select * from raw.server_events
 ),
 
 renamed as (

@@ -1,10 +1,12 @@
--- One landing day of editor telemetry, renamed and typed. Grain: one event per landing
--- day (raw already dropped same-day duplicates); a copy that landed on an earlier day too
--- is removed downstream, where the lookback window is known.
+-- Editor telemetry renamed and typed: a view over raw.client_events, so a landing day's
+-- rows are exactly its raw partition (no copy to keep in sync). Grain: one event per
+-- landing day; a copy that also landed on an earlier day is removed downstream, where
+-- the lookback window is known.
+create or replace view staging.stg_telemetry__editor_events as
 with
 
 source as (
-    select * from raw.client_events where ds = $ds
+    select * from raw.client_events
 ),
 
 renamed as (
