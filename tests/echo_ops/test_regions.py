@@ -100,16 +100,7 @@ def test_crlf_lines_before_and_inside():
 
 def test_find_accept_by_position_and_content_not_index():
     r = _region(DOC, 13, 13, OPEN)
-    changes = [
-        {
-            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
-            "text": "return 1",
-        },
-        {
-            "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}},
-            "text": "return 1",
-        },
-    ]
+    changes = [((0, 0), (0, 0), "return 1"), ((1, 4), (1, 4), "return 1")]
     assert find_accept(r, changes, "return 1") == 1
 
 

@@ -19,9 +19,10 @@ import duckdb
 from echo_ops.align import align_day, window
 from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
-from echo_ops.extract.settle import Event, Outcome, follow, sort_key
+from echo_ops.extract.settle import Document, Event, Outcome, day_number, follow
 from echo_ops.ingest import ensure_tables
 from echo_ops.logs import stage_run
+from echo_ops.warehouse import read_sql
 
 FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
 
@@ -104,40 +105,33 @@ def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
 
 
 def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
-    """Yield (events sorted by version, candidates) one document at a time."""
+    """Yield (Document, candidates) one document at a time, events in version order."""
     con.execute(
         "create or replace temp table _cand_docs (session_id varchar, doc_uri varchar, min_version bigint)"
     )
     rows = [(s, u, min(c["shown_doc_version"] for c in cs)) for (s, u), cs in candidates.items()]
     if rows:
         con.executemany("insert into _cand_docs values (?, ?, ?)", rows)
-    cur = con.execute(
-        """
-        select e.session_id, e.doc_uri, e.event_id, e.event_type, e.doc_version,
-               epoch(e.event_at), e.ds, e.completion_id, e.payload::varchar
-        from staging.stg_telemetry__editor_events as e
-        join _cand_docs as c on c.session_id = e.session_id and c.doc_uri = e.doc_uri
-        where e.ds between $lo and $ds and e.doc_version >= c.min_version
-        qualify row_number() over (partition by e.event_id order by e.ds) = 1
-        order by e.session_id, e.doc_uri
-        """,
-        {"lo": lo, "ds": ds},
-    )
+    # Day numbers, not dates: converting a million DATE values to Python is the slow part.
+    # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
+    cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
     key, events, seen = None, [], set()
     while batch := cur.fetchmany(FETCH_ROWS):
         for s, u, *rest in batch:
             if (s, u) != key:
                 if key is not None:
-                    yield sorted(events, key=sort_key), candidates[key]
+                    yield Document(events), candidates[key]
                 key, events = (s, u), []
                 seen.add(key)
-            events.append(Event(*rest))
+            event_id, type_, version, ts, day, cid, sl, sc, el, ec, text, more, detail, kind = rest
+            first = ((sl, sc), (el, ec), text) if sl is not None else None
+            events.append(Event(event_id, type_, version, ts, day, cid, first, more, detail, kind))
         result.events_read += len(batch)
     if key is not None:
-        yield sorted(events, key=sort_key), candidates[key]
+        yield Document(events), candidates[key]
     # A guard, so that no candidate is lost: its shown event is always among the events.
     for doc_key in sorted(candidates.keys() - seen):
-        yield [], candidates[doc_key]
+        yield Document([]), candidates[doc_key]
 
 
 @dataclass
@@ -148,36 +142,35 @@ class Decision:
     reason: str = ""
 
 
-def _decide(cand: dict[str, Any], events: list[Event], ds: date, cfg) -> Decision:
+def _decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
     """Settle one candidate with data <= ds and decide which run owns it."""
-    idx = next(
-        (
-            i
-            for i, e in enumerate(events)
-            if e.type == "completion.shown" and e.completion_id == cand["completion_id"]
-        ),
-        None,
-    )
+    idx = doc.shown.get(cand["completion_id"])
     expires = cand["shown_ds"] + timedelta(days=cfg.align_lookback_days) <= ds
     if idx is None:
         return Decision(cand, "quarantine" if expires else "defer", None, "shown_event_missing")
-    out = follow(events, idx, cfg.quiet_s, cfg.horizon_s, cand["position_encoding"])
+    walk = (
+        (cand["shown_line"], cand["shown_character"]),
+        cand["proposal_text"],
+        cfg.quiet_s,
+        cfg.horizon_s,
+        cand["position_encoding"],
+    )
+    out = follow(doc.events, idx, walk[0], walk[1], doc.accepts, *walk[2:])
     if out.status == "pending" or not cand["has_server"]:
         reason = out.reason if out.status == "pending" else "missing_server_request"
         return Decision(cand, "quarantine" if expires else "defer", out, reason)
-    ready = max(out.ready_ds, cand["server_ds"])
-    if ready < ds:
+    today = day_number(ds)
+    ready = max(out.ready_ds, day_number(cand["server_ds"]))
+    if ready < today:
         return Decision(cand, "skip", out)
     if cand["shown_ds"] < ds and cand["server_ds"] < ds:
-        # Today's data was needed; was it settled yesterday already, with what landed by then?
-        earlier = [e for e in events if e.ds < ds]
-        j = next((i for i, e in enumerate(earlier) if e.event_id == events[idx].event_id), None)
-        if (
-            j is not None
-            and follow(earlier, j, cfg.quiet_s, cfg.horizon_s, cand["position_encoding"]).status
-            != "pending"
-        ):
-            return Decision(cand, "skip", out)
+        # Today's data was needed; was it settled already with what had landed before?
+        earlier = Document([e for e in doc.events if e.ds < today])
+        j = earlier.shown.get(cand["completion_id"])
+        if j is not None:
+            before = follow(earlier.events, j, walk[0], walk[1], earlier.accepts, *walk[2:])
+            if before.status != "pending":
+                return Decision(cand, "skip", out)
     if out.status == "failed":
         return Decision(cand, "quarantine", out, out.reason)
     return Decision(cand, "extract", out)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from echo_ops.textdoc import Encoding, position_to_index, unit_len
 
@@ -99,13 +98,9 @@ class Region:
         return touched
 
 
-def change_range(change: dict[str, Any]) -> tuple[Pos, Pos]:
-    rng = change["range"]
-    s, e = rng["start"], rng["end"]
-    return (int(s["line"]), int(s["character"])), (int(e["line"]), int(e["character"]))
-
-
-def find_accept(region: Region, changes: list[dict[str, Any]], accepted_text: str) -> int | None:
+def find_accept(
+    region: Region, changes: list[tuple[Pos, Pos, str]], accepted_text: str
+) -> int | None:
     """Index of the change inserting the accepted text: by content at the region, not by list index.
 
     The accepting change inserts `accepted_text` where the proposal stands (the open
@@ -114,11 +109,10 @@ def find_accept(region: Region, changes: list[dict[str, Any]], accepted_text: st
     """
     probe = Region(region.start, region.text, region.kind, region.encoding, region.max_breaks)
     fallback = None
-    for i, change in enumerate(changes):
-        start, end = change_range(change)
-        if change["text"] == accepted_text:
+    for i, (start, end, text) in enumerate(changes):
+        if text == accepted_text:
             if start in (probe.start, probe.end):
                 return i
             fallback = i if fallback is None else fallback
-        probe.apply(start, end, change["text"])
+        probe.apply(start, end, text)
     return fallback

@@ -12,36 +12,95 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from echo_ops.extract.regions import ACCEPTED, OPEN, Region, change_range, find_accept, line_breaks
+from echo_ops.extract.regions import ACCEPTED, OPEN, Region, find_accept, line_breaks
 from echo_ops.textdoc import PositionError
 
 TRAJECTORY_CAP = 40  # states kept per completion: the first and last halves
 
 
-@dataclass(slots=True)
+Change = tuple[tuple[int, int], tuple[int, int], str]  # (start, end, text) of one LSP change
+
+
 class Event:
-    event_id: str
-    type: str
-    version: int
-    ts: float  # client clock, epoch seconds
-    ds: date  # landing day (earliest copy)
-    completion_id: str | None
-    payload: str
-    _parsed: dict[str, Any] | None = None
+    """One client event, reduced to what the walk needs (DuckDB has flattened it already)."""
+
+    __slots__ = (
+        "event_id",
+        "type",
+        "version",
+        "ts",
+        "ds",
+        "completion_id",
+        "_changes",
+        "_more",
+        "detail",
+        "kind",
+    )
+
+    def __init__(
+        self,
+        event_id,
+        type_,
+        version,
+        ts,
+        ds,
+        completion_id,
+        first: Change | None = None,
+        more: str | None = None,
+        detail=None,
+        kind=None,
+    ):
+        self.event_id, self.type, self.version = event_id, type_, version
+        self.ts = ts  # client clock, epoch seconds
+        self.ds = ds  # landing day (earliest copy), as days since 1970-01-01
+        self.completion_id = completion_id
+        self._changes = None if more or first is None else [first]
+        self._more = more  # the whole `changes` JSON when an event holds several
+        self.detail = detail  # accepted_text or rejection reason
+        self.kind = kind  # accept_kind
 
     @property
-    def body(self) -> dict[str, Any]:
-        if self._parsed is None:
-            self._parsed = json.loads(self.payload)
-        return self._parsed
+    def changes(self) -> list[Change]:
+        if self._changes is None:
+            self._changes = [_as_change(c) for c in json.loads(self._more or "[]")]
+        return self._changes
 
     @property
     def is_change(self) -> bool:
         return self.type == "document.changed"
 
 
+def _as_change(c: dict[str, Any]) -> Change:
+    s, e = c["range"]["start"], c["range"]["end"]
+    return (int(s["line"]), int(s["character"])), (int(e["line"]), int(e["character"])), c["text"]
+
+
 def sort_key(e: Event) -> tuple:
     return (e.version, not e.is_change, e.ts, e.event_id)
+
+
+def day_number(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+class Document:
+    """One document's events in `sort_key` order, indexed by completion."""
+
+    __slots__ = ("events", "shown", "accepts")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.shown: dict[str, int] = {}
+        self.accepts: dict[str, dict[int, tuple[str, str]]] = {}
+        for i, e in enumerate(events):
+            if e.type == "completion.shown":
+                self.shown.setdefault(e.completion_id, i)
+            elif e.type == "completion.accepted":
+                by_version = self.accepts.setdefault(e.completion_id, {})
+                by_version.setdefault(e.version, (e.detail, e.kind))
 
 
 @dataclass
@@ -50,7 +109,7 @@ class Outcome:
 
     status: str  # settled | pending | failed
     reason: str  # quiet | saved | closed | horizon, or why pending / failed
-    ready_ds: date
+    ready_ds: int  # day number of the last landing day the walk needed
     final_text: str = ""
     settled_at: float = 0.0
     trajectory: list[str] = field(default_factory=list)
@@ -65,7 +124,7 @@ class _Walk:
     region: Region
     shown: Event
     proposal: str
-    ready: date
+    ready: int
     last_touch: float
     version: int
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (text, kind)
@@ -89,17 +148,20 @@ class _Walk:
 
 
 def follow(
-    events: list[Event], shown_index: int, quiet_s: float, horizon_s: float, encoding: str
+    events: list[Event],
+    shown_index: int,
+    position: tuple[int, int],
+    proposal: str,
+    accepts: dict[str, dict[int, tuple[str, str]]],
+    quiet_s: float,
+    horizon_s: float,
+    encoding: str,
 ) -> Outcome:
     """Walk `events` (one document, sorted by `sort_key`) from the shown event at `shown_index`."""
     shown = events[shown_index]
-    body = shown.body
-    item = body["items"][0]
-    proposal = item["insert_text"]
-    pos = body["position"]
-    region = Region((pos["line"], pos["character"]), "", OPEN, encoding, line_breaks(proposal))
+    region = Region(position, "", OPEN, encoding, line_breaks(proposal))
     w = _Walk(region, shown, proposal, shown.ds, shown.ts, shown.version, states=[proposal])
-    accepts = _accepts_for(events, shown_index, shown.completion_id)
+    accepts = accepts.get(shown.completion_id, {})
     for ev in events[shown_index + 1 :]:
         expected = w.version + 1 if ev.is_change else w.version
         if ev.version > expected:
@@ -133,16 +195,6 @@ def _due(w: _Walk, ev: Event, quiet_s: float, horizon_s: float) -> Outcome | Non
     return None
 
 
-def _accepts_for(
-    events: list[Event], start: int, completion_id: str | None
-) -> dict[int, tuple[str, str]]:
-    found: dict[int, tuple[str, str]] = {}
-    for ev in events[start + 1 :]:
-        if ev.type == "completion.accepted" and ev.completion_id == completion_id:
-            found.setdefault(ev.version, (ev.body["accepted_text"], ev.body["accept_kind"]))
-    return found
-
-
 def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome | None:
     """Apply one event; an Outcome when the walk ends here."""
     if ev.is_change:
@@ -161,7 +213,7 @@ def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome |
         return None
     # A decision never touches the region by itself: only edits change its text.
     if ev.completion_id == w.shown.completion_id and ev.type == "completion.rejected":
-        w.rejected_reason = ev.body["reason"]
+        w.rejected_reason = ev.detail
     if ev.type in ("document.saved", "document.closed"):
         return w.outcome("settled", ev.type.split(".")[1], ev.ts)
     return None
@@ -169,19 +221,18 @@ def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome |
 
 def _apply_changes(w: _Walk, ev: Event, accept: tuple[str, str] | None) -> bool | None:
     """Apply a change event's changes in order; None if it should accept and cannot."""
-    changes = ev.body["changes"]
+    changes = ev.changes
     hit = find_accept(w.region, changes, accept[0]) if accept else None
     if accept and hit is None:
         return None
     touched = False
-    for i, change in enumerate(changes):
-        start, end = change_range(change)
+    for i, (start, end, text) in enumerate(changes):
         if i == hit:
-            _take_accept(w.region, start, end, change["text"])
+            _take_accept(w.region, start, end, text)
             w.accepted.append(accept)
             touched = True
         else:
-            touched |= w.region.apply(start, end, change["text"])
+            touched |= w.region.apply(start, end, text)
     return touched
 
 
