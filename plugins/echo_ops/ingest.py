@@ -208,12 +208,15 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult) -> None:
     """Check every line, quarantine the bad ones, replace the raw partition with the rest."""
     run_sql_file(con, f"raw/checked_{source}_lines")
     table = f"_checked_{source}_lines"
+    typed_missing = "c.doc_version is null" if source == "client" else "c.latency_ms is null"
     suspects = con.execute(
-        f"select object_key, line_no, line, ts is null from {table} where not is_fast_ok"
+        f"select c.object_key, c.line_no, l.line, c.ts is null or {typed_missing} from _lines as l "
+        f"left join {table} as c using (object_key, line_no) "
+        f"where not coalesce(c.is_fast_ok, true) order by 1, 2"
     ).fetchall()
     rescued, bad = [], []
-    for key, no, line, ts_missing in suspects:
-        reason = _judge(line, source, ts_missing)
+    for key, no, line, unreadable in suspects:
+        reason = _judge(line, source, unreadable)
         if reason is None:
             rescued.append((key, no))
         else:
@@ -263,7 +266,7 @@ def _count_quarantined(con, ds: date, source: str) -> int:
     ).fetchone()[0]
 
 
-def _judge(line: str | None, source: str, ts_missing: bool) -> str | None:
+def _judge(line: str | None, source: str, unreadable: bool) -> str | None:
     """Why a line that failed the fast path is bad, or None when the JSON Schema accepts it."""
     if line is None or not line.strip():
         return "empty_line: a blank line holds no event"
@@ -274,8 +277,8 @@ def _judge(line: str | None, source: str, ts_missing: bool) -> str | None:
     error = first_error(event, source)
     if error is not None:
         return error
-    if ts_missing:
-        return f"schema: ts: not a timestamp DuckDB can read: {str(event.get('ts'))[:60]}"
+    if unreadable:  # valid for the schema, yet a typed column cannot hold it (e.g. 3.0)
+        return f"unreadable_value: ts {str(event.get('ts'))[:40]!r} or a number DuckDB cannot type"
     if source == "client" and event.get("type") not in CLIENT_EVENT_TYPES:
         return f"schema: type: unknown event type {event.get('type')!r}"
     return None
@@ -286,19 +289,25 @@ def _conflicting_duplicates(con, table: str, key_col: str) -> list[tuple]:
     return con.execute(
         f"""
         with valid as (
-            select object_key, line_no, line, {key_col} as k
+            select c.object_key, c.line_no, c.{key_col} as k
             from {table} as c
             where is_fast_ok
                 or exists (select 1 from _schema_ok as s
                            where s.object_key = c.object_key and s.line_no = c.line_no)
         ),
+        repeated as (
+            select v.*, l.line from valid as v
+            join (select k from valid group by k having count(*) > 1) using (k)
+            join _lines as l using (object_key, line_no)
+        ),
         ranked as (
             select *,
                 row_number() over (partition by k order by object_key, line_no) as copy_no,
                 first_value(line) over (partition by k order by object_key, line_no) as first_line
-            from valid
+            from repeated
         )
-        select object_key, line_no, 'duplicate_conflict: same {key_col} as an earlier line, other content', line
+        select object_key, line_no,
+            'duplicate_conflict: same {key_col} as an earlier line, other content', line
         from ranked where copy_no > 1 and line <> first_line
         """
     ).fetchall()

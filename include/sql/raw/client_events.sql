@@ -13,10 +13,11 @@ select
     position_encoding,
     completion_id,
     request_id,
-    object_key,
-    line_no,
-    line::json as payload
+    c.object_key,
+    c.line_no,
+    l.line::json as payload
 from _checked_client_lines as c
+join _lines as l using (object_key, line_no)
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
-qualify row_number() over (partition by event_id order by object_key, line_no) = 1
+qualify row_number() over (partition by event_id order by c.object_key, c.line_no) = 1
