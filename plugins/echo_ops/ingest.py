@@ -27,10 +27,6 @@ from echo_ops.warehouse import replace_partition, run_sql_file
 
 SOURCES = ("client", "server")
 RAW_TEXT_CAP = 2000  # quarantine keeps this many characters of a bad line
-_LINE_OPTS = (
-    "columns={'line': 'VARCHAR'}, delim='\\x01', quote='', escape='', header=false, "
-    "auto_detect=false, strict_mode=false, new_line='\\n', max_line_size=268435456"
-)
 log = get_logger("ingest")
 
 
@@ -94,18 +90,24 @@ def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResul
         for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}")
         if o.key.endswith((".jsonl", ".jsonl.gz"))
     ]
-    con.execute(
-        "create or replace temp table _lines (object_key varchar, line_no bigint, line varchar)"
-    )
-    manifest_rows = []
+    manifest_rows, bad_utf8 = [], []
     with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
+        _parse_object(con, source, "(none)", _empty_file(Path(tmp)), create=True)
         for obj in objects:
             path, sha = _local_copy(landing, obj.key, Path(tmp))
-            n_lines = _load_lines(con, path, obj.key, ds, source)
+            n_lines, bad = _load_object(con, source, path, obj.key, Path(tmp))
+            bad_utf8 += [(obj.key, no, "invalid_utf8", text) for no, text in bad]
             manifest_rows.append((obj.key, obj.size_bytes, sha, n_lines))
     _write_manifest(con, ds, source, manifest_rows, result)
-    _parse_and_load(con, ds, source, result)
+    _quarantine_rows(con, ds, source, bad_utf8)
+    _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in bad_utf8})
     result.objects += len(objects)
+
+
+def _empty_file(tmp: Path) -> Path:
+    path = tmp / "empty.jsonl"
+    path.write_bytes(b"")
+    return path
 
 
 def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str]:
@@ -123,38 +125,31 @@ def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-def _load_lines(con, path: Path, key: str, ds: date, source: str) -> int:
-    """Append every line of one object to _lines, numbered from 1; returns the line count."""
+def _load_object(con, source: str, path: Path, key: str, tmp: Path) -> tuple[int, list]:
+    """Parse one object into the day's checked lines; returns (lines, non-UTF-8 lines)."""
     try:
-        n = _read_lines_sql(con, path, key)
+        return _parse_object(con, source, key, path), []
     except duckdb.InvalidInputException as exc:
         if "unicode" not in str(exc).lower() and "utf-8" not in str(exc).lower():
             raise
-        # Rare: bytes that are not UTF-8. Blank those lines out (keeping numbering),
-        # quarantine them here, and let DuckDB read the rest as usual.
-        with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as fh:
-            cleaned = Path(fh.name)
-        try:
-            bad = _blank_non_utf8(path, cleaned)
-            n = _read_lines_sql(con, cleaned, key)
-        finally:
-            cleaned.unlink(missing_ok=True)
-        _quarantine_rows(con, ds, source, [(key, no, "invalid_utf8", text) for no, text in bad])
-        con.execute(
-            "update _lines set line = chr(2) where object_key = ? and line_no in (select unnest(?))",
-            [key, [no for no, _ in bad]],
-        )
-    return n
+    # Rare: bytes that are not UTF-8. Blank those lines (keeping the numbering) and let
+    # DuckDB read the rest as usual; the caller quarantines the blanked ones.
+    cleaned = tmp / f"utf8-{key.replace('/', '__')}.jsonl"
+    bad = _blank_non_utf8(path, cleaned)
+    return _parse_object(con, source, key, cleaned), bad
 
 
-def _read_lines_sql(con, path: Path, key: str) -> int:
-    before = con.execute("select count(*) from _lines").fetchone()[0]
-    con.execute(
-        f"insert into _lines select ?, ordinality, line "
-        f"from read_csv(?, {_LINE_OPTS}) with ordinality",
-        [key, str(path)],
-    )
-    return con.execute("select count(*) from _lines").fetchone()[0] - before
+def _parse_object(con, source: str, key: str, path: Path, create: bool = False) -> int:
+    """Append one object's lines, parsed and checked, to _checked_<source>_lines."""
+    table = f"_checked_{source}_lines"
+    select = _read_sql(f"raw/checked_{source}_lines")
+    params = {"key": key, "path": str(path)}
+    if create:
+        con.execute(f"create or replace temp table {table} as {select}", params)
+        return 0
+    before = con.execute(f"select count(*) from {table}").fetchone()[0]
+    con.execute(f"insert into {table} {select}", params)
+    return con.execute(f"select count(*) from {table}").fetchone()[0] - before
 
 
 def _blank_non_utf8(src: Path, dst: Path) -> list[tuple[int, str]]:
@@ -204,18 +199,20 @@ def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
         )
 
 
-def _parse_and_load(con, ds: date, source: str, result: IngestResult) -> None:
-    """Check every line, quarantine the bad ones, replace the raw partition with the rest."""
-    run_sql_file(con, f"raw/checked_{source}_lines")
+def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set) -> None:
+    """Judge lines the fast path refused, quarantine the bad, replace the raw partition.
+
+    `skip`: (object, line) already quarantined (bytes that were not UTF-8)."""
     table = f"_checked_{source}_lines"
     typed_missing = "c.doc_version is null" if source == "client" else "c.latency_ms is null"
     suspects = con.execute(
-        f"select c.object_key, c.line_no, l.line, c.ts is null or {typed_missing} from _lines as l "
-        f"left join {table} as c using (object_key, line_no) "
-        f"where not coalesce(c.is_fast_ok, true) order by 1, 2"
+        f"select object_key, line_no, line, ts is null or {typed_missing} from {table} as c "
+        f"where not is_fast_ok order by 1, 2"
     ).fetchall()
     rescued, bad = [], []
     for key, no, line, unreadable in suspects:
+        if (key, no) in skip:
+            continue
         reason = _judge(line, source, unreadable)
         if reason is None:
             rescued.append((key, no))
@@ -235,15 +232,17 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult) -> None:
     for *_, reason, _text in bad:
         category = reason.split(":", 1)[0]
         result.by_reason[category] = result.by_reason.get(category, 0) + 1
-    result.quarantined += len(bad)
-    (lines,) = con.execute("select count(*) from _lines").fetchone()
+    result.quarantined += len(bad) + len(skip)
+    (lines,) = con.execute(f"select count(*) from {table}").fetchone()
     con.execute("delete from ops.ingest_summary where ds = ? and source = ?", [ds, source])
     con.execute(
         "insert into ops.ingest_summary values (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ds,
             source,
-            con.execute("select count(distinct object_key) from _lines").fetchone()[0],
+            con.execute(
+                f"select count(distinct object_key) from {table} where object_key <> '(none)'"
+            ).fetchone()[0],
             lines,
             valid,
             valid - loaded,
@@ -289,16 +288,15 @@ def _conflicting_duplicates(con, table: str, key_col: str) -> list[tuple]:
     return con.execute(
         f"""
         with valid as (
-            select c.object_key, c.line_no, c.{key_col} as k
+            select c.object_key, c.line_no, c.line, c.{key_col} as k
             from {table} as c
             where is_fast_ok
                 or exists (select 1 from _schema_ok as s
                            where s.object_key = c.object_key and s.line_no = c.line_no)
         ),
         repeated as (
-            select v.*, l.line from valid as v
+            select v.* from valid as v
             join (select k from valid group by k having count(*) > 1) using (k)
-            join _lines as l using (object_key, line_no)
         ),
         ranked as (
             select *,

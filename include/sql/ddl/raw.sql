@@ -17,7 +17,17 @@ create table if not exists raw.client_events (
     request_id varchar,
     object_key varchar not null,
     line_no bigint not null,
-    payload json not null
+    payload json not null,
+    -- flattened from payload for extraction (the first change; the rest stay in payload)
+    change_count bigint,
+    change_start_line bigint,
+    change_start_character bigint,
+    change_end_line bigint,
+    change_end_character bigint,
+    change_text varchar,
+    accepted_text varchar,
+    accept_kind varchar,
+    reject_reason varchar
 );
 
 -- Model-server log: one row per unique request_id within the landing day `ds`.

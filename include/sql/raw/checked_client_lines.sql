@@ -3,14 +3,21 @@
 -- (echo_ops.ingest), which has the last word and names the reason. Integers are read as
 -- JSON leaves so that "7" or 1.5 never pass for a version or a position (strings are
 -- read leniently: a number where the schema wants a string is the one laxity here).
--- The line itself is not copied: raw.client_events joins back to _lines for it.
-create or replace temp table _checked_client_lines as
+-- One object at a time: echo_ops.ingest binds $key and $path.
 with
+
+lines as (
+    select $key as object_key, ordinality as line_no, line
+    from read_csv($path, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
+        header = false, auto_detect = false, strict_mode = false, new_line = '\n',
+        max_line_size = 268435456) with ordinality
+),
 
 parsed as (
     select
         object_key,
         line_no,
+        line,
         case when json_valid(line) then json_transform(line, '{
             "schema_version": "JSON", "event_id": "VARCHAR", "type": "VARCHAR", "ts": "VARCHAR",
             "user_id": "VARCHAR", "session_id": "VARCHAR",
@@ -27,14 +34,14 @@ parsed as (
             "item_index": "JSON", "accepted_text": "VARCHAR", "accept_kind": "VARCHAR",
             "reason": "VARCHAR"
         }') end as j
-    from _lines
-    where line is distinct from chr(2)  -- already quarantined as invalid UTF-8
+    from lines
 ),
 
 typed as (
     select
         object_key,
         line_no,
+        line,
         j,
         try_cast(j.ts as timestamptz) as ts_tz,
         case when json_type(j.doc.version) = 'UBIGINT' then j.doc.version::bigint end as doc_version,
@@ -68,6 +75,7 @@ typed as (
 select
     object_key,
     line_no,
+    line,
     j.event_id,
     j.type,
     timezone('UTC', ts_tz) as ts,
@@ -79,6 +87,16 @@ select
     coalesce(j.client.position_encoding, 'utf-16') as position_encoding,
     j.completion_id,
     j.request_id,
+    -- flattened for extraction, which then parses no JSON for a one-change edit
+    len(j.changes) as change_count,
+    j.changes[1].range.start.line::bigint as change_start_line,
+    j.changes[1].range.start.character::bigint as change_start_character,
+    j.changes[1].range.end.line::bigint as change_end_line,
+    j.changes[1].range.end.character::bigint as change_end_character,
+    j.changes[1].text as change_text,
+    j.accepted_text,
+    j.accept_kind,
+    j.reason as reject_reason,
     coalesce(
         j.schema_version::varchar = '1'
         and length(j.event_id) between 1 and 512

@@ -1,24 +1,31 @@
 -- Every server line of the day parsed once, with the fast-path verdict `is_fast_ok`
--- (see checked_client_lines.sql); the line itself is joined back from _lines.
-create or replace temp table _checked_server_lines as
+-- (see checked_client_lines.sql); one object at a time ($key, $path).
 with
+
+lines as (
+    select $key as object_key, ordinality as line_no, line
+    from read_csv($path, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
+        header = false, auto_detect = false, strict_mode = false, new_line = '\n',
+        max_line_size = 268435456) with ordinality
+),
 
 parsed as (
     select
         object_key,
         line_no,
+        line,
         case when json_valid(line) then json_transform(line, '{
             "schema_version": "JSON", "type": "JSON", "request_id": "VARCHAR", "ts": "VARCHAR",
             "model_version": "VARCHAR", "prompt": {"prefix": "VARCHAR", "suffix": "VARCHAR"},
             "completion": "VARCHAR", "latency_ms": "JSON"
         }') end as j
-    from _lines
-    where line is distinct from chr(2)
+    from lines
 )
 
 select
     object_key,
     line_no,
+    line,
     j.request_id,
     timezone('UTC', try_cast(j.ts as timestamptz)) as ts,
     j.model_version,

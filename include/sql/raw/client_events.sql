@@ -13,11 +13,19 @@ select
     position_encoding,
     completion_id,
     request_id,
-    c.object_key,
-    c.line_no,
-    l.line::json as payload
+    object_key,
+    line_no,
+    line::json as payload,
+    change_count,
+    change_start_line,
+    change_start_character,
+    change_end_line,
+    change_end_character,
+    change_text,
+    accepted_text,
+    accept_kind,
+    reject_reason
 from _checked_client_lines as c
-join _lines as l using (object_key, line_no)
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
 qualify row_number() over (partition by event_id order by c.object_key, c.line_no) = 1

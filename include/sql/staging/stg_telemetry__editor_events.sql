@@ -27,7 +27,17 @@ renamed as (
         -- completion links
         completion_id,
         request_id,
+        -- the event
         payload,
+        change_count,
+        change_start_line,
+        change_start_character,
+        change_end_line,
+        change_end_character,
+        change_text,
+        accepted_text,
+        accept_kind,
+        reject_reason,
     from source
 )
 
