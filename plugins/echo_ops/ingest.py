@@ -12,7 +12,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +28,7 @@ from echo_ops.logs import get_logger, stage_run
 from echo_ops.warehouse import replace_partition, run_sql_file
 
 SOURCES = ("client", "server")
+SCRATCH = "echo_scratch"  # an in-memory database for the day's parsed lines, shared by threads
 RAW_TEXT_CAP = 2000  # quarantine keeps this many characters of a bad line
 log = get_logger("ingest")
 
@@ -91,16 +94,27 @@ def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResul
         if o.key.endswith((".jsonl", ".jsonl.gz"))
     ]
     manifest_rows, bad_utf8 = [], []
+    con.execute(f"attach if not exists ':memory:' as {SCRATCH}")
     with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
         _parse_object(con, source, "(none)", _empty_file(Path(tmp)), create=True)
-        for obj in objects:
-            path, sha = _local_copy(landing, obj.key, Path(tmp))
-            n_lines, bad = _load_object(con, source, path, obj.key, Path(tmp))
-            bad_utf8 += [(obj.key, no, "invalid_utf8", text) for no, text in bad]
-            manifest_rows.append((obj.key, obj.size_bytes, sha, n_lines))
+
+        def load(obj):  # objects load in parallel: a gzip stream is read by one thread
+            cur = con.cursor()
+            try:
+                path, sha = _local_copy(landing, obj.key, Path(tmp))
+                n_lines, bad = _load_object(cur, source, path, obj.key, Path(tmp))
+            finally:
+                cur.close()
+            return (obj.key, obj.size_bytes, sha, n_lines), bad
+
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for row, bad in pool.map(load, objects):
+                bad_utf8 += [(row[0], no, "invalid_utf8", text) for no, text in bad]
+                manifest_rows.append(row)
     _write_manifest(con, ds, source, manifest_rows, result)
     _quarantine_rows(con, ds, source, bad_utf8)
     _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in bad_utf8})
+    con.execute(f"drop table {SCRATCH}._checked_{source}_lines")
     result.objects += len(objects)
 
 
@@ -141,15 +155,14 @@ def _load_object(con, source: str, path: Path, key: str, tmp: Path) -> tuple[int
 
 def _parse_object(con, source: str, key: str, path: Path, create: bool = False) -> int:
     """Append one object's lines, parsed and checked, to _checked_<source>_lines."""
-    table = f"_checked_{source}_lines"
+    table = f"{SCRATCH}._checked_{source}_lines"
     select = _read_sql(f"raw/checked_{source}_lines")
     params = {"key": key, "path": str(path)}
     if create:
-        con.execute(f"create or replace temp table {table} as {select}", params)
+        con.execute(f"create or replace table {table} as {select}", params)
         return 0
-    before = con.execute(f"select count(*) from {table}").fetchone()[0]
-    con.execute(f"insert into {table} {select}", params)
-    return con.execute(f"select count(*) from {table}").fetchone()[0] - before
+    (inserted,) = con.execute(f"insert into {table} {select}", params).fetchone()
+    return int(inserted)
 
 
 def _blank_non_utf8(src: Path, dst: Path) -> list[tuple[int, str]]:
@@ -203,7 +216,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set)
     """Judge lines the fast path refused, quarantine the bad, replace the raw partition.
 
     `skip`: (object, line) already quarantined (bytes that were not UTF-8)."""
-    table = f"_checked_{source}_lines"
+    table = f"{SCRATCH}._checked_{source}_lines"
     typed_missing = "c.doc_version is null" if source == "client" else "c.latency_ms is null"
     suspects = con.execute(
         f"select object_key, line_no, line, ts is null or {typed_missing} from {table} as c "

@@ -25,7 +25,7 @@ select
     accepted_text,
     accept_kind,
     reject_reason
-from _checked_client_lines as c
+from echo_scratch._checked_client_lines as c
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
 qualify row_number() over (partition by event_id order by c.object_key, c.line_no) = 1

@@ -11,7 +11,7 @@ select
     object_key,
     line_no,
     line::json as payload
-from _checked_server_lines as c
+from echo_scratch._checked_server_lines as c
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
 qualify row_number() over (partition by request_id order by c.object_key, c.line_no) = 1
