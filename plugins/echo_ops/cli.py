@@ -137,6 +137,84 @@ def _add_extract_commands(sub) -> None:
         if name == "score":
             p.add_argument("--read-only", action="store_true", help="open the warehouse read-only")
         p.set_defaults(handler=handler)
+# --- simulate (issue #3) ---------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from echo_ops.simulate import simulate_days
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("simulating people, one day each", total=None)
+        result = simulate_days(
+            args.start_date,
+            args.days,
+            seed=args.seed,
+            users=args.users,
+            target_events=args.target_events,
+            proposer=args.proposer,
+            landing_uri=args.landing,
+            workers=args.workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if args.json:
+        _print_json(result)
+        return 0
+    table = Table(title=f"echo-ops simulate: {args.start_date} + {args.days} day(s)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in (
+        "days",
+        "client_events",
+        "server_events",
+        "lines",
+        "completions_shown",
+        "acceptance_rate",
+        "seconds",
+        "events_per_s",
+    ):
+        table.add_row(key, str(result[key]))
+    Console().print(table)
+    print(f"landing: {result['landing']}")
+    print(f"truth:   {result['truth_dir']}")
+    return 0
+
+
+def _add_simulate_parser(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="play people writing code with completions: landing + truth"
+    )
+    p.add_argument("--start-date", type=_parse_date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=1, help="how many days (default 1)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="same seed, same bytes (default: settings)"
+    )
+    p.add_argument("--users", type=int, default=None, help="people per day (default: settings)")
+    p.add_argument(
+        "--target-events",
+        type=int,
+        default=None,
+        help="client events to reach over the run (default: fixed sessions per user)",
+    )
+    p.add_argument(
+        "--proposer",
+        choices=("fast", "model"),
+        default=None,
+        help="fast = intended text, corrupted; model = the registry's champion",
+    )
+    p.add_argument(
+        "--landing", default=None, help="local dir or s3://bucket/prefix (default: settings)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes (default: settings, 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_simulate)
+
+
+# --- end simulate ------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_publish)
 
     _add_extract_commands(sub)
+    _add_simulate_parser(sub)
     return parser
 
 
