@@ -157,7 +157,11 @@ def _parse_object(con, source: str, key: str, path: Path, create: bool = False) 
     """Append one object's lines, parsed and checked, to _checked_<source>_lines."""
     table = f"{SCRATCH}._checked_{source}_lines"
     select = _read_sql(f"raw/checked_{source}_lines")
-    params = {"key": key, "path": str(path)}
+    params = {
+        "key": key,
+        "path": str(path),
+        "max_line_bytes": get_settings().extract.max_line_bytes,
+    }
     if create:
         con.execute(f"create or replace table {table} as {select}", params)
         return 0
@@ -282,6 +286,9 @@ def _judge(line: str | None, source: str, unreadable: bool) -> str | None:
     """Why a line that failed the fast path is bad, or None when the JSON Schema accepts it."""
     if line is None or not line.strip():
         return "empty_line: a blank line holds no event"
+    size = len(line.encode("utf-8", "surrogatepass"))
+    if size > get_settings().extract.max_line_bytes:
+        return f"oversize_line: {size} bytes, over the {get_settings().extract.max_line_bytes}-byte line limit"
     try:
         event = json.loads(line)
     except json.JSONDecodeError as exc:

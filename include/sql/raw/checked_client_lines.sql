@@ -18,7 +18,7 @@ parsed as (
         object_key,
         line_no,
         line,
-        case when json_valid(line) then json_transform(line, '{
+        case when strlen(line) <= $max_line_bytes and json_valid(line) then json_transform(line, '{
             "schema_version": "JSON", "event_id": "VARCHAR", "type": "VARCHAR", "ts": "VARCHAR",
             "user_id": "VARCHAR", "session_id": "VARCHAR",
             "client": {"name": "VARCHAR", "version": "VARCHAR", "position_encoding": "VARCHAR"},

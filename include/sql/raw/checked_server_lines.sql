@@ -14,7 +14,7 @@ parsed as (
         object_key,
         line_no,
         line,
-        case when json_valid(line) then json_transform(line, '{
+        case when strlen(line) <= $max_line_bytes and json_valid(line) then json_transform(line, '{
             "schema_version": "JSON", "type": "JSON", "request_id": "VARCHAR", "ts": "VARCHAR",
             "model_version": "VARCHAR", "prompt": {"prefix": "VARCHAR", "suffix": "VARCHAR"},
             "completion": "VARCHAR", "latency_ms": "JSON"
