@@ -155,20 +155,24 @@ def _decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
         cfg.horizon_s,
         cand["position_encoding"],
     )
-    out = follow(doc.events, idx, walk[0], walk[1], doc.accepts, *walk[2:])
+    out = follow(doc, idx, *walk)
+    today = day_number(ds)
+    if out.status == "pending" and out.reason == "accept_event_missing" and expires:
+        # It never came: the insertion was the person's own typing. Decided today, the
+        # last day of the lookback (earlier runs deferred it), so it is written today.
+        out.status, out.reason, out.ready_ds = "settled", out.held_reason, today
     if out.status == "pending" or not cand["has_server"]:
         reason = out.reason if out.status == "pending" else "missing_server_request"
         return Decision(cand, "quarantine" if expires else "defer", out, reason)
-    today = day_number(ds)
     ready = max(out.ready_ds, day_number(cand["server_ds"]))
     if ready < today:
         return Decision(cand, "skip", out)
-    if cand["shown_ds"] < ds and cand["server_ds"] < ds:
+    if cand["shown_ds"] < ds and cand["server_ds"] < ds and not out.accept_like:
         # Today's data was needed; was it settled already with what had landed before?
         earlier = Document([e for e in doc.events if e.ds < today])
         j = earlier.shown.get(cand["completion_id"])
         if j is not None:
-            before = follow(earlier.events, j, walk[0], walk[1], earlier.accepts, *walk[2:])
+            before = follow(earlier, j, *walk)
             if before.status != "pending":
                 return Decision(cand, "skip", out)
     if out.status == "failed":

@@ -19,10 +19,13 @@ OUTCOMES = (
 )
 
 
-def classify(proposal: str, accepted: str | None, final: str) -> str:
-    """The outcome class of a settled completion (values as in the simulator's truth)."""
+def classify(proposal: str, accepted: str | None, final: str, deleted: bool = False) -> str:
+    """The outcome class of a settled completion (values as in the simulator's truth).
+
+    `deleted`: the accepted region was emptied at some point; what the person typed
+    there afterwards is their own text, but the outcome is what they did: deleted it."""
     if accepted:
-        if not final:
+        if not final or deleted:
             return "accepted_deleted"
         if accepted != proposal:
             return "partial_accepted"
@@ -59,7 +62,7 @@ def refinement_row(cand: dict[str, Any], out: Outcome, ds: date) -> dict[str, An
         "proposal_text": proposal,
         "accepted_text": out.accepted_text,
         "accept_kind": out.accept_kind,
-        "outcome": classify(proposal, out.accepted_text, out.final_text),
+        "outcome": classify(proposal, out.accepted_text, out.final_text, out.deleted_after_accept),
         "final_text": out.final_text,
         "settled_reason": out.reason,
         "settled_at": datetime.fromtimestamp(out.settled_at, UTC).replace(tzinfo=None),

@@ -89,15 +89,18 @@ _EPOCH = date(1970, 1, 1)
 class Document:
     """One document's events in `sort_key` order, indexed by completion."""
 
-    __slots__ = ("events", "shown", "accepts")
+    __slots__ = ("events", "shown", "accepts", "rejected")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.shown: dict[str, int] = {}
         self.accepts: dict[str, dict[int, tuple[str, str]]] = {}
+        self.rejected: set[str] = set()
         for i, e in enumerate(events):
             if e.type == "completion.shown":
                 self.shown.setdefault(e.completion_id, i)
+            elif e.type == "completion.rejected":
+                self.rejected.add(e.completion_id)
             elif e.type == "completion.accepted":
                 by_version = self.accepts.setdefault(e.completion_id, {})
                 by_version.setdefault(e.version, (e.detail, e.kind))
@@ -117,6 +120,9 @@ class Outcome:
     accepted_text: str | None = None
     accept_kind: str | None = None
     rejected_reason: str | None = None
+    deleted_after_accept: bool = False  # the accepted region was emptied at some point
+    accept_like: bool = False  # a proposal prefix was inserted whole, with no accept event
+    held_reason: str = ""  # how it settled, while pending for a missing accept event
 
 
 @dataclass
@@ -131,8 +137,15 @@ class _Walk:
     rejected_reason: str | None = None
     states: list[str] = field(default_factory=list)
     touches: int = 0
+    deleted_after_accept: bool = False
+    accept_like: bool = False
+    may_accept: bool = True  # no rejection event for it: an accept event may still land
 
     def outcome(self, status: str, reason: str, at: float = 0.0) -> Outcome:
+        held = ""
+        if status == "settled" and self.accept_like and not self.accepted:
+            # Looks accepted, but no completion.accepted event has landed (yet): wait for it.
+            status, reason, held = "pending", "accept_event_missing", reason
         return Outcome(
             status,
             reason,
@@ -144,24 +157,28 @@ class _Walk:
             "".join(t for t, _ in self.accepted) or None,
             self.accepted[0][1] if self.accepted else None,
             self.rejected_reason,
+            self.deleted_after_accept,
+            self.accept_like,
+            held,
         )
 
 
 def follow(
-    events: list[Event],
+    doc: Document,
     shown_index: int,
     position: tuple[int, int],
     proposal: str,
-    accepts: dict[str, dict[int, tuple[str, str]]],
     quiet_s: float,
     horizon_s: float,
     encoding: str,
 ) -> Outcome:
-    """Walk `events` (one document, sorted by `sort_key`) from the shown event at `shown_index`."""
+    """Walk `doc` from the shown event at `shown_index` until the region settles."""
+    events = doc.events
     shown = events[shown_index]
     region = Region(position, "", OPEN, encoding, line_breaks(proposal))
     w = _Walk(region, shown, proposal, shown.ds, shown.ts, shown.version, states=[proposal])
-    accepts = accepts.get(shown.completion_id, {})
+    accepts = doc.accepts.get(shown.completion_id, {})
+    w.may_accept = shown.completion_id not in doc.rejected
     for ev in events[shown_index + 1 :]:
         expected = w.version + 1 if ev.is_change else w.version
         if ev.version > expected:
@@ -226,13 +243,27 @@ def _apply_changes(w: _Walk, ev: Event, accept: tuple[str, str] | None) -> bool 
     if accept and hit is None:
         return None
     touched = False
+    region = w.region
     for i, (start, end, text) in enumerate(changes):
         if i == hit:
-            _take_accept(w.region, start, end, text)
+            _take_accept(region, start, end, text)
             w.accepted.append(accept)
             touched = True
-        else:
-            touched |= w.region.apply(start, end, text)
+            continue
+        if (
+            not accept
+            and w.may_accept
+            and region.kind == OPEN
+            and not region.text
+            and text
+            and start == end == region.start
+            and w.proposal.startswith(text)
+        ):
+            w.accept_like = True
+        was_accepted = region.kind == ACCEPTED
+        touched |= region.apply(start, end, text)
+        if was_accepted and region.kind == OPEN:
+            w.deleted_after_accept = True
     return touched
 
 
