@@ -227,3 +227,50 @@ def test_score_reads_truth_and_counts_every_completion(settings):
     assert (f.truth, f.extracted, f.unaccounted) == (3, 2, 1)
     assert f.fidelity_exact == 0.5 and f.outcome_accuracy == 0.5
     assert f.mismatches == [{"completion_id": "wrong", "got": "", "want": "zz"}]
+
+
+def test_a_late_accept_event_is_waited_for_not_guessed(settings):
+    kit = Kit()
+    d = kit.open("file:///a.py", "x = \n")
+    d.show("c", 4, "f(1)")
+    d.accept("c", 4, "f(", kind="word")
+    d.type(6, "2)")
+    d.close(dt=12)
+    late = next(e for e in kit.client if e["type"] == "completion.accepted")
+    landing = Path(settings.storage.landing_uri)
+    kit.write(landing, DAY, client=[e for e in kit.client if e is not late])
+    kit.write(
+        landing,
+        DAY + timedelta(days=1),
+        client=[late],
+        server=[
+            {
+                "request_id": "r0",
+                "ts": "2026-11-21T00:00:00Z",
+                "model_version": "m",
+                "prompt": {"prefix": "", "suffix": ""},
+                "completion": "",
+                "latency_ms": 1,
+            }
+        ],
+    )
+    con = connect()
+    for day in (DAY, DAY + timedelta(days=1)):
+        ingest_day(con, day, settings)
+        extract_day(con, day, settings)
+    assert con.execute("select reason from ops.extract_deferrals").fetchall() == [
+        ("accept_event_missing",)
+    ]
+    assert _rows(con)["c"][0:2] == ("partial_accepted", "f(")
+
+
+def test_accept_then_delete_then_own_text_is_accepted_deleted(settings):
+    kit = Kit()
+    d = kit.open("file:///a.py", "x = \n")
+    d.show("c", 4, "wrong()")
+    d.accept("c", 4, "wrong()")
+    d.change((4, 11, ""))
+    d.type(4, "right")
+    d.close(dt=12)
+    rows = _rows(_run(settings, kit))
+    assert rows["c"][0:2] == ("accepted_deleted", "right")
