@@ -133,3 +133,32 @@ def test_ingest_from_s3_via_moto_server(monkeypatch):
         assert sha == hashlib.sha256(body).hexdigest()
     finally:
         server.stop()
+
+
+def test_wrong_types_are_quarantined_not_crashing(settings, monkeypatch):
+    monkeypatch.setattr(settings.extract, "max_quarantine_rate", 1.0)
+    kit = _kit()
+    change = next(e for e in kit.client if e["type"] == "document.changed")
+    bad_change = json.loads(json.dumps(change))
+    bad_change["event_id"] = "x1"
+    bad_change["changes"][0]["range"]["start"]["line"] = "abc"
+    lines = [json.dumps(e) for e in kit.client] + [
+        json.dumps(bad_change),
+        json.dumps({**kit.client[0], "event_id": "x2", "schema_version": "1"}),
+        json.dumps({**kit.client[0], "event_id": "x3", "ts": 1700000000}),
+        json.dumps({**kit.client[0], "event_id": "x4", "type": "editor.focus_changed"}),
+        json.dumps({**kit.client[0], "event_id": "x5", "text": "#" * 1_100_000}),
+    ]
+    server = [
+        json.dumps(kit.server[0]),
+        json.dumps({**kit.server[0], "request_id": "r~x", "latency_ms": "fast"}),
+    ]
+    _write(_landing(settings), "client", "part-0.jsonl", ("\n".join(lines) + "\n").encode())
+    _write(_landing(settings), "server", "part-0.jsonl", ("\n".join(server) + "\n").encode())
+    con = connect()
+    result = ingest_day(con, DAY, settings)
+    assert result.loaded == {"client": len(kit.client), "server": 1}
+    reasons = con.execute(
+        "select split_part(reason, ':', 1), count(*) from ops.quarantine group by 1 order by 1"
+    ).fetchall()
+    assert reasons == [("oversize_line", 1), ("schema", 5)]

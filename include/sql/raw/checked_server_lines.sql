@@ -41,7 +41,7 @@ select
         and j.prompt.prefix is not null
         and j.prompt.suffix is not null
         and j.completion is not null
-        and json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') and j.latency_ms::double >= 0
+        and (case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end) >= 0
         and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
         and try_cast(j.ts as timestamptz) is not null,
         false
