@@ -206,14 +206,23 @@ def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: Inges
         result.lines += n_lines
 
 
+def insert_rows(con, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert many rows in one statement (DuckDB's executemany runs one statement per row)."""
+    if not rows:
+        return
+    params = {f"c{i}": [row[i] for row in rows] for i in range(len(columns))}
+    unnests = ", ".join(f"unnest($c{i})" for i in range(len(columns)))
+    con.execute(f"insert into {table} ({', '.join(columns)}) select {unnests}", params)
+
+
 def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     """rows: (object_key, line_no, reason, raw_text)."""
-    if rows:
-        con.executemany(
-            "insert into ops.quarantine (ds, stage, source, object_key, line_no, reason, raw_text) "
-            "values (?, 'ingest', ?, ?, ?, ?, ?)",
-            [(ds, source, k, n, r, (t or "")[:RAW_TEXT_CAP]) for k, n, r, t in rows],
-        )
+    insert_rows(
+        con,
+        "ops.quarantine",
+        ["ds", "stage", "source", "object_key", "line_no", "reason", "raw_text"],
+        [(ds, "ingest", source, k, n, r, (t or "")[:RAW_TEXT_CAP]) for k, n, r, t in rows],
+    )
 
 
 def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set) -> None:
@@ -237,7 +246,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set)
             bad.append((key, no, reason, line))
     con.execute("create or replace temp table _schema_ok (object_key varchar, line_no bigint)")
     if rescued:
-        con.executemany("insert into _schema_ok values (?, ?)", rescued)
+        insert_rows(con, "_schema_ok", ["object_key", "line_no"], rescued)
     key_col = "event_id" if source == "client" else "request_id"
     bad += _conflicting_duplicates(con, table, key_col)
     _quarantine_rows(con, ds, source, bad)

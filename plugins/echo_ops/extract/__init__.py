@@ -20,7 +20,7 @@ from echo_ops.align import align_day, window
 from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Event, Outcome, day_number, follow
-from echo_ops.ingest import ensure_tables
+from echo_ops.ingest import ensure_tables, insert_rows
 from echo_ops.logs import stage_run
 from echo_ops.warehouse import read_sql
 
@@ -110,8 +110,7 @@ def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
         "create or replace temp table _cand_docs (session_id varchar, doc_uri varchar, min_version bigint)"
     )
     rows = [(s, u, min(c["shown_doc_version"] for c in cs)) for (s, u), cs in candidates.items()]
-    if rows:
-        con.executemany("insert into _cand_docs values (?, ?, ?)", rows)
+    insert_rows(con, "_cand_docs", ["session_id", "doc_uri", "min_version"], rows)
     # Day numbers, not dates: converting a million DATE values to Python is the slow part.
     # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
     cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from echo_ops.extract.metrics import refinement_row
+from echo_ops.ingest import insert_rows
 from echo_ops.warehouse import replace_partition
 
 _REFINEMENT_SELECT = """
@@ -40,23 +41,34 @@ def write_results(con, ds: date, decided: list, lookback_days: int, result) -> N
     finally:
         con.unregister("_refinement_rows")
     con.execute("delete from ops.extract_deferrals where ds = ?", [ds])
-    if deferrals:
-        con.executemany("insert into ops.extract_deferrals values (?, ?, ?, ?, ?)", deferrals)
+    insert_rows(
+        con,
+        "ops.extract_deferrals",
+        ["ds", "completion_id", "shown_ds", "reason", "expires_ds"],
+        deferrals,
+    )
     _write_quarantine(con, ds, quarantine)
     result.deferred, result.quarantined = len(deferrals), len(quarantine)
 
 
 def _write_quarantine(con, ds: date, decisions: list) -> None:
     con.execute("delete from ops.quarantine where ds = ? and stage = 'extract'", [ds])
-    if decisions:
-        con.executemany(
-            "insert into ops.quarantine (ds, stage, source, object_key, line_no, reason, raw_text) "
-            "values (?, 'extract', 'client', ?, null, ?, ?)",
-            [
-                (ds, f"completion:{d.cand['completion_id']}", d.reason, _describe(d))
-                for d in decisions
-            ],
-        )
+    insert_rows(
+        con,
+        "ops.quarantine",
+        ["ds", "stage", "source", "object_key", "reason", "raw_text"],
+        [
+            (
+                ds,
+                "extract",
+                "client",
+                f"completion:{d.cand['completion_id']}",
+                d.reason,
+                _describe(d),
+            )
+            for d in decisions
+        ],
+    )
 
 
 def _describe(d) -> str:
