@@ -189,7 +189,8 @@ def main() -> None:
     if args.source == "sim":
         from echo_ops.simulate import simulate_days
 
-        simulate_days(DAY, 1, target_events=args.events, settings=settings)
+        users = max(6, args.events // 60_000)  # one simulated person writes ~70k events a day
+        simulate_days(DAY, 1, users=users, target_events=args.events, settings=settings)
         events = _landed_lines(root / "landing", "client")
     else:
         events = generate_synth(root / "landing", Path(settings.storage.truth_dir), args.events)

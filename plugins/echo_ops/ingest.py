@@ -59,6 +59,14 @@ class IngestResult:
         }
 
 
+def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
+    spill = Path(settings.data_root) / "tmp" / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
+    con.execute(f"set temp_directory = '{spill}'")
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "ddl/raw")
     run_sql_file(con, "ddl/extract")
@@ -76,6 +84,7 @@ def ingest_day(
     """
     settings = settings or get_settings()
     ensure_tables(con)
+    limit_memory(con, settings)
     result = IngestResult(ds=ds)
     with stage_run("ingest", ds=ds, landing=settings.storage.landing_uri) as counts:
         con.execute("set timezone = 'UTC'")

@@ -6,7 +6,7 @@ lines as (
     select $key as object_key, ordinality as line_no, line
     from read_csv($path, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
         header = false, auto_detect = false, strict_mode = false, new_line = '\n',
-        max_line_size = 268435456) with ordinality
+        max_line_size = 16777216) with ordinality
 ),
 
 parsed as (

@@ -20,7 +20,7 @@ from echo_ops.align import align_day, window
 from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Event, Outcome, day_number, follow
-from echo_ops.ingest import ensure_tables, insert_rows
+from echo_ops.ingest import ensure_tables, insert_rows, limit_memory
 from echo_ops.logs import stage_run
 from echo_ops.warehouse import read_sql
 
@@ -57,6 +57,7 @@ def extract_day(
 
     settings = settings or get_settings()
     ensure_tables(con)
+    limit_memory(con, settings)
     cfg = settings.extract
     result = ExtractResult(ds)
     with stage_run("extract", ds=ds, quiet_s=cfg.quiet_s, horizon_s=cfg.horizon_s) as counts:
