@@ -71,52 +71,135 @@ def _session(w: _Writer, server, truth, sid: str, docs: int, cycles: int) -> Non
                 w.emit("document.changed", uri, v, 0.15, {"changes": [_ins(line, i, ch)]})
             prop = f"f{c}(a, b)"
             pos = _pos(line, 4)
-            w.emit("completion.shown", uri, v, 0.1, {"completion_id": cid, "request_id": "r" + cid,
-                   "position": pos, "items": [{"insert_text": prop, "range": {"start": pos, "end": pos}}]})
-            server.write(json.dumps({"request_id": "r" + cid, "ts": w.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                         "model_version": "m1", "prompt": {"prefix": "x = ", "suffix": ""},
-                         "completion": prop, "latency_ms": 31}) + "\n")
+            w.emit(
+                "completion.shown",
+                uri,
+                v,
+                0.1,
+                {
+                    "completion_id": cid,
+                    "request_id": "r" + cid,
+                    "position": pos,
+                    "items": [{"insert_text": prop, "range": {"start": pos, "end": pos}}],
+                },
+            )
+            server.write(
+                json.dumps(
+                    {
+                        "request_id": "r" + cid,
+                        "ts": w.now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                        "model_version": "m1",
+                        "prompt": {"prefix": "x = ", "suffix": ""},
+                        "completion": prop,
+                        "latency_ms": 31,
+                    }
+                )
+                + "\n"
+            )
             kind = c % 6
             end = 4 + len(prop)
             if kind in (0, 1, 2, 3):  # accepted: kept / refined / deleted / partial
                 text = prop if kind != 3 else prop[: len(f"f{c}")]
                 v += 1
                 w.emit("document.changed", uri, v, 0.3, {"changes": [_ins(line, 4, text)]})
-                w.emit("completion.accepted", uri, v, 0.01, {"completion_id": cid, "item_index": 0,
-                       "accepted_text": text, "accept_kind": "full" if kind != 3 else "word"})
+                w.emit(
+                    "completion.accepted",
+                    uri,
+                    v,
+                    0.01,
+                    {
+                        "completion_id": cid,
+                        "item_index": 0,
+                        "accepted_text": text,
+                        "accept_kind": "full" if kind != 3 else "word",
+                    },
+                )
                 final, outcome = text, ["accepted_kept", "", "", "partial_accepted"][kind]
                 col = 4 + len(text)
                 if kind == 1:  # replace "b" with "c" inside the region
                     v += 1
-                    w.emit("document.changed", uri, v, 0.8, {"changes": [{"range": {
-                        "start": _pos(line, end - 2), "end": _pos(line, end - 1)}, "text": "c"}]})
+                    w.emit(
+                        "document.changed",
+                        uri,
+                        v,
+                        0.8,
+                        {
+                            "changes": [
+                                {
+                                    "range": {
+                                        "start": _pos(line, end - 2),
+                                        "end": _pos(line, end - 1),
+                                    },
+                                    "text": "c",
+                                }
+                            ]
+                        },
+                    )
                     final, outcome = prop[:-2] + "c)", "accepted_refined"
                 if kind == 2:
                     v += 1
-                    w.emit("document.changed", uri, v, 0.8, {"changes": [{"range": {
-                        "start": _pos(line, 4), "end": _pos(line, end)}, "text": ""}]})
+                    w.emit(
+                        "document.changed",
+                        uri,
+                        v,
+                        0.8,
+                        {
+                            "changes": [
+                                {
+                                    "range": {"start": _pos(line, 4), "end": _pos(line, end)},
+                                    "text": "",
+                                }
+                            ]
+                        },
+                    )
                     final, outcome, col = "", "accepted_deleted", 4
                 if kind in (0, 3):  # typing at the region's end stays outside it
                     at = 4 + len(text)
                     for i, ch in enumerate("  # ok"):
                         v += 1
-                        w.emit("document.changed", uri, v, 0.15, {"changes": [_ins(line, at + i, ch)]})
+                        w.emit(
+                            "document.changed", uri, v, 0.15, {"changes": [_ins(line, at + i, ch)]}
+                        )
                     col = at + 6
             elif kind == 4:  # typed over, rejection after the keystrokes
                 for i, ch in enumerate("g(z)"):
                     v += 1
                     w.emit("document.changed", uri, v, 0.15, {"changes": [_ins(line, 4 + i, ch)]})
-                w.emit("completion.rejected", uri, v, 0.05, {"completion_id": cid, "reason": "typed_over"})
+                w.emit(
+                    "completion.rejected",
+                    uri,
+                    v,
+                    0.05,
+                    {"completion_id": cid, "reason": "typed_over"},
+                )
                 final, outcome, col = "g(z)", "rejected_written", 8
             else:  # dismissed
-                w.emit("completion.rejected", uri, v, 0.4, {"completion_id": cid, "reason": "dismissed"})
+                w.emit(
+                    "completion.rejected",
+                    uri,
+                    v,
+                    0.4,
+                    {"completion_id": cid, "reason": "dismissed"},
+                )
                 final, outcome, col = "", "rejected_empty", 4
             v += 1  # the line break that ends the cycle, after a quiet period
             w.emit("document.changed", uri, v, 11.0, {"changes": [_ins(line, col, "\n")]})
             line += 1
-            truth.write(json.dumps({"completion_id": cid, "request_id": "r" + cid, "user_id": f"u-{sid}",
-                        "doc_uri": uri, "intended_outcome": outcome, "final_text": final,
-                        "proposal_text": prop, "planted_secrets": []}) + "\n")
+            truth.write(
+                json.dumps(
+                    {
+                        "completion_id": cid,
+                        "request_id": "r" + cid,
+                        "user_id": f"u-{sid}",
+                        "doc_uri": uri,
+                        "intended_outcome": outcome,
+                        "final_text": final,
+                        "proposal_text": prop,
+                        "planted_secrets": [],
+                    }
+                )
+                + "\n"
+            )
         w.emit("document.saved", uri, v, 0.5, {})
         w.emit("document.closed", uri, v, 0.5, {})
 
@@ -133,10 +216,16 @@ def generate_synth(landing: Path, truth_dir: Path, target_events: int) -> int:
             cdir, sdir = landing / "client" / f"ds={DAY}", landing / "server" / f"ds={DAY}"
             cdir.mkdir(parents=True, exist_ok=True)
             sdir.mkdir(parents=True, exist_ok=True)
-            with gzip.open(cdir / f"part-{part}.jsonl.gz", "wt", compresslevel=1) as out, \
-                    gzip.open(sdir / f"part-{part}.jsonl.gz", "wt", compresslevel=1) as server:
+            with (
+                gzip.open(cdir / f"part-{part}.jsonl.gz", "wt", compresslevel=1) as out,
+                gzip.open(sdir / f"part-{part}.jsonl.gz", "wt", compresslevel=1) as server,
+            ):
                 for s in range(part, sessions, 4):
-                    w = _Writer(out, f"s{s}", datetime(2026, 11, 20, 1, 0, tzinfo=UTC) + timedelta(seconds=s))
+                    w = _Writer(
+                        out,
+                        f"s{s}",
+                        datetime(2026, 11, 20, 1, 0, tzinfo=UTC) + timedelta(seconds=s),
+                    )
                     _session(w, server, truth, f"s{s}", docs=4, cycles=10)
                     total += w.n
     return total
@@ -146,10 +235,14 @@ def _landed_lines(landing: Path, source: str) -> int:
     import duckdb
 
     pattern = f"{landing}/{source}/ds={DAY}/*.jsonl*"
-    return duckdb.connect().execute(
-        f"select count(*) from read_csv('{pattern}', columns={{'l': 'VARCHAR'}}, delim='\\x01', "
-        "quote='', escape='', header=false, auto_detect=false, max_line_size=268435456)"
-    ).fetchone()[0]
+    return (
+        duckdb.connect()
+        .execute(
+            f"select count(*) from read_csv('{pattern}', columns={{'l': 'VARCHAR'}}, delim='\\x01', "
+            "quote='', escape='', header=false, auto_detect=false, max_line_size=268435456)"
+        )
+        .fetchone()[0]
+    )
 
 
 def _floor(landing: Path, db: Path) -> float:
@@ -171,12 +264,17 @@ def _floor(landing: Path, db: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000, help="client events to generate")
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir, removed after")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="default: a temp dir, removed after"
+    )
     parser.add_argument("--source", choices=("sim", "synth"), default="sim")
+    parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="echo-bench-")
     root = args.workdir or Path(tmp.name)
-    os.environ.update({"ECHO_DATA_ROOT": str(root / "data"), "ECHO_STORAGE__LANDING_URI": str(root / "landing")})
+    os.environ.update(
+        {"ECHO_DATA_ROOT": str(root / "data"), "ECHO_STORAGE__LANDING_URI": str(root / "landing")}
+    )
     from echo_ops.align import align_day
     from echo_ops.config import get_settings
     from echo_ops.extract import extract_day
@@ -186,7 +284,24 @@ def main() -> None:
 
     settings = get_settings()
     t = time.perf_counter()
-    if args.source == "sim":
+    if not args.generate_only:
+        # Generate in a child process, so peak RSS below is the pipeline's alone.
+        import subprocess
+
+        cmd = [
+            sys.executable,
+            __file__,
+            "--events",
+            str(args.events),
+            "--source",
+            args.source,
+            "--workdir",
+            str(root),
+            "--generate-only",
+        ]
+        subprocess.run(cmd, check=True)
+        events = _landed_lines(root / "landing", "client")
+    elif args.source == "sim":
         from echo_ops.simulate import simulate_days
 
         users = max(6, args.events // 60_000)  # one simulated person writes ~70k events a day
@@ -195,6 +310,8 @@ def main() -> None:
     else:
         events = generate_synth(root / "landing", Path(settings.storage.truth_dir), args.events)
     print(f"generated {events} client lines in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    if args.generate_only:
+        return
     floor_s = _floor(root / "landing", root / "floor.duckdb")
     con = connect()
     timings = {}
@@ -209,24 +326,28 @@ def main() -> None:
     ingest_day(con, next_day, settings)
     extract_day(con, next_day, settings)
     fidelity = score_day(con, DAY, settings)
-    print(json.dumps({
-        "events": events,
-        "events_per_s": round(events / total),
-        "seconds": round(total, 2),
-        "stage_seconds": timings,
-        "floor_seconds": round(floor_s, 2),
-        "floor_ratio": round(total / floor_s, 2),
-        "peak_rss_mb": round(peak_mb),
-        "fidelity_exact": round(fidelity.fidelity_exact, 5),
-        "outcome_accuracy": round(fidelity.outcome_accuracy, 5),
-        "unaccounted": fidelity.unaccounted,
-        "extracted": fidelity.extracted,
-        "deferred": fidelity.deferred,
-        "quarantined": fidelity.quarantined,
-        "truth": fidelity.truth,
-        "source": args.source,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "events": events,
+                "events_per_s": round(events / total),
+                "seconds": round(total, 2),
+                "stage_seconds": timings,
+                "floor_seconds": round(floor_s, 2),
+                "floor_ratio": round(total / floor_s, 2),
+                "peak_rss_mb": round(peak_mb),
+                "fidelity_exact": round(fidelity.fidelity_exact, 5),
+                "outcome_accuracy": round(fidelity.outcome_accuracy, 5),
+                "unaccounted": fidelity.unaccounted,
+                "extracted": fidelity.extracted,
+                "deferred": fidelity.deferred,
+                "quarantined": fidelity.quarantined,
+                "truth": fidelity.truth,
+                "source": args.source,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
