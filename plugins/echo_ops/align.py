@@ -29,6 +29,7 @@ class AlignResult:
     with_server: int
     without_server: int
     server_mismatch: int
+    server_only: int  # requests of day ds no shown completion refers to (gated out, or not yet)
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in self.__dict__.items() if k != "ds"}
@@ -64,6 +65,12 @@ def align_day(
             "from staging.int_completions_aligned_to_events where ds = $ds",
             {"ds": ds},
         ).fetchone()
-        result = AlignResult(ds, *(int(v) for v in row))
+        (server_only,) = con.execute(
+            "select count(*) from staging.stg_model_server__completions as s where s.ds = $ds "
+            "and not exists (select 1 from staging.int_completions_aligned_to_events as a "
+            "where a.ds = $ds and a.request_id = s.request_id)",
+            {"ds": ds},
+        ).fetchone()
+        result = AlignResult(ds, *(int(v) for v in row), int(server_only))
         counts.update(result.counts())
     return result

@@ -274,3 +274,25 @@ def test_accept_then_delete_then_own_text_is_accepted_deleted(settings):
     d.close(dt=12)
     rows = _rows(_run(settings, kit))
     assert rows["c"][0:2] == ("accepted_deleted", "right")
+
+
+def test_align_counts_both_missing_sides(settings):
+    from echo_ops.align import align_day
+
+    kit = Kit()
+    d = kit.open("file:///a.py", "x\n")
+    d.show("seen", 2, "y")
+    d.show("no-server", 2, "z")
+    d.close(dt=12)
+    server = [s for s in kit.server if s["request_id"] != "req-no-server"]
+    server.append({**server[0], "request_id": "gated-out"})
+    kit.write(Path(settings.storage.landing_uri), DAY, server=server)
+    con = connect()
+    ingest_day(con, DAY, settings)
+    result = align_day(con, DAY, settings)
+    assert (result.with_server, result.without_server, result.server_only) == (1, 1, 1)
+    row = con.execute(
+        "select prompt_prefix, server_matches_proposal from staging.int_completions_aligned_to_events "
+        "where completion_id = 'seen'"
+    ).fetchone()
+    assert row == ("x\n", True)
