@@ -64,7 +64,12 @@ def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     spill = Path(settings.data_root) / "tmp" / "duckdb"
     spill.mkdir(parents=True, exist_ok=True)
     con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
-    con.execute(f"set temp_directory = '{spill}'")
+    (current,) = con.execute("select current_setting('temp_directory')").fetchone()
+    if current != str(spill):
+        try:
+            con.execute(f"set temp_directory = '{spill}'")
+        except duckdb.NotImplementedException:
+            pass  # this connection has spilled already: it keeps the directory it used
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
