@@ -25,7 +25,7 @@ from echo_ops import storage
 from echo_ops.config import Settings, get_settings
 from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
 from echo_ops.logs import get_logger, stage_run
-from echo_ops.warehouse import replace_partition, run_sql_file
+from echo_ops.warehouse import run_sql_file
 
 SOURCES = ("client", "server")
 SCRATCH = "echo_scratch"  # an in-memory database for the day's parsed lines, shared by threads
@@ -102,34 +102,59 @@ def ingest_day(
 
 
 def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResult) -> None:
+    """Rebuild raw.<source>_events for ds batch by batch (memory stays bounded), then dedup."""
     objects = [
         o
         for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}")
         if o.key.endswith((".jsonl", ".jsonl.gz"))
     ]
-    manifest_rows, bad_utf8 = [], []
     con.execute(f"attach if not exists ':memory:' as {SCRATCH}")
-    with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
-        _parse_object(con, source, "(none)", _empty_file(Path(tmp)), create=True)
-
-        def load(obj):  # objects load in parallel: a gzip stream is read by one thread
-            cur = con.cursor()
-            try:
-                path, sha = _local_copy(landing, obj.key, Path(tmp))
-                n_lines, bad = _load_object(cur, source, path, obj.key, Path(tmp))
-            finally:
-                cur.close()
-            return (obj.key, obj.size_bytes, sha, n_lines), bad
-
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            for row, bad in pool.map(load, objects):
-                bad_utf8 += [(row[0], no, "invalid_utf8", text) for no, text in bad]
-                manifest_rows.append(row)
+    con.execute(f"delete from raw.{source}_events where ds = ?", [ds])
+    manifest_rows, tally = [], {"lines": 0, "valid": 0, "quarantined": 0}
+    for batch in _batches(objects):
+        with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
+            rows, bad_utf8 = _load_batch(con, source, landing, batch, Path(tmp))
+        manifest_rows += rows
+        _quarantine_rows(con, ds, source, bad_utf8)
+        _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in bad_utf8}, tally)
+        tally["quarantined"] += len(bad_utf8)
+        _count_reasons(result, bad_utf8)
     _write_manifest(con, ds, source, manifest_rows, result)
-    _quarantine_rows(con, ds, source, bad_utf8)
-    _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in bad_utf8})
-    con.execute(f"drop table {SCRATCH}._checked_{source}_lines")
+    _dedup(con, ds, source, result, tally)
     result.objects += len(objects)
+
+
+def _batches(objects: list, max_bytes: int = 32 << 20) -> list[list]:
+    """Objects grouped so one batch's parsed lines fit comfortably in memory."""
+    batches, current, size = [], [], 0
+    for obj in objects:
+        if current and size + obj.size_bytes > max_bytes:
+            batches.append(current)
+            current, size = [], 0
+        current.append(obj)
+        size += obj.size_bytes
+    return [*batches, current] if current else batches or [[]]
+
+
+def _load_batch(con, source: str, landing: str, objects: list, tmp: Path) -> tuple[list, list]:
+    """Parse a batch of objects in parallel into the scratch table; (manifest rows, bad UTF-8)."""
+    _parse_object(con, source, "(none)", _empty_file(tmp), create=True)
+
+    def load(obj):  # objects load in parallel: a gzip stream is read by one thread
+        cur = con.cursor()
+        try:
+            path, sha = _local_copy(landing, obj.key, tmp)
+            n_lines, bad = _load_object(cur, source, path, obj.key, tmp)
+        finally:
+            cur.close()
+        return (obj.key, obj.size_bytes, sha, n_lines), bad
+
+    rows, bad_utf8 = [], []
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for row, bad in pool.map(load, objects):
+            bad_utf8 += [(row[0], no, "invalid_utf8", text) for no, text in bad]
+            rows.append(row)
+    return rows, bad_utf8
 
 
 def _empty_file(tmp: Path) -> Path:
@@ -239,8 +264,8 @@ def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     )
 
 
-def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set) -> None:
-    """Judge lines the fast path refused, quarantine the bad, replace the raw partition.
+def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set, tally) -> None:
+    """Judge the lines the fast path refused, quarantine the bad, append the rest to raw.
 
     `skip`: (object, line) already quarantined (bytes that were not UTF-8)."""
     table = f"{SCRATCH}._checked_{source}_lines"
@@ -259,33 +284,81 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set)
         else:
             bad.append((key, no, reason, line))
     con.execute("create or replace temp table _schema_ok (object_key varchar, line_no bigint)")
-    if rescued:
-        insert_rows(con, "_schema_ok", ["object_key", "line_no"], rescued)
-    key_col = "event_id" if source == "client" else "request_id"
-    bad += _conflicting_duplicates(con, table, key_col)
+    insert_rows(con, "_schema_ok", ["object_key", "line_no"], rescued)
     _quarantine_rows(con, ds, source, bad)
-    (valid,) = con.execute(f"select count(*) from {table} where is_fast_ok").fetchone()
-    valid += len(rescued)
-    loaded = replace_partition(con, f"raw.{source}_events", _read_sql(f"raw/{source}_events"), ds)
-    result.loaded[source] = loaded
-    result.duplicates[source] = valid - loaded
+    _count_reasons(result, bad)
+    (fast_ok, lines) = con.execute(
+        f"select count(*) filter (is_fast_ok), count(*) from {table}"
+    ).fetchone()
+    tally["lines"] += lines
+    tally["valid"] += fast_ok + len(rescued)
+    tally["quarantined"] += len(bad)
+    con.execute(f"insert into raw.{source}_events {_read_sql(f'raw/{source}_events')}", {"ds": ds})
+    con.execute(f"drop table {table}")
+
+
+def _count_reasons(result: IngestResult, bad: list[tuple]) -> None:
     for *_, reason, _text in bad:
         category = reason.split(":", 1)[0]
         result.by_reason[category] = result.by_reason.get(category, 0) + 1
-    result.quarantined += len(bad) + len(skip)
-    (lines,) = con.execute(f"select count(*) from {table}").fetchone()
+    result.quarantined += len(bad)
+
+
+def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> None:
+    """Keep the first copy of each key of the day; quarantine copies that differ from it."""
+    key_col = "event_id" if source == "client" else "request_id"
+    table = f"raw.{source}_events"
+    con.execute(
+        f"""
+        create or replace temp table _copies as
+        select object_key, line_no, {key_col} as k,
+            row_number() over (partition by {key_col} order by object_key, line_no) as copy_no
+        from {table} where ds = $ds
+        """,
+        {"ds": ds},
+    )
+    conflicts = con.execute(
+        f"""
+        with later as (select * from _copies where copy_no > 1),
+        firsts as (select c.k, r.payload::varchar as first_payload from _copies c
+                   join {table} r on r.ds = $ds and r.object_key = c.object_key and r.line_no = c.line_no
+                   where c.copy_no = 1 and c.k in (select k from later))
+        select l.object_key, l.line_no,
+            'duplicate_conflict: same {key_col} as an earlier line, other content', r.payload::varchar
+        from later l join firsts f using (k)
+        join {table} r on r.ds = $ds and r.object_key = l.object_key and r.line_no = l.line_no
+        where r.payload::varchar <> f.first_payload
+        """,
+        {"ds": ds},
+    ).fetchall()
+    _quarantine_rows(con, ds, source, conflicts)
+    _count_reasons(result, conflicts)
+    con.execute(
+        f"delete from {table} as r where ds = $ds and exists (select 1 from _copies c "
+        "where c.copy_no > 1 and c.object_key = r.object_key and c.line_no = r.line_no)",
+        {"ds": ds},
+    )
+    (loaded,) = con.execute(f"select count(*) from {table} where ds = ?", [ds]).fetchone()
+    result.loaded[source] = loaded
+    result.duplicates[source] = tally["valid"] - loaded
     con.execute("delete from ops.ingest_summary where ds = ? and source = ?", [ds, source])
     con.execute(
         "insert into ops.ingest_summary values (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ds,
             source,
-            con.execute(
-                f"select count(distinct object_key) from {table} where object_key <> '(none)'"
-            ).fetchone()[0],
-            lines,
-            valid,
-            valid - loaded,
+            len(
+                {
+                    k
+                    for k, *_ in con.execute(
+                        "select object_key from ops.manifest where ds = ? and source = ?",
+                        [ds, source],
+                    ).fetchall()
+                }
+            ),
+            tally["lines"],
+            tally["valid"],
+            tally["valid"] - loaded,
             loaded,
             _count_quarantined(con, ds, source),
         ],
@@ -324,34 +397,6 @@ def _judge(line: str | None, source: str, unreadable: bool) -> str | None:
     if source == "client" and event.get("type") not in CLIENT_EVENT_TYPES:
         return f"schema: type: unknown event type {event.get('type')!r}"
     return None
-
-
-def _conflicting_duplicates(con, table: str, key_col: str) -> list[tuple]:
-    """Later copies of a key whose text differs from the first copy: a duplicate that is not one."""
-    return con.execute(
-        f"""
-        with valid as (
-            select c.object_key, c.line_no, c.line, c.{key_col} as k
-            from {table} as c
-            where is_fast_ok
-                or exists (select 1 from _schema_ok as s
-                           where s.object_key = c.object_key and s.line_no = c.line_no)
-        ),
-        repeated as (
-            select v.* from valid as v
-            join (select k from valid group by k having count(*) > 1) using (k)
-        ),
-        ranked as (
-            select *,
-                row_number() over (partition by k order by object_key, line_no) as copy_no,
-                first_value(line) over (partition by k order by object_key, line_no) as first_line
-            from repeated
-        )
-        select object_key, line_no,
-            'duplicate_conflict: same {key_col} as an earlier line, other content', line
-        from ranked where copy_no > 1 and line <> first_line
-        """
-    ).fetchall()
 
 
 def _check_quarantine_rate(con, result: IngestResult, max_rate: float) -> None:

@@ -1,5 +1,5 @@
 -- raw.client_events for one landing day: lines that passed (fast path or JSON Schema),
--- one row per event_id (the first copy by object and line wins; duplicates are counted).
+-- appended batch by batch; ingest then keeps the first copy of each event_id (by object, line).
 select
     $ds as ds,
     event_id,
@@ -28,4 +28,3 @@ select
 from echo_scratch._checked_client_lines as c
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
-qualify row_number() over (partition by event_id order by c.object_key, c.line_no) = 1
