@@ -4,7 +4,9 @@ Reads `{landing}/{client,server}/ds=D/*.jsonl[.gz]` (local dir or S3 via boto3) 
 writes raw.client_events / raw.server_events (partition D), ops.quarantine (stage
 ingest, day D), ops.manifest (day D) and ops.ingest_summary (day D). DuckDB parses
 every line; only lines failing the SQL fast-path checks meet the JSON Schema in Python,
-which decides (and names the reason). Re-running a day replaces that day: safe.
+which decides (and names the reason). Objects load in parallel, in batches of bounded
+size, so memory does not grow with the day. Re-running a day replaces that day: safe
+(a run that failed half-way left no ops.ingest_summary row, so the next run redoes it).
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ def ingest_day(
     result = IngestResult(ds=ds)
     with stage_run("ingest", ds=ds, landing=settings.storage.landing_uri) as counts:
         con.execute("set timezone = 'UTC'")
+        # The summary is written last: a day without one was never (fully) ingested.
+        con.execute("delete from ops.ingest_summary where ds = ?", [ds])
         con.execute("delete from ops.quarantine where ds = ? and stage = 'ingest'", [ds])
         for source in SOURCES:
             _ingest_source(con, ds, source, settings.storage.landing_uri, result)
