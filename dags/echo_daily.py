@@ -12,6 +12,7 @@ On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
@@ -34,6 +35,25 @@ def _validate(suite: str, day: str) -> dict:
         return validate_day(suite, day)
     except DataQualityError as exc:
         raise AirflowFailException(str(exc)) from exc
+def _as_date(day: str):
+    from datetime import date
+
+    return date.fromisoformat(day)
+
+
+@contextmanager
+def _data_errors_fail():
+    """Deterministic data errors (ValueError subclasses of our stages) fail without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from echo_ops.accounting import AccountingError
+    from echo_ops.extract import ExtractError
+    from echo_ops.ingest import IngestError
+
+    try:
+        yield
+    except (IngestError, ExtractError, AccountingError) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 @dag(
@@ -78,6 +98,38 @@ def echo_daily():
 
         with open_warehouse():
             return {"day": day, "layers": len(LAYERS)}
+
+    @task(task_display_name="Ingest landing day")
+    def ingest(prepared: dict) -> dict:
+        """Load the day's client and server events into raw tables; bad lines go to
+        ops.quarantine, every object to ops.manifest. Too many bad lines fails the task."""
+        from echo_ops.ingest import ingest_day
+        from echo_ops.warehouse import open_warehouse
+
+        day = prepared["day"]
+        with _data_errors_fail(), open_warehouse() as con:
+            return {"day": day, **ingest_day(con, _as_date(day)).counts()}
+
+    @task(task_display_name="Align completions with server requests")
+    def align(ingested: dict) -> dict:
+        """Join each shown completion with the exact prompt the server saw (lookback window)."""
+        from echo_ops.align import align_day
+        from echo_ops.warehouse import open_warehouse
+
+        day = ingested["day"]
+        with _data_errors_fail(), open_warehouse() as con:
+            return {"day": day, **align_day(con, _as_date(day)).counts()}
+
+    @task(task_display_name="Extract refinements")
+    def extract(aligned: dict) -> dict:
+        """Follow each completion to its settled text (staging.refinements); defer what the
+        data does not cover yet; fail when shown != extracted + deferred + quarantined."""
+        from echo_ops.extract import extract_day
+        from echo_ops.warehouse import open_warehouse
+
+        day = aligned["day"]
+        with _data_errors_fail(), open_warehouse() as con:
+            return {"day": day, **extract_day(con, _as_date(day)).counts()}
 
     @task(task_display_name="Publish analyst snapshot", outlets=[training_set])
     def publish_snapshot(prepared: dict) -> dict:
@@ -132,6 +184,7 @@ def echo_daily():
         validate_training_set,
     ):
         prepared >> validate(day)
+    publish_snapshot(extract(align(ingest(init_warehouse(day)))))
 
 
 echo_daily()

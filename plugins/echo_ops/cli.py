@@ -145,6 +145,72 @@ def cmd_scan_secrets(args: argparse.Namespace) -> int:
     _print_json({**score, **docs, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
                  "fp_flagged_lines": fp["flagged_lines"], "fp_by_kind": fp["by_kind"]})
     return 1 if score["planted_secrets_leaked"] else 0
+# --- ingest / align / extract / score (issue #4) ------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from echo_ops.ingest import ingest_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = ingest_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts(), "quarantined_by_reason": result.by_reason})
+    return 0
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from echo_ops.align import align_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = align_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from echo_ops.extract import extract_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con, Progress(transient=True) as bar:
+        task = bar.add_task(f"extract {args.ds}: completions followed", total=None)
+        result = extract_day(con, args.ds, progress=lambda n: bar.advance(task, n))
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from echo_ops.score import score_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(read_only=args.read_only) as con:
+        fidelity = score_day(con, args.ds)
+    _print_json(fidelity.as_dict())
+    return 0 if fidelity.unaccounted == 0 else 1
+
+
+def _add_extract_commands(sub) -> None:
+    for name, handler, text in (
+        (
+            "ingest",
+            cmd_ingest,
+            "load one landing day into raw tables (quarantine, manifest, dedup)",
+        ),
+        ("align", cmd_align, "join shown completions with server requests for one day"),
+        (
+            "extract",
+            cmd_extract,
+            "follow each completion to its settled text (staging.refinements)",
+        ),
+        ("score", cmd_score, "compare staging.refinements with the simulator's truth for one day"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--ds", type=_parse_date, required=True, help="landing day YYYY-MM-DD")
+        if name == "score":
+            p.add_argument("--read-only", action="store_true", help="open the warehouse read-only")
+        p.set_defaults(handler=handler)
 # --- simulate (issue #3) ---------------------------------------------------------------
 
 
@@ -275,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-training-set", action="store_true",
                    help="also count planted values found in training.examples")
     p.set_defaults(handler=cmd_scan_secrets)
+    _add_extract_commands(sub)
     _add_simulate_parser(sub)
     return parser
 

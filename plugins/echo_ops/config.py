@@ -86,6 +86,8 @@ class ExtractSettings(_Group):
     horizon_s: float = 300.0  # settle at the latest this long after the proposal was shown
     align_lookback_days: int = 2  # how far back to look for the other side of a completion
     max_quarantine_rate: float = 0.01  # above this share of bad lines, ingest fails loudly
+    max_line_bytes: int = 1_048_576  # the collector's line limit: longer lines are quarantined
+    duckdb_memory_limit: str = "2GB"  # ingest/extract cap DuckDB here and spill to disk beyond
 
 
 class QualitySettings(_Group):
