@@ -65,6 +65,18 @@ class ExtractSettings(_Group):
 class QualitySettings(_Group):
     volume_min_ratio: float = 0.3  # today's rows vs trailing mean: below this warns
     acceptance_drift_max: float = 0.15  # absolute change in acceptance rate that warns
+    volume_max_ratio: float = 5.0  # today's rows vs trailing mean: above this warns
+    trailing_days: int = 7  # days of history behind volume and drift checks
+    sample_rows: int = 200_000  # GX validates at most this many rows a day (reservoir sample)
+    sample_seed: int = 42  # same day, same sample
+    ts_late_days: int = 3  # client clocks may trail the landing day this much (late delivery)
+    ts_skew_s: int = 900  # ...and run ahead of it this much (clock skew)
+    ts_outside_max_share: float = 0.001  # share of rows outside that window that fails the hop
+    max_target_chars: int = 4000  # longest training target accepted; longer ones warn
+    max_median_edit_distance: float = 400.0  # median edit distance above this warns (drift)
+    eval_share: float = 0.1  # share of files held out for evaluation (split by file)
+    near_dup_threshold: float = 0.85  # shingle Jaccard at which two examples are one
+    fp_corpus_files: int = 60  # stdlib files scanned for the secret detector's false-positive rate
 
 
 class TrainSettings(_Group):

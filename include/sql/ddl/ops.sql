@@ -50,3 +50,20 @@ create table if not exists ops.dq_results (
     sampled varchar,  -- what part of the data the check saw
     checked_at timestamp not null default current_timestamp
 );
+
+-- Training consent per user: an opted-out user contributes no training example.
+create table if not exists ops.consent (
+    user_id varchar primary key,
+    opted_out boolean not null,
+    updated_at timestamp not null default current_timestamp
+);
+
+-- One row per place a `forget` erased a user from, with how much it removed.
+create table if not exists ops.erasure_audit (
+    erasure_id varchar not null,
+    user_id_hash varchar not null,  -- sha256 of the user id: the audit must not re-identify
+    requested_by varchar not null,
+    place varchar not null,  -- warehouse table, published copy, landing object, truth file
+    rows_removed bigint not null,
+    erased_at timestamp not null default current_timestamp
+);

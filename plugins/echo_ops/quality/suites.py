@@ -1,0 +1,348 @@
+"""The data-quality suites, one per hop, kept in the repo as code.
+
+Two engines share one result table:
+- `sql` checks run in DuckDB over the whole day (counts, keys, nulls, timestamps,
+  volume and drift against trailing days): they stay exact however big a day is;
+- `gx` checks run in Great Expectations on the day, or on a bounded reservoir sample of
+  it (`quality.sample_rows`), and are rendered in Data Docs.
+
+Severity: `blocking` fails the hop; `warning` is recorded and the run goes on.
+Thresholds come from `QualitySettings` so on-call can tune them without a deploy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from echo_ops.config import QualitySettings
+
+Severity = Literal["blocking", "warning"]
+
+CLIENT_TYPES = [
+    "document.opened",
+    "document.snapshot",
+    "document.changed",
+    "document.saved",
+    "document.closed",
+    "completion.shown",
+    "completion.accepted",
+    "completion.rejected",
+]
+OUTCOMES = [
+    "accepted_kept",
+    "accepted_refined",
+    "partial_accepted",
+    "rejected_written",
+    "rejected_empty",
+    "accepted_deleted",
+]
+ACCEPTED_OUTCOMES = ("accepted_kept", "accepted_refined", "partial_accepted", "accepted_deleted")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # stable id on-call greps for: <what>_<property>
+    engine: Literal["sql", "gx"]
+    kind: str  # sql: a check in quality.sql_checks; gx: an expectation class name
+    column: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    severity: Severity = "blocking"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    table: str
+    key: tuple[str, ...]
+    columns: dict[
+        str, str
+    ]  # required column -> DuckDB type family (text|timestamp|date|number|json|bool)
+    ts_column: str | None
+    checks: tuple[Check, ...]
+
+
+def _sql(name, kind, column=None, severity: Severity = "blocking", **kwargs) -> Check:
+    return Check(name, "sql", kind, column, kwargs, severity)
+
+
+def _gx(name, kind, column=None, severity: Severity = "blocking", **kwargs) -> Check:
+    return Check(name, "gx", kind, column, kwargs, severity)
+
+
+def _day_checks(q: QualitySettings, key: str, not_null: list[str], ts: str | None) -> list[Check]:
+    """The full-day checks every hop gets: schema, rows, key, nulls, timestamps, volume."""
+    checks = [
+        _sql("table_schema", "schema"),
+        _sql("day_not_empty", "row_count_min", min_rows=1),
+        _sql(f"{key}_unique", "key_unique", key),
+        *[_sql(f"{c}_not_null", "not_null", c) for c in not_null],
+        _sql(
+            "volume_vs_trailing_days",
+            "volume",
+            severity="warning",
+            min_ratio=q.volume_min_ratio,
+            max_ratio=q.volume_max_ratio,
+            days=q.trailing_days,
+        ),
+    ]
+    if ts:
+        checks.append(
+            _sql(
+                f"{ts}_within_partition",
+                "ts_window",
+                ts,
+                late_days=q.ts_late_days,
+                skew_s=q.ts_skew_s,
+                max_share=q.ts_outside_max_share,
+            )
+        )
+    return checks
+
+
+def build_suites(q: QualitySettings) -> dict[str, Suite]:
+    """Every suite by name, with thresholds resolved from settings."""
+    suites = [
+        Suite(
+            "raw_client",
+            "raw.client_events",
+            ("event_id",),
+            {
+                "ds": "date",
+                "event_id": "text",
+                "type": "text",
+                "ts": "timestamp",
+                "user_id": "text",
+                "session_id": "text",
+                "doc_uri": "text",
+                "doc_version": "number",
+                "completion_id": "text",
+                "request_id": "text",
+                "payload": "json",
+            },
+            "ts",
+            (
+                *_day_checks(q, "event_id", ["type", "ts", "user_id", "session_id"], "ts"),
+                _sql(
+                    "acceptance_rate_drift",
+                    "acceptance_drift",
+                    severity="warning",
+                    max_abs=q.acceptance_drift_max,
+                    days=q.trailing_days,
+                    rate_sql="count(*) filter (where type = 'completion.accepted')"
+                    " / nullif(count(*) filter (where type = 'completion.shown'), 0)",
+                ),
+                _gx(
+                    "type_in_contract",
+                    "ExpectColumnValuesToBeInSet",
+                    "type",
+                    value_set=CLIENT_TYPES,
+                ),
+                _gx(
+                    "doc_version_non_negative",
+                    "ExpectColumnValuesToBeBetween",
+                    "doc_version",
+                    min_value=0,
+                ),
+                _gx(
+                    "event_id_length",
+                    "ExpectColumnValueLengthsToBeBetween",
+                    "event_id",
+                    min_value=1,
+                    max_value=128,
+                ),
+            ),
+        ),
+        Suite(
+            "raw_server",
+            "raw.server_events",
+            ("request_id",),
+            {
+                "ds": "date",
+                "request_id": "text",
+                "ts": "timestamp",
+                "model_version": "text",
+                "prompt_prefix": "text",
+                "prompt_suffix": "text",
+                "completion": "text",
+                "latency_ms": "number",
+            },
+            "ts",
+            (
+                *_day_checks(q, "request_id", ["ts", "model_version", "completion"], "ts"),
+                _gx(
+                    "latency_ms_in_range",
+                    "ExpectColumnValuesToBeBetween",
+                    "latency_ms",
+                    min_value=0,
+                    max_value=120_000,
+                ),
+                _gx(
+                    "completion_length",
+                    "ExpectColumnValueLengthsToBeBetween",
+                    "completion",
+                    severity="warning",
+                    min_value=0,
+                    max_value=q.max_target_chars,
+                ),
+            ),
+        ),
+        Suite(
+            "aligned",
+            "staging.int_completions_aligned_to_events",
+            ("completion_id",),
+            {
+                "ds": "date",
+                "completion_id": "text",
+                "request_id": "text",
+                "user_id": "text",
+                "shown_at": "timestamp",
+                "model_version": "text",
+            },
+            "shown_at",
+            (
+                *_day_checks(
+                    q,
+                    "completion_id",
+                    ["request_id", "user_id", "shown_at", "model_version"],
+                    "shown_at",
+                ),
+                _gx(
+                    "completion_id_length",
+                    "ExpectColumnValueLengthsToBeBetween",
+                    "completion_id",
+                    min_value=1,
+                    max_value=128,
+                ),
+            ),
+        ),
+        Suite(
+            "refinements",
+            "staging.refinements",
+            ("completion_id",),
+            {
+                "ds": "date",
+                "completion_id": "text",
+                "user_id": "text",
+                "doc_uri": "text",
+                "shown_at": "timestamp",
+                "proposal_text": "text",
+                "outcome": "text",
+                "final_text": "text",
+                "settled_reason": "text",
+                "edit_distance": "number",
+                "kept_rate": "number",
+            },
+            "shown_at",
+            (
+                *_day_checks(
+                    q,
+                    "completion_id",
+                    ["user_id", "doc_uri", "outcome", "final_text", "settled_reason"],
+                    "shown_at",
+                ),
+                _sql(
+                    "acceptance_rate_drift",
+                    "acceptance_drift",
+                    severity="warning",
+                    max_abs=q.acceptance_drift_max,
+                    days=q.trailing_days,
+                    rate_sql="avg(case when outcome in ("
+                    + ", ".join(f"'{o}'" for o in ACCEPTED_OUTCOMES)
+                    + ") then 1.0 else 0.0 end)",
+                ),
+                _gx("outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=OUTCOMES),
+                _gx(
+                    "settled_reason_in_set",
+                    "ExpectColumnValuesToBeInSet",
+                    "settled_reason",
+                    value_set=["quiet", "saved", "closed", "horizon"],
+                ),
+                _gx(
+                    "edit_distance_non_negative",
+                    "ExpectColumnValuesToBeBetween",
+                    "edit_distance",
+                    min_value=0,
+                ),
+                _gx(
+                    "kept_rate_is_share",
+                    "ExpectColumnValuesToBeBetween",
+                    "kept_rate",
+                    min_value=0,
+                    max_value=1,
+                ),
+                _gx(
+                    "edit_distance_median",
+                    "ExpectColumnMedianToBeBetween",
+                    "edit_distance",
+                    severity="warning",
+                    min_value=0,
+                    max_value=q.max_median_edit_distance,
+                ),
+                _gx(
+                    "final_text_length",
+                    "ExpectColumnValueLengthsToBeBetween",
+                    "final_text",
+                    severity="warning",
+                    min_value=0,
+                    max_value=q.max_target_chars,
+                ),
+            ),
+        ),
+        Suite(
+            "training_set",
+            "training.examples",
+            ("example_id",),
+            {
+                "ds": "date",
+                "example_id": "text",
+                "source": "text",
+                "user_id": "text",
+                "doc_uri": "text",
+                "prefix": "text",
+                "suffix": "text",
+                "target": "text",
+                "weight": "number",
+                "split": "text",
+            },
+            None,
+            (
+                *_day_checks(q, "example_id", ["source", "prefix", "target", "split"], None),
+                _sql("no_opted_out_users", "no_opted_out_users", "user_id"),
+                _sql("no_file_on_both_sides", "split_grouped", "doc_uri"),
+                _sql("no_secrets_in_text", "no_secrets"),
+                _sql("no_eval_target_in_train", "split_leak", "target", severity="warning"),
+                _gx(
+                    "source_in_set",
+                    "ExpectColumnValuesToBeInSet",
+                    "source",
+                    value_set=["refinement", "replay", "base_corpus"],
+                ),
+                _gx(
+                    "split_in_set",
+                    "ExpectColumnValuesToBeInSet",
+                    "split",
+                    value_set=["train", "eval"],
+                ),
+                _gx(
+                    "weight_in_range",
+                    "ExpectColumnValuesToBeBetween",
+                    "weight",
+                    min_value=0,
+                    max_value=100,
+                ),
+                _gx(
+                    "target_length",
+                    "ExpectColumnValueLengthsToBeBetween",
+                    "target",
+                    severity="warning",
+                    min_value=1,
+                    max_value=q.max_target_chars,
+                ),
+            ),
+        ),
+    ]
+    return {s.name: s for s in suites}
+
+
+SUITE_NAMES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")

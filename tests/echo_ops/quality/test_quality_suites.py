@@ -1,0 +1,123 @@
+"""Each check fails on data built to break it; results land in ops.dq_results and Data Docs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from quality_data import DAY, client_rows, insert
+
+from echo_ops.quality import DataQualityError, run_suite
+
+
+def _results(con, run_id):
+    return {
+        r[0]: (r[1], r[2])
+        for r in con.execute(
+            "select expectation, success, severity from ops.dq_results where run_id = ?", [run_id]
+        ).fetchall()
+    }
+
+
+def test_clean_day_passes_and_writes_one_row_per_check(wh, settings):
+    insert(wh, "raw.client_events", client_rows(DAY, 40))
+    res = run_suite(wh, "raw_client", DAY)
+    assert not res.failed_blocking and not res.warnings
+    rows = _results(wh, res.run_id)
+    assert {
+        "event_id_unique",
+        "ts_within_partition",
+        "type_in_contract",
+        "volume_vs_trailing_days",
+    } <= set(rows)
+    assert len(rows) == len(res.outcomes) and all(ok for ok, _ in rows.values())
+    assert (settings.data_root / "quality" / "data_docs" / "index.html").is_file()
+    (sampled,) = wh.execute(
+        "select sampled from ops.dq_results where run_id = ? and expectation = 'type_in_contract'",
+        [res.run_id],
+    ).fetchone()
+    assert sampled == "all 40 rows"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "failed_check"),
+    [
+        ("dup_key", "event_id_unique"),
+        ("null_user", "user_id_not_null"),
+        ("bad_type", "type_in_contract"),
+        ("ts_outside", "ts_within_partition"),
+        ("empty", "day_not_empty"),
+        ("missing_column", "table_schema"),
+    ],
+)
+def test_blocking_check_fails_on_data_built_to_break_it(wh, settings, breakage, failed_check):
+    rows = client_rows(DAY, 20)
+    if breakage == "dup_key":
+        rows[5] = (*rows[5][:1], rows[4][1], *rows[5][2:])
+    elif breakage == "null_user":
+        rows[3] = (*rows[3][:4], None, *rows[3][5:])
+    elif breakage == "bad_type":
+        rows[7] = (*rows[7][:2], "completion.exploded", *rows[7][3:])
+    elif breakage == "ts_outside":
+        rows[9] = (*rows[9][:3], datetime(2031, 1, 1), *rows[9][4:])
+    elif breakage == "empty":
+        rows = []
+    elif breakage == "missing_column":
+        wh.execute("alter table raw.client_events drop column session_id")
+        rows = [r[:5] + r[6:] for r in rows]
+    insert(wh, "raw.client_events", rows)
+    with pytest.raises(DataQualityError) as err:
+        run_suite(wh, "raw_client", DAY)
+    msg = str(err.value)
+    assert failed_check in msg.splitlines()[0]
+    assert "Data Docs: " + str(settings.data_root / "quality" / "data_docs" / "index.html") in msg
+    if breakage in ("dup_key", "null_user", "bad_type", "ts_outside"):
+        assert "bad row:" in msg
+    res = err.value.result
+    assert _results(wh, res.run_id)[failed_check] == (False, "blocking")
+
+
+def test_failure_message_shows_the_offending_rows(wh):
+    rows = client_rows(DAY, 10)
+    rows[2] = (*rows[2][:2], "completion.exploded", *rows[2][3:])
+    insert(wh, "raw.client_events", rows)
+    with pytest.raises(DataQualityError) as err:
+        run_suite(wh, "raw_client", DAY)
+    assert "type=completion.exploded" in str(err.value) and f"event_id={rows[2][1]}" in str(
+        err.value
+    )
+
+
+def test_volume_drop_and_acceptance_drift_warn_but_do_not_fail(wh):
+    for back in range(1, 4):
+        insert(
+            wh, "raw.client_events", client_rows(DAY - timedelta(days=back), 100, accepted_every=1)
+        )
+    insert(wh, "raw.client_events", client_rows(DAY, 10, accepted_every=5))
+    res = run_suite(wh, "raw_client", DAY)
+    assert not res.failed_blocking
+    assert {w.name for w in res.warnings} == {"volume_vs_trailing_days", "acceptance_rate_drift"}
+    rows = _results(wh, res.run_id)
+    assert rows["volume_vs_trailing_days"] == (False, "warning")
+
+
+def test_missing_table_is_a_blocking_failure(wh):
+    with pytest.raises(DataQualityError, match="table_exists"):
+        run_suite(wh, "aligned", DAY)
+
+
+def test_big_day_is_sampled_and_says_so(wh, monkeypatch):
+    from echo_ops.config import reset_settings_cache
+
+    monkeypatch.setenv("ECHO_QUALITY__SAMPLE_ROWS", "25")
+    reset_settings_cache()
+    insert(wh, "raw.client_events", client_rows(DAY, 60))
+    res = run_suite(wh, "raw_client", DAY)
+    by = {o.name: o.sampled for o in res.outcomes}
+    assert by["type_in_contract"].startswith("reservoir sample of 25 of 60 rows")
+    assert by["event_id_unique"] == "full day (DuckDB SQL)"
+
+
+def test_unknown_suite_names_the_valid_ones(wh):
+    with pytest.raises(ValueError, match="raw_client"):
+        run_suite(wh, "raw_clients", DAY)

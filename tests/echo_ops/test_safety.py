@@ -1,0 +1,81 @@
+"""Secret and personal-data redaction: every planted kind is caught, clean code stays clean."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from echo_ops.safety import Finding, false_positive_rate, redact_text
+
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAx8kGbI2yZ1tQ9Wq3vB0R\n"
+    "r1kLq9oQw+8mZ3h7dXbT0Ue2vA==\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+PLANTED = [
+    ("aws_access_key", "AKIAQ3EGRUZ7XK2LMN4P", 'AWS_KEY = "{v}"\n'),
+    ("github_token", "ghp_" + "Zx9Qw2Er5Ty8Ui1Op4As7Df0Gh3Jk6Lz9Xc2", 'token = "{v}"\n'),
+    (
+        "github_token",
+        "github_pat_11AAAAAAA0abcdefghijkl_mnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab",
+        "t = '{v}'\n",
+    ),
+    ("private_key", PEM, 'KEY = """{v}"""\n'),
+    ("connection_password", "Sup3rS3cret!", 'DSN = "postgresql://app:{v}@db.internal:5432/prod"\n'),
+    ("email", "maria.lopez@example.org", "# contact {v} for access\n"),
+    ("secret_assignment", "hunter2-correct-horse", 'password = "{v}"\n'),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "template"), PLANTED, ids=[p[0] + str(i) for i, p in enumerate(PLANTED)]
+)
+def test_each_planted_kind_is_redacted(kind, value, template):
+    text = "import os\n\n" + template.format(v=value) + "print(1)\n"
+    red = redact_text(text)
+    assert value not in red.text
+    assert f"<REDACTED:{kind}>" in red.text
+    assert red.text.startswith("import os\n") and red.text.endswith("print(1)\n")
+
+
+def test_truncated_private_key_is_redacted_to_the_end():
+    text = "x = 1\nKEY = '''-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5v\nAAAA"
+    red = redact_text(text)
+    assert "b3BlbnNz" not in red.text and red.text.startswith("x = 1\n")
+
+
+def test_findings_have_offsets_into_the_original_text():
+    text = "a = 1  # mail bob@example.com\nk = 'AKIAQ3EGRUZ7XK2LMN4P'\n"
+    red = redact_text(text)
+    assert [(f.kind, text[f.start : f.end]) for f in red.findings] == [
+        ("email", "bob@example.com"),
+        ("aws_access_key", "AKIAQ3EGRUZ7XK2LMN4P"),
+    ]
+    assert all(isinstance(f, Finding) for f in red.findings)
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        "def add(a, b):\n    return a + b\n",
+        "password = get_password()\n",
+        "url = f'https://{host}:{port}/path'\n",
+        "ID = '123e4567-e89b-12d3-a456-426614174000'\n",
+        "@decorator\ndef f(): pass\n",
+        "x = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'\n",
+    ],
+)
+def test_ordinary_code_is_left_alone(clean):
+    assert redact_text(clean).findings == []
+
+
+def test_false_positive_rate_on_a_stdlib_slice_is_low():
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(stdlib.glob("*.py"))[:40]
+    fp = false_positive_rate(files)
+    assert fp["lines"] > 5000
+    assert fp["rate"] < 0.005, fp
