@@ -65,7 +65,9 @@ def corpus_files(corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000
         if not ({"test", "tests", "site-packages", "idle_test"} & set(p.relative_to(corpus_dir).parts))
         and 0 < p.stat().st_size <= max_file_bytes
     ]  # fmt: skip
-    candidates.sort(key=lambda p: hashlib.sha1(p.relative_to(corpus_dir).as_posix().encode()).hexdigest())
+    candidates.sort(
+        key=lambda p: hashlib.sha1(p.relative_to(corpus_dir).as_posix().encode()).hexdigest()
+    )
     chosen, total = [], 0
     for path in candidates:
         if total + path.stat().st_size > max_bytes:
@@ -87,7 +89,9 @@ def read_texts(files: list[Path]) -> list[str]:
     return texts
 
 
-def corpus_fim_examples(texts: list[str], seed: int, chunk_chars: int, names: list[str] | None = None):
+def corpus_fim_examples(
+    texts: list[str], seed: int, chunk_chars: int, names: list[str] | None = None
+):
     """Cut texts into chunks of whole lines and hide 1-4 lines of each as the FIM middle.
 
     Yields (name, Example); the same seed gives the same examples.
@@ -179,7 +183,9 @@ def bootstrap_model(
         tokenizer = train_tokenizer(texts, preset.vocab_size, work / "init")
         n_params = init_model(tokenizer, preset, work / "init", settings.train.seed)
         cfg = pretrain_settings(settings.train, preset)
-        examples = [ex for _, ex in corpus_fim_examples(texts, cfg.seed, chunk_chars=preset.seq_len * 3)]
+        examples = [
+            ex for _, ex in corpus_fim_examples(texts, cfg.seed, chunk_chars=preset.seq_len * 3)
+        ]
         split = max(1, len(examples) // 50)
         result: TrainResult = train(
             work / "init", work, examples[split:], examples[:split], cfg,
@@ -210,3 +216,37 @@ def pretrain_settings(base: TrainSettings, preset: Preset) -> TrainSettings:
             "lora": False,
         }
     )
+
+
+def bootstrap_and_register(
+    preset_name: str,
+    out_dir: Path | None = None,
+    corpus_dir: Path | None = None,
+    settings: Settings | None = None,
+    on_step=None,
+) -> dict[str, Any]:
+    """Bootstrap a base model and add it to the registry; it becomes champion if there is none.
+
+    Writes `out_dir` (default `<data_root>/bootstrap/<preset>`), the artifact store and
+    registry.models. A re-run adds a new base model (the champion stays unless there was none).
+    """
+    from echo_ops.registry import champion, register_model, set_champion
+    from echo_ops.warehouse import open_warehouse
+
+    settings = settings or get_settings()
+    out_dir = Path(out_dir or settings.data_root / "bootstrap" / preset_name)
+    summary = bootstrap_model(preset_name, out_dir, corpus_dir, settings, on_step)
+    metrics = {
+        k: summary[k]
+        for k in ("final_loss", "eval_loss", "tokens_per_s", "wall_s", "params", "steps")
+    }
+    config = {"preset": summary["preset"], "preset_name": preset_name, "corpus_dir": summary["corpus_dir"],
+              "train": pretrain_settings(settings.train, PRESETS[preset_name]).model_dump(),
+              "hardware": summary["hardware"]}  # fmt: skip
+    with open_warehouse(settings=settings) as con:
+        model_id = register_model(
+            con, out_dir, kind="bootstrap", metrics=metrics, config=config, settings=settings
+        )
+        if champion(con) is None:
+            set_champion(con, model_id, f"first model: bootstrapped base ({preset_name} preset)")
+    return {**summary, "model_id": model_id}

@@ -63,7 +63,9 @@ def fim_tokens(tokenizer: Any) -> FimTokens:
     return FimTokens(*ids, eos_id=eos)
 
 
-def split_budget(n_prefix: int, n_suffix: int, budget: int, prefix_share: float = 0.75) -> tuple[int, int]:
+def split_budget(
+    n_prefix: int, n_suffix: int, budget: int, prefix_share: float = 0.75
+) -> tuple[int, int]:
     """How many prefix and suffix tokens fit `budget`; room one side leaves goes to the other."""
     budget = max(budget, 0)
     keep_prefix = min(n_prefix, int(budget * prefix_share))

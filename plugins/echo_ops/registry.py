@@ -84,7 +84,9 @@ def register_model(
     root = settings.storage.artifacts_uri
     storage.delete_prefix(root, model_id)
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        storage.write_bytes(root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes())
+        storage.write_bytes(
+            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes()
+        )
     con.execute("delete from registry.models where model_id = ?", [model_id])
     con.execute(
         "insert into registry.models (model_id, status, parent_id, artifact_uri, data_window, "
@@ -97,7 +99,9 @@ def register_model(
 
 def get_model(con: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord:
     ensure_tables(con)
-    row = con.execute(f"select {_COLUMNS} from registry.models where model_id = ?", [model_id]).fetchone()
+    row = con.execute(
+        f"select {_COLUMNS} from registry.models where model_id = ?", [model_id]
+    ).fetchone()
     if row is None:
         raise RegistryError(f"no model {model_id!r} in registry.models")
     return _record(row)
@@ -105,13 +109,17 @@ def get_model(con: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord:
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelRecord]:
     ensure_tables(con)
-    rows = con.execute(f"select {_COLUMNS} from registry.models order by created_at, model_id").fetchall()
+    rows = con.execute(
+        f"select {_COLUMNS} from registry.models order by created_at, model_id"
+    ).fetchall()
     return [_record(r) for r in rows]
 
 
 def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
     ensure_tables(con)
-    rows = con.execute(f"select {_COLUMNS} from registry.models where status = 'champion'").fetchall()
+    rows = con.execute(
+        f"select {_COLUMNS} from registry.models where status = 'champion'"
+    ).fetchall()
     if len(rows) > 1:
         raise RegistryError(f"registry broken: {len(rows)} champions")
     return _record(rows[0]) if rows else None
@@ -122,7 +130,9 @@ def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> 
     get_model(con, model_id)
     con.execute("begin transaction")
     try:
-        old = con.execute("select model_id from registry.models where status = 'champion'").fetchall()
+        old = con.execute(
+            "select model_id from registry.models where status = 'champion'"
+        ).fetchall()
         con.execute(
             "update registry.models set status = 'archived', decided_at = current_timestamp, "
             "decided_reason = ? where status = 'champion' and model_id <> ?",

@@ -114,7 +114,9 @@ def train(
         with autocast:
             logits = model(input_ids=x).logits
         ce = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(), y[:, 1:].flatten(), reduction="none",
+            logits[:, :-1].flatten(0, 1).float(),
+            y[:, 1:].flatten(),
+            reduction="none",
             ignore_index=IGNORE_INDEX,
         )
         w = w[:, 1:].flatten() * (y[:, 1:].flatten() != IGNORE_INDEX)
@@ -150,7 +152,14 @@ def train(
         step, loss_val = step + 1, loss_sum
         train_s += time.perf_counter() - t0
         tok_s = run_tokens / max(train_s, 1e-9)
-        log.info("step %d/%d loss %.4f lr %.2e tok/s %.0f", step, cfg.max_steps, loss_val, lr_at(step - 1), tok_s)
+        log.info(
+            "step %d/%d loss %.4f lr %.2e tok/s %.0f",
+            step,
+            cfg.max_steps,
+            loss_val,
+            lr_at(step - 1),
+            tok_s,
+        )
         if on_step:
             on_step(step, cfg.max_steps, loss_val)
         if eval_rows is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
@@ -187,7 +196,9 @@ def _wrap_lora(model, cfg: TrainSettings):
 
     target = cfg.lora_target_modules
     targets = target if target == "all-linear" else [t.strip() for t in target.split(",")]
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=targets, task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=targets, task_type="CAUSAL_LM"
+    )
     return get_peft_model(model, lora)
 
 
@@ -209,7 +220,9 @@ def _rows(tokenizer, examples: Sequence[Example], cfg: TrainSettings, loss_on_pr
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids, labels, weights = [], [], []
     for ex in examples:
-        enc = encode_fim(tokenizer, ex.prefix, ex.suffix, ex.target, cfg.seq_len, loss_on_prompt=loss_on_prompt)
+        enc = encode_fim(
+            tokenizer, ex.prefix, ex.suffix, ex.target, cfg.seq_len, loss_on_prompt=loss_on_prompt
+        )
         fill = 0 if cfg.packing else cfg.seq_len - len(enc.input_ids)
         ids += enc.input_ids + [pad] * fill
         labels += enc.labels + [IGNORE_INDEX] * fill
@@ -218,7 +231,11 @@ def _rows(tokenizer, examples: Sequence[Example], cfg: TrainSettings, loss_on_pr
     if cfg.packing and len(ids) % cfg.seq_len:
         n += 1  # keep the tail: pad the last row
         fill = n * cfg.seq_len - len(ids)
-        ids, labels, weights = ids + [pad] * fill, labels + [IGNORE_INDEX] * fill, weights + [0.0] * fill
+        ids, labels, weights = (
+            ids + [pad] * fill,
+            labels + [IGNORE_INDEX] * fill,
+            weights + [0.0] * fill,
+        )
     shape = (n, cfg.seq_len)
     return (
         torch.tensor(ids[: n * cfg.seq_len], dtype=torch.long).view(shape),
@@ -250,7 +267,9 @@ def _evaluate(model, rows, cfg: TrainSettings, loss_of) -> float:
     device = next(model.parameters()).device
     losses = []
     with torch.no_grad():
-        for start in range(0, min(rows[0].shape[0], cfg.eval_batches * cfg.batch_size), cfg.batch_size):
+        for start in range(
+            0, min(rows[0].shape[0], cfg.eval_batches * cfg.batch_size), cfg.batch_size
+        ):
             x, y, w = (t[start : start + cfg.batch_size].to(device) for t in rows)
             losses.append(loss_of(x, y, w).item())
     model.train()
@@ -262,7 +281,9 @@ def _last_checkpoint(out_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _save_checkpoint(out_dir: Path, step: int, tokens: int, model, optimizer, cfg: TrainSettings) -> None:
+def _save_checkpoint(
+    out_dir: Path, step: int, tokens: int, model, optimizer, cfg: TrainSettings
+) -> None:
     """Write the checkpoint to a temp dir and rename it: a crash mid-write leaves the
     previous checkpoint intact. Keeps the last two."""
     import torch
