@@ -61,7 +61,8 @@ def build_training_examples(
         replay, _ = decontaminate(replay + base, eval_rows)
         examples = [_finish(r, day) for r in eval_rows + train_rows + replay]
         n = _write(con, "training.examples", _COLUMNS, examples, day)
-        pairs = _preference_pairs(refs, day) if cfg.preference_pairs else []
+        useful = [r for r in refs if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0]
+        pairs = _preference_pairs(useful, day, cfg.eval_share) if cfg.preference_pairs else []
         n_pairs = _write(con, "training.preference_pairs", _PAIR_COLUMNS, pairs, day)
         counts.update(
             refinements=len(refs), filtered=filtered, secret_targets_dropped=secrets,
@@ -201,7 +202,9 @@ def _finish(row: dict[str, Any], day: date) -> dict[str, Any]:
     }
 
 
-def _preference_pairs(refs: list[dict[str, Any]], day: date) -> list[dict[str, Any]]:
+def _preference_pairs(
+    refs: list[dict[str, Any]], day: date, eval_share: float
+) -> list[dict[str, Any]]:
     """(final text preferred over the proposal) where the person changed what was proposed."""
     pairs = []
     for r in refs:
@@ -213,7 +216,7 @@ def _preference_pairs(refs: list[dict[str, Any]], day: date) -> list[dict[str, A
         pairs.append({"ds": day, "pair_id": f"pp-{r['completion_id']}", "refinement_id": r["completion_id"],
                       "user_id": r["user_id"], "doc_uri": r["doc_uri"], "prefix": redact_text(r["prefix"] or "").text,
                       "suffix": redact_text(r["suffix"] or "").text, "chosen": chosen, "rejected": rejected})  # fmt: skip
-    return assign_split(pairs, get_settings().train.eval_share, SPLIT_SEED)
+    return assign_split(pairs, eval_share, SPLIT_SEED)
 
 
 def _write(

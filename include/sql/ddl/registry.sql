@@ -1,4 +1,4 @@
--- The model registry: every model with lineage and status; exactly one champion.
+-- The model registry: every model with lineage and status, exactly one champion.
 create table if not exists registry.models (
     model_id varchar primary key,
     status varchar not null,  -- candidate | champion | rejected | archived

@@ -1,12 +1,12 @@
 -- Training layer: what the fine-tune stage reads (docs/contracts.md). Built in Python
--- (echo_ops.datasets) because redaction and dedup are Python; one partition per day.
+-- (echo_ops.datasets) because redaction and dedup are Python, one partition per day.
 
 -- One row per training or evaluation example, with lineage back to its refinement.
 create table if not exists training.examples (
     ds date not null,  -- the day whose build wrote this row
     example_id varchar not null,
     source varchar not null,  -- refinement | replay | base_corpus
-    refinement_id varchar,  -- = staging.refinements.completion_id; null for base corpus
+    refinement_id varchar,  -- = staging.refinements.completion_id, null for base corpus
     origin_ds date,  -- the day the refinement was extracted (replay rows point back)
     user_id varchar,
     doc_uri varchar,
