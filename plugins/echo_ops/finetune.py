@@ -81,7 +81,11 @@ def fine_tune(
         result = train(
             init_dir, run_dir, train_rows, eval_rows, cfg, resume=resume, on_step=on_step
         )
-        data_window = {"from": window["from"], "to": window["to"], "examples": len(train_rows)}
+        data_window = {
+            "from": str(window["from"]),
+            "to": str(window["to"]),
+            "examples": len(train_rows),
+        }
         config = {
             "train": cfg.model_dump(),
             "parent_id": champ.model_id,

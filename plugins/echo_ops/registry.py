@@ -91,7 +91,7 @@ def register_model(
     con.execute(
         "insert into registry.models (model_id, status, parent_id, artifact_uri, data_window, "
         "metrics_json, config_json, kind) values (?, 'candidate', ?, ?, ?, ?, ?, ?)",
-        [model_id, parent_id, storage.join(root, model_id), json.dumps(data_window or {}),
+        [model_id, parent_id, storage.join(root, model_id), json.dumps(data_window or {}, default=str),
          json.dumps(metrics or {}, default=str), json.dumps(config or {}, default=str), kind],
     )  # fmt: skip
     return model_id
