@@ -12,7 +12,7 @@ On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
@@ -58,7 +58,23 @@ def echo_daily():
         with open_warehouse():
             return {"day": day, "layers": len(LAYERS)}
 
-    @task(task_display_name="Publish analyst snapshot", outlets=[training_set])
+    @task(task_display_name="Build training examples", outlets=[training_set])
+    def build_training_examples(prepared: dict) -> dict:
+        """The day's refinements -> training.examples (weights, replay, lineage, consent) and
+        training.preference_pairs; updates the training-set Asset that schedules echo_train."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from echo_ops.datasets import TrainingDataError, build_training_examples
+        from echo_ops.warehouse import open_warehouse
+
+        day = prepared["day"]
+        try:
+            with open_warehouse() as con:
+                return {"day": day, **build_training_examples(con, date.fromisoformat(day))}
+        except TrainingDataError as exc:
+            raise AirflowFailException(f"TrainingDataError: {exc}") from exc
+
+    @task(task_display_name="Publish analyst snapshot")
     def publish_snapshot(prepared: dict) -> dict:
         """Copy the warehouse to the read-only analyst file, swapped in atomically."""
         from echo_ops.warehouse import open_warehouse, publish_snapshot
@@ -68,7 +84,7 @@ def echo_daily():
         return {"day": prepared["day"], "tables": len(tables)}
 
     day = resolve_partition()
-    publish_snapshot(init_warehouse(day))
+    publish_snapshot(build_training_examples(init_warehouse(day)))
 
 
 echo_daily()

@@ -16,6 +16,18 @@ ADVICE: dict[str, str] = {
     "init_warehouse": "The DuckDB file could not be opened for writing: another writer holds it "
     "(check the echo_duckdb pool and stray processes) or the disk is full.",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
+    "build_training_examples": "No training examples for the day: staging.refinements is missing (run "
+    "extract for that day) or a shared safety/dedup function failed; rerun with "
+    "`echo-ops build-trainset --ds DAY`.",
+    "check_new_data": "Could not read training.examples or registry.models: check the warehouse "
+    "file and the echo_duckdb pool.",
+    "fine_tune": "NoChampionError: run `echo-ops bootstrap-model` (or `models register DIR`). "
+    "Out of memory: lower train.batch_size / raise train.grad_accum, or set train.lora=true. "
+    "A crash resumes from the last checkpoint on retry (`echo-ops train --resume` by hand).",
+    "evaluate_candidate": "EvalDataError: no held-out examples yet (training.examples split=eval); "
+    "wait for more days or raise train.eval_share. The candidate stays `candidate`.",
+    "promote_or_reject": "The candidate has no eval metrics (rerun evaluate_candidate). A bad "
+    "promotion is undone with `echo-ops models rollback --reason ...`.",
 }
 
 

@@ -239,3 +239,13 @@ def _record(row) -> ModelRecord:
     loads = lambda v: json.loads(v) if isinstance(v, str) else (v or {})  # noqa: E731
     return ModelRecord(row[0], row[1], row[2], row[3], loads(row[4]), loads(row[5]), loads(row[6]),
                        row[7], row[8], row[9])  # fmt: skip
+
+
+def latest_candidate(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
+    """The newest model still waiting for a decision."""
+    ensure_tables(con)
+    row = con.execute(
+        f"select {_COLUMNS} from registry.models where status = 'candidate' "
+        "order by created_at desc, model_id desc limit 1"
+    ).fetchone()
+    return _record(row) if row else None
