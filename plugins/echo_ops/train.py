@@ -106,20 +106,23 @@ def train(
 
     # -- optimizer and schedule: AdamW, linear warmup then cosine decay to 10%
     optimizer = torch.optim.AdamW(
-        params, lr=cfg.learning_rate, betas=(0.9, 0.95), weight_decay=cfg.weight_decay
+        params, lr=cfg.learning_rate, betas=(0.9, 0.95), weight_decay=cfg.weight_decay, fused=True
     )
     lr_at = lambda s: cfg.learning_rate * _lr_factor(s, cfg.warmup_steps, cfg.max_steps)  # noqa: E731
 
+    body, head = _body_and_head(model)
+
     def loss_of(x, y, w):
+        # The LM head runs only where a label is trained (the target, in fine-tuning): on
+        # FIM rows that skips most of the vocab-sized matmul the prompt would cost.
+        keep = y[:, 1:] != IGNORE_INDEX
         with autocast:
-            logits = model(input_ids=x).logits
-        ce = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1).float(),
-            y[:, 1:].flatten(),
-            reduction="none",
-            ignore_index=IGNORE_INDEX,
-        )
-        w = w[:, 1:].flatten() * (y[:, 1:].flatten() != IGNORE_INDEX)
+            if head is None:
+                logits = model(input_ids=x).logits[:, :-1][keep]
+            else:
+                logits = head(body(input_ids=x).last_hidden_state[:, :-1][keep])
+        ce = F.cross_entropy(logits.float(), y[:, 1:][keep], reduction="none")
+        w = w[:, 1:][keep]
         return (ce * w).sum() / w.sum().clamp_min(1e-8)
 
     # -- resume: weights, optimizer and counters from the last checkpoint
@@ -200,6 +203,20 @@ def _wrap_lora(model, cfg: TrainSettings):
         r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=targets, task_type="CAUSAL_LM"
     )
     return get_peft_model(model, lora)
+
+
+def _body_and_head(model):
+    """(transformer body, LM head), or (model, None) where logits are more than head(hidden):
+    models that soft-cap or scale their logits keep their own forward."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    config = inner.config
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+        return model, None
+    body = getattr(inner, inner.base_model_prefix, None)
+    head = inner.get_output_embeddings()
+    if body is None or head is None:
+        return model, None
+    return body, head
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
