@@ -100,3 +100,13 @@ def test_crash_mid_run_then_resume_matches_an_uninterrupted_run(tiny_base, tmp_p
     assert resumed.tokens == full.tokens
     assert resumed.final_loss == pytest.approx(full.final_loss, rel=1e-4)
     assert resumed.eval_loss == pytest.approx(full.eval_loss, rel=1e-4)
+
+
+def test_lora_trains_adapters_and_saves_a_merged_plain_model(tiny_base, tmp_path):
+    cfg = tiny_train_settings(max_steps=2, lora=True, lora_r=4, lora_alpha=8, learning_rate=5e-2)
+    result = train(tiny_base, tmp_path / "run", _examples(8), [], cfg)
+    before, after = _weights(tiny_base), _weights(result.model_dir)
+    assert before.keys() == after.keys()  # merged: no adapter tensors left, loads as a plain HF model
+    moved = [k for k in before if not (before[k] == after[k]).all()]
+    assert moved and all("proj" in k for k in moved)  # only the adapted linear layers changed
+    assert math.isfinite(result.final_loss)
