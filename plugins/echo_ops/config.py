@@ -120,6 +120,9 @@ class TrainSettings(_Group):
     lora_r: int = 16
     lora_alpha: int = 32
     lora_target_modules: str = "all-linear"  # peft target_modules
+    dpo_steps: int = 0  # DPO steps on training.preference_pairs after fine-tuning; 0 = off
+    dpo_beta: float = 0.1  # DPO temperature: how far the policy may move from the reference
+    dpo_learning_rate: float = 5e-5
     # evaluation and promotion
     eval_max_examples: int = 64  # held-out examples scored for loss
     eval_generate_examples: int = 16  # of those, how many get a greedy completion

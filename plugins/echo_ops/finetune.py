@@ -53,13 +53,12 @@ def fine_tune(
     settings: Settings | None = None, resume: bool = False, on_step=None
 ) -> dict[str, Any]:
     """Train a candidate from the champion on the new window and register it; returns counts."""
-    from echo_ops.registry import champion, fetch_model_dir, register_model
+    from echo_ops.registry import champion, fetch_model_dir
 
     settings = settings or get_settings()
     with stage_run("fine_tune", resume=resume) as counts:
         with open_warehouse(settings=settings) as con:
-            window = new_data_window(con)
-            champ = champion(con)
+            window, champ = new_data_window(con), champion(con)
             if champ is None:
                 raise NoChampionError(
                     "no champion in the registry: run `echo-ops bootstrap-model` first"
@@ -69,38 +68,57 @@ def fine_tune(
             train_rows, eval_rows = _load_window(
                 con, window["from"], window["to"], settings.train.eval_max_examples
             )
+            pairs = (
+                _load_pairs(con, window["from"], window["to"])
+                if settings.train.dpo_steps > 0
+                else []
+            )
         init_dir = fetch_model_dir(champ)
         cfg = _fit_to_model(settings, init_dir)
-        key = hashlib.sha1(
-            f"{champ.model_id}:{window['from']}:{window['to']}".encode()
-        ).hexdigest()[:6]
-        candidate_id = f"ft-{window['to']:%Y%m%d}-{key}"
+        key = hashlib.sha1(f"{champ.model_id}:{window['from']}:{window['to']}".encode()).hexdigest()
+        candidate_id = f"ft-{window['to']:%Y%m%d}-{key[:6]}"
         run_dir = settings.data_root / "train" / "runs" / candidate_id
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)
         result = train(
             init_dir, run_dir, train_rows, eval_rows, cfg, resume=resume, on_step=on_step
         )
-        data_window = {
-            "from": str(window["from"]),
-            "to": str(window["to"]),
-            "examples": len(train_rows),
-        }
-        config = {
-            "train": cfg.model_dump(),
-            "parent_id": champ.model_id,
-            "data_window": data_window,
-        }
-        (result.model_dir / "echo_config.json").write_text(
-            json.dumps(config, indent=2, default=str)
-        )
-        with open_warehouse(settings=settings) as con:
-            register_model(con, result.model_dir, kind="fine_tune", model_id=candidate_id, parent_id=champ.model_id,
-                           data_window=data_window, metrics={"train": result.to_dict()}, config=config,
-                           settings=settings)  # fmt: skip
+        metrics, model_dir = {"train": result.to_dict()}, result.model_dir
+        if cfg.dpo_steps > 0 and pairs:
+            from echo_ops.dpo import dpo_train
+
+            model_dir = run_dir / "dpo"
+            metrics["dpo"] = dpo_train(result.model_dir, model_dir, pairs, cfg)
+        window = {"from": str(window["from"]), "to": str(window["to"]), "examples": len(train_rows)}
+        _register_candidate(settings, candidate_id, champ.model_id, model_dir, window, metrics, cfg)
         counts.update(candidate_id=candidate_id, examples=len(train_rows), steps=result.steps,
-                      final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1))  # fmt: skip
+                      final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1),
+                      preference_pairs=len(pairs))  # fmt: skip
         return dict(counts)
+
+
+def _register_candidate(
+    settings, candidate_id, parent_id, model_dir: Path, window, metrics, cfg
+) -> None:
+    """Save the resolved config beside the model, then copy it into the registry."""
+    from echo_ops.registry import register_model
+
+    config = {"train": cfg.model_dump(), "parent_id": parent_id, "data_window": window}
+    (model_dir / "echo_config.json").write_text(json.dumps(config, indent=2, default=str))
+    with open_warehouse(settings=settings) as con:
+        register_model(con, model_dir, kind="fine_tune", model_id=candidate_id, parent_id=parent_id,
+                       data_window=window, metrics=metrics, config=config, settings=settings)  # fmt: skip
+
+
+def _load_pairs(con: duckdb.DuckDBPyConnection, first: date, last: date):
+    from echo_ops.dpo import Pair
+
+    rows = con.execute(
+        "select prefix, suffix, chosen, rejected from training.preference_pairs "
+        "where ds between ? and ? and split = 'train' order by ds, pair_id",
+        [first, last],
+    ).fetchall()
+    return [Pair(*r) for r in rows]
 
 
 def _load_window(con: duckdb.DuckDBPyConnection, first: date, last: date, eval_limit: int):

@@ -68,7 +68,7 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
     for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "4", "WARMUP_STEPS": "1",
                  "LEARNING_RATE": "3e-3", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
                  "REPLAY_SHARE": "0.0", "EVAL_GENERATE_EXAMPLES": "2", "MAX_NEW_TOKENS": "6",
-                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0"}.items():  # fmt: skip
+                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2"}.items():  # fmt: skip
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
     with open_warehouse() as con:
@@ -89,6 +89,7 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
         assert cand.status == "candidate" and cand.parent_id == "base"
         assert cand.data_window["to"] == "2026-11-02" and cand.metrics["train"]["steps"] == 4
         assert cand.config["train"]["max_steps"] == 4 and cand.metrics["train"]["tokens_per_s"] > 0
+        assert cand.metrics["dpo"]["dpo_steps"] == 2 and cand.metrics["dpo"]["pairs"] > 0
         report = evaluate_candidate(con, cid)
         assert report["candidate"]["n_examples"] == report["champion"]["n_examples"] > 0
         assert (

@@ -106,7 +106,31 @@ def test_lora_trains_adapters_and_saves_a_merged_plain_model(tiny_base, tmp_path
     cfg = tiny_train_settings(max_steps=2, lora=True, lora_r=4, lora_alpha=8, learning_rate=5e-2)
     result = train(tiny_base, tmp_path / "run", _examples(8), [], cfg)
     before, after = _weights(tiny_base), _weights(result.model_dir)
-    assert before.keys() == after.keys()  # merged: no adapter tensors left, loads as a plain HF model
+    assert (
+        before.keys() == after.keys()
+    )  # merged: no adapter tensors left, loads as a plain HF model
     moved = [k for k in before if not (before[k] == after[k]).all()]
     assert moved and all("proj" in k for k in moved)  # only the adapted linear layers changed
     assert math.isfinite(result.final_loss)
+
+
+def test_dpo_widens_the_margin_of_final_text_over_proposal(tiny_base, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from echo_ops.dpo import Pair, dpo_train, target_logprobs
+
+    pairs = [Pair(f"def f{i}(x):\n    return ", "\n", f"x + {i}", f"None  # {i}") for i in range(4)]
+    cfg = tiny_train_settings(dpo_steps=4, dpo_learning_rate=1e-2, dpo_beta=0.5)
+    out = dpo_train(tiny_base, tmp_path / "dpo", pairs, cfg)
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+
+    def margin(model_dir):
+        model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+        with torch.no_grad():
+            c = target_logprobs(model, tok, pairs, "chosen", 64)
+            r = target_logprobs(model, tok, pairs, "rejected", 64)
+        return float((c - r).mean())
+
+    assert out["last_loss"] < out["first_loss"]
+    assert margin(tmp_path / "dpo") > margin(tiny_base) + 0.1
