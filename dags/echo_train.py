@@ -65,6 +65,9 @@ def echo_train():
         with open_warehouse() as con:
             window = new_data_window(con)
         print(f"new data window: {window}; need {settings.train.min_new_examples}")
+        if window["champion_id"] is None:
+            print("no champion to fine-tune: run `echo-ops bootstrap-model` once; skipping")
+            return False
         return window["new_examples"] >= settings.train.min_new_examples
 
     @task(

@@ -42,7 +42,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(512, 2, 64, 2, 172, 64, 120_000, 6, 4, 3e-3),
     # the demo: about 4M parameters, under 5 minutes on 2 CPU cores (docs/models.md)
     "demo": Preset(4096, 4, 256, 4, 688, 256, 2_500_000, 360, 8, 2e-3),
-    # a GPU machine: about 110M parameters on the whole standard library
+    # a GPU machine: about 98M parameters on the whole standard library
     "small": Preset(16384, 12, 768, 12, 2048, 1024, 400_000_000, 20_000, 32, 6e-4),
 }
 
