@@ -49,7 +49,7 @@ lint: venv  ## ruff
 	$(BIN)/ruff format --check dags plugins tests bench scripts
 
 bench: venv  ## run every benchmark under bench/ (each prints one JSON object last)
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(BIN)/python $$b; done
 
 up:  ## the multi-machine form (needs a Docker engine)
 	docker compose up -d

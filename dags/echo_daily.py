@@ -30,7 +30,14 @@ training_set = Asset(name=TRAINING_SET_ASSET)
     catchup=True,
     max_active_runs=1,
     tags=["echo", "daily"],
-    params={"ds": Param(None, type=["null", "string"], format="date", description="Day to process (YYYY-MM-DD); empty = the data interval's day")},
+    params={
+        "ds": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Day to process (YYYY-MM-DD); empty = the data interval's day",
+        )
+    },
     default_args={
         "owner": "echo-data",
         "retries": settings.schedule.retries,
@@ -47,7 +54,9 @@ def echo_daily():
         from echo_ops.partition import partition_date
 
         ctx = get_current_context()
-        day = partition_date(ctx.get("logical_date"), ctx.get("data_interval_start"), ctx["params"].get("ds"))
+        day = partition_date(
+            ctx.get("logical_date"), ctx.get("data_interval_start"), ctx["params"].get("ds")
+        )
         return day.isoformat()
 
     @task(task_display_name="Prepare warehouse")

@@ -2,4 +2,5 @@ import sys
 
 from echo_ops.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # Airflow's plugin scan may import this file too
+    sys.exit(main())

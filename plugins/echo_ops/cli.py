@@ -54,7 +54,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     from echo_ops.warehouse import LAYERS, open_warehouse
 
     with open_warehouse() as con:
-        (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        (path,) = con.execute(
+            "select path from duckdb_databases() where database_name = current_database()"
+        ).fetchone()
     print(f"warehouse ready at {path} with layers: {', '.join(LAYERS)}")
     return 0
 
@@ -229,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from ECHO_* environment variables; `echo-ops config` lists them.",
     )
     parser.add_argument("--version", action="version", version=f"echo-ops {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default: settings)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("config", help="print the effective settings and where each came from")
@@ -239,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="create the warehouse file, its layers and ops tables")
     p.set_defaults(handler=cmd_init)
 
-    p = sub.add_parser("publish", help="publish the analyst snapshot (atomic copy of the warehouse)")
+    p = sub.add_parser(
+        "publish", help="publish the analyst snapshot (atomic copy of the warehouse)"
+    )
     p.set_defaults(handler=cmd_publish)
 
     _add_models_parsers(sub)

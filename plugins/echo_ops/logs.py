@@ -42,9 +42,7 @@ def stage_run(stage: str, **inputs: Any) -> Iterator[dict[str, Any]]:
     except Exception as exc:
         log.error("failed %s error=%r", format_fields(**inputs, **counts), exc)
         raise
-    log.info(
-        "done %s", format_fields(**inputs, **counts, seconds=time.perf_counter() - started)
-    )
+    log.info("done %s", format_fields(**inputs, **counts, seconds=time.perf_counter() - started))
 
 
 def configure_cli_logging(level: str = "INFO") -> None:

@@ -47,12 +47,16 @@ def list_objects(root: str, prefix: str = "") -> list[ObjectInfo]:
     if is_s3(root):
         bucket, base = split_s3(root)
         full = "/".join(p for p in (base, prefix.strip("/")) if p)
-        pages = s3_client().get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=full + "/" if full else ""
+        pages = (
+            s3_client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=full + "/" if full else "")
         )
         strip = len(base) + 1 if base else 0
         found = [
-            ObjectInfo(o["Key"][strip:], o["Size"]) for page in pages for o in page.get("Contents", [])
+            ObjectInfo(o["Key"][strip:], o["Size"])
+            for page in pages
+            for o in page.get("Contents", [])
         ]
         return sorted(found, key=lambda o: o.key)
     base = Path(root)
@@ -60,7 +64,11 @@ def list_objects(root: str, prefix: str = "") -> list[ObjectInfo]:
     if not start.exists():
         return []
     return sorted(
-        (ObjectInfo(p.relative_to(base).as_posix(), p.stat().st_size) for p in start.rglob("*") if p.is_file()),
+        (
+            ObjectInfo(p.relative_to(base).as_posix(), p.stat().st_size)
+            for p in start.rglob("*")
+            if p.is_file()
+        ),
         key=lambda o: o.key,
     )
 

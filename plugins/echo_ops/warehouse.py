@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from echo_ops.config import Settings, get_settings
+from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
 
@@ -31,7 +32,9 @@ def sql_path(name: str, sql_dir: Path | None = None) -> Path:
     matches = sorted(root.rglob(f"{Path(name).name}.sql"))
     if len(matches) != 1:
         found = ", ".join(str(m) for m in matches) or "none"
-        raise FileNotFoundError(f"expected one SQL file named {name}.sql under {root}; found {found}")
+        raise FileNotFoundError(
+            f"expected one SQL file named {name}.sql under {root}; found {found}"
+        )
     return matches[0]
 
 
@@ -83,7 +86,11 @@ def open_warehouse(
 
 
 def replace_partition(
-    con: duckdb.DuckDBPyConnection, table: str, select_sql: str, ds: date, params: dict | None = None
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    select_sql: str,
+    ds: date,
+    params: dict | None = None,
 ) -> int:
     """Replace one day of `table` with `select_sql`'s rows, in one transaction.
 
@@ -133,14 +140,22 @@ def log_run(
 
 
 def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, published_path: Path | str, exclude_schemas: tuple[str, ...] = ("raw",)
+    con: duckdb.DuckDBPyConnection,
+    published_path: Path | str,
+    exclude_schemas: tuple[str, ...] = ("raw",),
 ) -> dict[str, int]:
     """Copy the analyst-facing layers to a new file, then swap it in with os.replace.
 
     Readers holding the old file keep their view; nobody ever sees a half-written copy.
     Returns the row count of each published table.
     """
-    target = Path(published_path)
+    with stage_run("publish", target=published_path) as counts:
+        published = _copy_to_snapshot(con, Path(published_path), exclude_schemas)
+        counts.update(tables=len(published), rows_out=sum(published.values()))
+    return published
+
+
+def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     (src_db,) = con.execute("select current_database()").fetchone()
@@ -152,12 +167,15 @@ def publish_snapshot(
     published: dict[str, int] = {}
     con.execute(f"attach '{tmp}' as snapshot")
     try:
-        for schema in sorted({s for s, _ in tables} - set(exclude_schemas)):
-            con.execute(f"create schema if not exists snapshot.{schema}")
+        for schema in LAYERS:
+            if schema not in exclude_schemas:
+                con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, name in tables:
             if schema in exclude_schemas:
                 continue
-            con.execute(f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}")
+            con.execute(
+                f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}"
+            )
             (n,) = con.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()
             published[f"{schema}.{name}"] = int(n)
     finally:

@@ -1,0 +1,13 @@
+-- Mart tables exist before their first refresh so analysts' queries never fail on a fresh warehouse.
+create table if not exists marts.fct_completions (
+    ds date, completion_id varchar, user_id varchar, model_version varchar, language_id varchar,
+    outcome varchar, accept_kind varchar, is_accepted boolean, is_kept_verbatim boolean,
+    settled_reason varchar, proposal_chars bigint, final_chars bigint,
+    accepted_retained_chars bigint, edit_distance bigint, kept_rate double, shown_at timestamp
+);
+
+create table if not exists marts.rpt_daily_acceptance (
+    ds date, model_version varchar, shown_count bigint, accepted_count bigint,
+    kept_verbatim_count bigint, acceptance_rate double, avg_kept_rate double,
+    accepted_retained_chars bigint
+);

@@ -1,0 +1,45 @@
+"""A real Airflow metadata DB (SQLite, migrated) in a temp AIRFLOW_HOME, per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ECHO_", "AIRFLOW"))}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        PYTHONPATH=str(REPO / "plugins"),
+        ECHO_SCHEDULE__RETRIES="0",
+    )
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    for pool in ("echo_duckdb", "echo_gpu"):
+        subprocess.run(
+            [AIRFLOW, "pools", "set", pool, "1", "test"], env=env, check=True, capture_output=True
+        )
+    return env
+
+
+def dags_test(env: dict[str, str], dag_id: str, day: str, data_root: Path, **extra: str):
+    """`airflow dags test DAG DAY` against the session's metadata DB; returns the process."""
+    run_env = {**env, "ECHO_DATA_ROOT": str(data_root), **extra}
+    return subprocess.run(
+        [AIRFLOW, "dags", "test", dag_id, day],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )

@@ -1,0 +1,146 @@
+"""Marts from literal refinement rows, compared with literal expected rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from echo_ops.marts import refresh_marts
+from echo_ops.warehouse import run_sql_file
+
+DAY = date(2026, 11, 2)
+COLUMNS = (
+    "ds date, completion_id varchar, user_id varchar, model_version varchar, language_id varchar, "
+    "outcome varchar, accept_kind varchar, settled_reason varchar, proposal_text varchar, "
+    "final_text varchar, accepted_retained_chars bigint, edit_distance bigint, kept_rate double, "
+    "shown_at timestamp"
+)
+ROWS = [
+    (
+        "2026-11-02",
+        "c1",
+        "u1",
+        "m1",
+        "python",
+        "accepted_kept",
+        "full",
+        "quiet",
+        "abc",
+        "abc",
+        3,
+        0,
+        1.0,
+    ),
+    (
+        "2026-11-02",
+        "c2",
+        "u1",
+        "m1",
+        "python",
+        "accepted_refined",
+        "full",
+        "saved",
+        "abcd",
+        "abXd",
+        3,
+        1,
+        0.75,
+    ),
+    (
+        "2026-11-02",
+        "c3",
+        "u2",
+        "m1",
+        "python",
+        "rejected_written",
+        None,
+        "quiet",
+        "zz",
+        "yy",
+        0,
+        2,
+        None,
+    ),
+    (
+        "2026-11-02",
+        "c4",
+        "u2",
+        "m2",
+        "python",
+        "rejected_empty",
+        None,
+        "horizon",
+        "q",
+        "",
+        0,
+        1,
+        None,
+    ),
+    (
+        "2026-11-01",
+        "c0",
+        "u2",
+        "m1",
+        "python",
+        "accepted_kept",
+        "full",
+        "quiet",
+        "a",
+        "a",
+        1,
+        0,
+        1.0,
+    ),
+]
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    run_sql_file(con, "ddl/schemas")
+    con.execute(f"create table staging.refinements ({COLUMNS})")
+    for row in ROWS:
+        con.execute(
+            "insert into staging.refinements values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2026-11-02 10:00')",
+            row,
+        )
+    return con
+
+
+def test_daily_acceptance_report(con):
+    assert refresh_marts(con, DAY) == {"fct_completions": 4, "rpt_daily_acceptance": 2}
+    rows = con.execute(
+        "select model_version, shown_count, accepted_count, kept_verbatim_count, acceptance_rate, "
+        "avg_kept_rate, accepted_retained_chars from marts.rpt_daily_acceptance order by 1"
+    ).fetchall()
+    assert rows == [("m1", 3, 2, 1, 0.6667, 0.875, 6), ("m2", 1, 0, 0, 0.0, None, 0)]
+
+
+def test_fact_flags_and_sizes(con):
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select completion_id, is_accepted, is_kept_verbatim, proposal_chars, final_chars "
+        "from marts.fct_completions order by 1"
+    ).fetchall()
+    assert rows == [
+        ("c1", True, True, 3, 3),
+        ("c2", True, False, 4, 4),
+        ("c3", False, False, 2, 2),
+        ("c4", False, False, 1, 0),
+    ]
+
+
+def test_refresh_is_idempotent_and_leaves_other_days(con):
+    refresh_marts(con, date(2026, 11, 1))
+    refresh_marts(con, DAY)
+    first = con.execute("select * from marts.fct_completions order by completion_id").fetchall()
+    refresh_marts(con, DAY)
+    assert (
+        con.execute("select * from marts.fct_completions order by completion_id").fetchall()
+        == first
+    )
+    assert con.execute(
+        "select count(*) from marts.fct_completions where ds = '2026-11-01'"
+    ).fetchone() == (1,)
