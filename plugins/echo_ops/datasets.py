@@ -18,7 +18,7 @@ import duckdb
 
 from echo_ops.config import Settings, get_settings
 from echo_ops.dedup import assign_split, decontaminate, dedup_examples
-from echo_ops.logs import stage_run
+from echo_ops.logs import get_logger, stage_run
 from echo_ops.safety import redact_text
 from echo_ops.warehouse import replace_partition, run_sql_file, table_exists
 
@@ -31,7 +31,7 @@ _PAIR_COLUMNS = ["ds", "pair_id", "refinement_id", "user_id", "doc_uri", "prefix
 
 
 class TrainingDataError(ValueError):
-    """The refinements cannot be turned into examples (missing table or columns)."""
+    """The refinements cannot be turned into examples (they break docs/contracts.md)."""
 
 
 def build_training_examples(
@@ -73,9 +73,23 @@ def build_training_examples(
         return dict(counts)
 
 
+_NEEDED = {"ds", "completion_id", "user_id", "doc_uri", "outcome", "prompt_prefix", "prompt_suffix",
+           "final_text", "proposal_text"}  # fmt: skip
+
+
 def _load_refinements(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
     if not table_exists(con, "staging.refinements"):
-        raise TrainingDataError("staging.refinements does not exist: run the extract stage first")
+        # A fresh warehouse (extract has never run): an empty day, not an error.
+        get_logger("datasets").warning(
+            "staging.refinements does not exist yet: no examples for %s", day
+        )
+        return []
+    cols = {r[0] for r in con.execute("select column_name from information_schema.columns "
+                                      "where table_schema = 'staging' and table_name = 'refinements'").fetchall()}  # fmt: skip
+    if missing := sorted(_NEEDED - cols):
+        raise TrainingDataError(
+            f"staging.refinements lacks column(s) {', '.join(missing)} (docs/contracts.md)"
+        )
     consent = (
         "ops.consent"
         if table_exists(con, "ops.consent")

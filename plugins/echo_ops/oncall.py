@@ -16,9 +16,9 @@ ADVICE: dict[str, str] = {
     "init_warehouse": "The DuckDB file could not be opened for writing: another writer holds it "
     "(check the echo_duckdb pool and stray processes) or the disk is full.",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
-    "build_training_examples": "No training examples for the day: staging.refinements is missing (run "
-    "extract for that day) or a shared safety/dedup function failed; rerun with "
-    "`echo-ops build-trainset --ds DAY`.",
+    "build_training_examples": "TrainingDataError: staging.refinements breaks docs/contracts.md "
+    "(a renamed or missing column: check the extract deploy); otherwise a shared safety/dedup "
+    "function failed. Rerun with `echo-ops build-trainset --ds DAY`.",
     "check_new_data": "Could not read training.examples or registry.models: check the warehouse "
     "file and the echo_duckdb pool.",
     "fine_tune": "NoChampionError: run `echo-ops bootstrap-model` (or `models register DIR`). "

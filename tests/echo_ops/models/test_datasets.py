@@ -147,6 +147,12 @@ def test_secret_in_target_is_dropped_and_context_redacted(corpus):
     assert all(key not in (r["prefix"] + r["suffix"] + r["target"]) for r in rows)
 
 
-def test_missing_refinements_is_a_clear_error():
-    with open_warehouse() as con, pytest.raises(TrainingDataError, match="staging.refinements"):
-        build_training_examples(con, D1, get_settings())
+def test_fresh_warehouse_is_an_empty_day_but_a_broken_table_fails_clearly():
+    with open_warehouse() as con:
+        counts = build_training_examples(con, D1, get_settings())
+        assert counts["refinements"] == 0 and counts["rows_out"] == 0
+        con.execute(
+            "create table staging.refinements (ds date, completion_id varchar, user_id varchar)"
+        )
+        with pytest.raises(TrainingDataError, match="lacks column.*final_text"):
+            build_training_examples(con, D1, get_settings())
