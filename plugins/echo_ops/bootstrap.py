@@ -35,13 +35,14 @@ class Preset:
     max_steps: int
     batch_size: int
     learning_rate: float
+    max_train_seconds: float | None = None  # a wall-time cap, so a busy machine still finishes
 
 
 PRESETS: dict[str, Preset] = {
     # seconds, for tests
     "tiny": Preset(512, 2, 64, 2, 172, 64, 120_000, 6, 4, 3e-3),
     # the demo: about 4M parameters, under 5 minutes on 2 CPU cores (docs/models.md)
-    "demo": Preset(4096, 4, 256, 4, 688, 256, 2_500_000, 360, 8, 2e-3),
+    "demo": Preset(4096, 4, 256, 4, 688, 256, 2_500_000, 360, 8, 2e-3, 230.0),
     # a GPU machine: about 98M parameters on the whole standard library
     "small": Preset(16384, 12, 768, 12, 2048, 1024, 400_000_000, 20_000, 32, 6e-4),
 }
@@ -214,6 +215,7 @@ def pretrain_settings(base: TrainSettings, preset: Preset) -> TrainSettings:
             "eval_every": max(1, preset.max_steps // 4),
             "checkpoint_every": max(1, preset.max_steps // 4),
             "lora": False,
+            "max_train_seconds": preset.max_train_seconds,
         }
     )
 

@@ -54,32 +54,28 @@ def score_model(
     """Target loss / perplexity on all rows, exact match / edit similarity on the first few."""
     import torch
     import torch.nn.functional as F
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from echo_ops.generate import ModelProposer
     from echo_ops.prompt import IGNORE_INDEX
     from echo_ops.train import _rows
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    proposer = ModelProposer(model_dir, cfg.device, cfg.max_new_tokens)
+    model, tokenizer = proposer.model, proposer.tokenizer
     seq = min(cfg.seq_len, getattr(model.config, "max_position_embeddings", cfg.seq_len))
     examples = [Example(r["prefix"], r["suffix"], r["target"]) for r in rows]
-    x, y, _ = _rows(
-        tokenizer, examples, cfg.model_copy(update={"packing": False, "seq_len": seq}), False
-    )
+    unpacked = cfg.model_copy(update={"packing": False, "seq_len": seq})
+    x, y, _ = (t.to(proposer.device) for t in _rows(tokenizer, examples, unpacked, False))
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, x.shape[0], cfg.batch_size):
             logits = model(input_ids=x[i : i + cfg.batch_size]).logits[:, :-1].float()
             labels = y[i : i + cfg.batch_size, 1:]
-            total += F.cross_entropy(
+            ce = F.cross_entropy(
                 logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
-            ).item()
+            )
+            total += ce.item()
             count += int((labels != IGNORE_INDEX).sum())
     loss = total / max(count, 1)
-    proposer = ModelProposer(
-        model_dir, "cpu" if cfg.device == "cpu" else "auto", cfg.max_new_tokens
-    )
     gen_rows = rows[: cfg.eval_generate_examples]
     outputs = [proposer.propose(r["prefix"], r["suffix"])[0] for r in gen_rows]
     exact = sum(o.strip() == r["target"].strip() for o, r in zip(outputs, gen_rows, strict=True))

@@ -165,13 +165,22 @@ def train(
         )
         if on_step:
             on_step(step, cfg.max_steps, loss_val)
-        if eval_rows is not None and (step % cfg.eval_every == 0 or step == cfg.max_steps):
+        budget = cfg.max_train_seconds
+        out_of_time = budget is not None and time.perf_counter() - started >= budget
+        if eval_rows is not None and (
+            step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time
+        ):
             eval_loss = _evaluate(model, eval_rows, cfg, loss_of)
             log.info("step %d eval_loss %.4f", step, eval_loss)
         if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
             _save_checkpoint(out_dir, step, tokens + run_tokens, model, optimizer, cfg)
         if crash_after_step is not None and step == crash_after_step:
             os.kill(os.getpid(), signal.SIGKILL)
+        if out_of_time:
+            log.warning(
+                "time budget %.0f s spent at step %d/%d: stopping here", budget, step, cfg.max_steps
+            )
+            break
 
     # -- final model: a plain Hugging Face directory (LoRA merged in), config beside it
     model_dir = out_dir / "model"

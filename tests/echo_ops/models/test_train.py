@@ -134,3 +134,10 @@ def test_dpo_widens_the_margin_of_final_text_over_proposal(tiny_base, tmp_path):
 
     assert out["last_loss"] < out["first_loss"]
     assert margin(tmp_path / "dpo") > margin(tiny_base) + 0.1
+
+
+def test_time_budget_stops_early_with_a_usable_model(tiny_base, tmp_path):
+    cfg = tiny_train_settings(max_steps=50, max_train_seconds=0.0)
+    result = train(tiny_base, tmp_path / "run", _examples(), _examples(4), cfg)
+    assert result.steps == 1 and math.isfinite(result.eval_loss)
+    assert (result.model_dir / "model.safetensors").is_file()
