@@ -7,7 +7,8 @@ both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
 
 Greedy decoding, stops at <eos> or `max_new_tokens`; `logprobs[i]` is the model's log
-probability of the i-th generated token (the simulator's user model can use confidence).
+probability of the i-th generated token (the simulator gates on their geometric mean).
+`proposer.model_version` is the registry model id (for the server log).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from echo_ops.prompt import encode_fim
 class ModelProposer:
     """A loaded model and tokenizer; load once, call `propose` many times."""
 
-    def __init__(self, model_dir: Path | str, device: str = "auto", max_new_tokens: int = 48):
+    def __init__(self, model_dir: Path | str, device: str = "auto", max_new_tokens: int = 48,
+                 model_version: str | None = None):  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model_dir, self.device, self.max_new_tokens = Path(model_dir), device, max_new_tokens
+        self.model_version = model_version or self.model_dir.name  # what server logs record
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.model = AutoModelForCausalLM.from_pretrained(self.model_dir).to(device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
@@ -68,5 +71,8 @@ def champion_proposer(settings: Settings | None = None) -> ModelProposer:
     if record is None:
         raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
     return ModelProposer(
-        fetch_model_dir(record), settings.train.device, settings.train.max_new_tokens
+        fetch_model_dir(record),
+        settings.train.device,
+        settings.train.max_new_tokens,
+        record.model_id,
     )

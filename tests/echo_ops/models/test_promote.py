@@ -111,3 +111,20 @@ def test_evaluate_without_eval_rows_fails_clearly(tmp_path):
         run_sql_file(con, "ddl/training")
         with pytest.raises(EvalDataError, match="no held-out examples"):
             evaluate_candidate(con, "c")
+
+
+def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
+    from echo_ops.generate import champion_proposer
+
+    monkeypatch.setenv("ECHO_TRAIN__MAX_NEW_TOKENS", "5")
+    reset_settings_cache()
+    with pytest.raises(LookupError, match="no champion"):
+        champion_proposer()
+    with open_warehouse() as con:
+        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
+        set_champion(con, "base", "first")
+    proposer = champion_proposer()
+    text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
+    assert proposer.model_version == "base"
+    assert isinstance(text, str) and 0 < len(logprobs) <= 5
+    assert all(lp <= 0.0 for lp in logprobs)
