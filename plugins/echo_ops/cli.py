@@ -96,6 +96,15 @@ def _step_progress(description: str):
 def cmd_bootstrap_model(args: argparse.Namespace) -> int:
     from echo_ops.bootstrap import bootstrap_and_register
 
+    if args.if_no_champion:
+        from echo_ops.registry import champion
+        from echo_ops.warehouse import open_warehouse
+
+        with open_warehouse() as con:
+            existing = champion(con)
+        if existing is not None:
+            _print_json({"model_id": existing.model_id, "skipped": "a champion already exists"})
+            return 0
     progress, on_step = _step_progress(f"pretraining ({args.preset})")
     with progress:
         summary = bootstrap_and_register(args.preset, args.out, args.corpus, on_step=on_step)
@@ -192,6 +201,7 @@ def _add_models_parsers(sub) -> None:
                    help="model size: tiny (tests), demo (<5 min on 2 CPU cores), small (GPU)")  # fmt: skip
     p.add_argument("--corpus", type=Path, default=None, help="directory of *.py files (default: stdlib)")
     p.add_argument("--out", type=Path, default=None, help="HF directory to write (default: data_root/bootstrap/PRESET)")
+    p.add_argument("--if-no-champion", action="store_true", help="do nothing when the registry has a champion")
     p.set_defaults(handler=cmd_bootstrap_model)
 
     p = sub.add_parser("build-trainset", help="one day of refinements -> training.examples (+ preference pairs)")

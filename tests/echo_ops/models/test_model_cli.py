@@ -14,6 +14,12 @@ def test_bootstrap_register_list_show_rollback(tiny_copy, tmp_path, capsys):
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
     assert boot["steps"] == 6 and boot["model_id"].startswith("bootstrap-")
 
+    assert main(["bootstrap-model", "--preset", "tiny", "--if-no-champion"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "model_id": boot["model_id"],
+        "skipped": "a champion already exists",
+    }
+
     assert main(["models", "register", str(tiny_copy), "--champion"]) == 0
     registered = json.loads(capsys.readouterr().out)
     assert registered["status"] == "champion" and registered["kind"] == "registered"
