@@ -32,7 +32,7 @@ from echo_ops.bootstrap import (  # noqa: E402
     train_tokenizer,
 )
 from echo_ops.config import TrainSettings  # noqa: E402
-from echo_ops.train import _mfu, _pick_device, _rows, train  # noqa: E402
+from echo_ops.train import _pick_device, _rows, mfu, train  # noqa: E402
 
 
 def _ours(
@@ -119,10 +119,6 @@ def main() -> None:
     hf_tps = tokens_per_step / _p25(hf)
     median_ratio = statistics.median(hf) / statistics.median(ours)
 
-    class _Params:  # _mfu only needs .parameters()
-        def parameters(self):
-            return [torch.empty(n_params)]
-
     print(json.dumps({
         "bench": "train", "mode": args.mode, "device": device, "preset": args.preset, "params": n_params,
         "steps_per_run": args.steps, "rounds": args.rounds, "batch_size": cfg.batch_size,
@@ -130,7 +126,7 @@ def main() -> None:
         "hf_trainer_tokens_per_s": round(hf_tps, 1), "ratio_vs_hf_trainer": round(ours_tps / hf_tps, 3),
         "ratio_vs_hf_trainer_median_steps": round(median_ratio, 3),
         "step_s": {"ours": [round(x, 3) for x in ours], "hf_trainer": [round(x, 3) for x in hf]},
-        "mfu": _mfu(_Params(), ours_tps, device), "torch": torch.__version__,
+        "mfu": mfu(n_params, ours_tps) if device == "cuda" else None, "torch": torch.__version__,
     }))  # fmt: skip
 
 

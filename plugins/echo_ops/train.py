@@ -350,12 +350,15 @@ def _hardware(device: str) -> dict[str, Any]:
 
 
 def _mfu(model, tokens_per_s: float, device: str) -> float | None:
-    """6 * params FLOPs per token (forward + backward) over the GPU's peak."""
+    """6 * params FLOPs per token (forward + backward) over the GPU's dense bf16 peak."""
     if device != "cuda":
         return None
+    return mfu(sum(p.numel() for p in model.parameters()), tokens_per_s)
+
+
+def mfu(n_params: int, tokens_per_s: float) -> float | None:
     import torch
 
     name = torch.cuda.get_device_name(0)
     peak = next((v for k, v in _PEAK_FLOPS.items() if k in name), None)
-    n_params = sum(p.numel() for p in model.parameters())
     return None if peak is None else 6 * n_params * tokens_per_s / peak
