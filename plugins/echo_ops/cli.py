@@ -226,7 +226,7 @@ def _add_models_parsers(sub) -> None:
     actions.add_parser("show", help="one model as JSON").add_argument("model_id")
     rb = actions.add_parser("rollback", help="reject the champion, restore the previous one")
     rb.add_argument("--reason", default="manual rollback")
-    rg = actions.add_parser("register", help="add any Hugging Face causal-LM directory (with FIM tokens)")
+    rg = actions.add_parser("register", help="add any Hugging Face causal-LM directory")
     rg.add_argument("path", type=Path)
     rg.add_argument("--champion", action="store_true", help="make it the champion at once")
     p.set_defaults(handler=cmd_models)

@@ -21,18 +21,18 @@ PAD = "<pad>"
 SPECIAL_TOKENS = [PAD, EOS, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE]
 # Other spellings real code models use for the same markers (Qwen2.5-Coder, DeepSeek use "|").
 _ALIASES = {
-    FIM_PREFIX: ["<fim_prefix>", "<|fim_prefix|>", "<fim-prefix>"],
-    FIM_SUFFIX: ["<fim_suffix>", "<|fim_suffix|>", "<fim-suffix>"],
-    FIM_MIDDLE: ["<fim_middle>", "<|fim_middle|>", "<fim-middle>"],
-}
+    FIM_PREFIX: ["<fim_prefix>", "<|fim_prefix|>", "<fim-prefix>", "▁<PRE>", "<PRE>"],
+    FIM_SUFFIX: ["<fim_suffix>", "<|fim_suffix|>", "<fim-suffix>", "▁<SUF>", "<SUF>"],
+    FIM_MIDDLE: ["<fim_middle>", "<|fim_middle|>", "<fim-middle>", "▁<MID>", "<MID>"],
+}  # StarCoder, Qwen2.5-Coder / DeepSeek-Coder, SantaCoder, CodeLlama
 IGNORE_INDEX = -100  # label value the loss skips
 
 
 @dataclass(frozen=True)
 class FimTokens:
-    prefix_id: int
-    suffix_id: int
-    middle_id: int
+    prefix: tuple[int, ...]  # one special token, or the marker spelled in ordinary tokens
+    suffix: tuple[int, ...]
+    middle: tuple[int, ...]
     eos_id: int
 
 
@@ -49,18 +49,22 @@ def build_prompt_text(prefix: str, suffix: str) -> str:
 
 
 def fim_tokens(tokenizer: Any) -> FimTokens:
-    """Ids of the FIM markers and end-of-sequence in this tokenizer, whatever their spelling."""
+    """Ids of the FIM markers and end-of-sequence in this tokenizer, whatever their spelling.
+
+    A model without FIM tokens (any plain causal LM) gets the markers as ordinary text, so it
+    can still be served and fine-tuned untouched; it learns the format from the data.
+    """
     vocab = tokenizer.get_vocab()
-    ids = []
+    markers = []
     for marker in (FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE):
         found = [vocab[a] for a in _ALIASES[marker] if a in vocab]
-        if not found:
-            raise ValueError(f"tokenizer has no {marker} token (nor an alias): not a FIM model")
-        ids.append(found[0])
+        markers.append(
+            (found[0],) if found else tuple(tokenizer.encode(marker, add_special_tokens=False))
+        )
     eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else vocab.get(EOS)
     if eos is None:
-        raise ValueError("tokenizer has no end-of-sequence token")
-    return FimTokens(*ids, eos_id=eos)
+        raise ValueError("tokenizer has no end-of-sequence token: cannot end a completion")
+    return FimTokens(*markers, eos_id=eos)
 
 
 def split_budget(
@@ -96,8 +100,9 @@ def encode_fim(
     if target is not None:
         cap = max_target_tokens if max_target_tokens is not None else max_tokens // 2
         tgt_ids = enc(target)[: max(cap - 1, 0)] + [t.eos_id]
-    keep_p, keep_s = split_budget(len(p_ids), len(s_ids), max_tokens - 3 - len(tgt_ids))
-    prompt = [t.prefix_id, *p_ids[len(p_ids) - keep_p :], t.suffix_id, *s_ids[:keep_s], t.middle_id]
+    markers = len(t.prefix) + len(t.suffix) + len(t.middle)
+    keep_p, keep_s = split_budget(len(p_ids), len(s_ids), max_tokens - markers - len(tgt_ids))
+    prompt = [*t.prefix, *p_ids[len(p_ids) - keep_p :], *t.suffix, *s_ids[:keep_s], *t.middle]
     ids = prompt + tgt_ids
     if loss_on_prompt:
         labels = list(ids)

@@ -39,8 +39,8 @@ def test_encode_keeps_prefix_end_and_suffix_start(tiny_base):
     enc = encode_fim(tok, prefix, suffix, "compute()", max_tokens=64)
     assert len(enc.input_ids) <= 64
     ids = enc.input_ids
-    assert ids[0] == t.prefix_id and ids[-1] == t.eos_id
-    p_end, m = ids.index(t.suffix_id), ids.index(t.middle_id)
+    assert t.prefix == (2,) and ids[0] == 2 and ids[-1] == t.eos_id  # real special tokens
+    p_end, m = ids.index(t.suffix[0]), ids.index(t.middle[0])
     assert tok.decode(ids[1:p_end]).endswith("result = ")  # the cursor's side of the prefix
     assert "line_0 =" not in tok.decode(ids[1:p_end])  # the far end was cut
     assert tok.decode(ids[p_end + 1 : m]).startswith("\nprint(result)")
@@ -55,19 +55,39 @@ def test_generation_prompt_ends_at_middle(tiny_base):
 
     tok = AutoTokenizer.from_pretrained(tiny_base)
     enc = encode_fim(tok, "x = ", "", None, max_tokens=16)
-    assert enc.input_ids[-1] == fim_tokens(tok).middle_id
+    assert enc.input_ids[-1] == fim_tokens(tok).middle[0]
     assert enc.n_prompt == len(enc.input_ids)
 
 
-def test_tokenizer_without_fim_tokens_is_refused():
-    class NoFim:
-        eos_token_id = 0
+class _CharTokenizer:
+    """A plain causal-LM tokenizer with no FIM tokens: one id per character."""
 
-        def get_vocab(self):
-            return {"a": 0, "b": 1}
+    eos_token_id = 0
 
-    with pytest.raises(ValueError, match="no <fim_prefix> token"):
-        fim_tokens(NoFim())
+    def get_vocab(self):
+        return {chr(c): c for c in range(1, 128)}
+
+    def encode(self, text, add_special_tokens=False):
+        return [ord(c) for c in text]
+
+
+def test_a_model_without_fim_tokens_gets_the_markers_as_text():
+    tok = _CharTokenizer()
+    t = fim_tokens(tok)
+    assert t.prefix == tuple(map(ord, FIM_PREFIX)) and t.eos_id == 0
+    enc = encode_fim(tok, "x" * 100 + "abc", "def" + "y" * 100, "zz", max_tokens=60)
+    text = "".join(map(chr, enc.input_ids[:-1]))
+    assert len(enc.input_ids) == 60
+    assert text.startswith(FIM_PREFIX) and text.endswith(f"{FIM_MIDDLE}zz")
+    assert f"abc{FIM_SUFFIX}def" in text
+
+
+def test_tokenizer_without_eos_is_refused():
+    class NoEos(_CharTokenizer):
+        eos_token_id = None
+
+    with pytest.raises(ValueError, match="no end-of-sequence"):
+        fim_tokens(NoEos())
 
 
 def test_alias_spelling_is_recognised():
@@ -77,4 +97,4 @@ def test_alias_spelling_is_recognised():
         def get_vocab(self):
             return {"<|fim_prefix|>": 5, "<|fim_suffix|>": 6, "<|fim_middle|>": 7}
 
-    assert fim_tokens(QwenStyle()) == FimTokens(5, 6, 7, 9)
+    assert fim_tokens(QwenStyle()) == FimTokens((5,), (6,), (7,), 9)
