@@ -148,7 +148,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     with open_warehouse() as con:
         report = evaluate_candidate(con, _candidate_id(con, args.candidate))
-    _print_json({k: report[k] for k in ("candidate_id", "champion_id", "candidate", "champion", "report_uri")})
+    _print_json(
+        {
+            k: report[k]
+            for k in ("candidate_id", "champion_id", "candidate", "champion", "report_uri")
+        }
+    )
     return 0
 
 
@@ -196,20 +201,37 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _add_models_parsers(sub) -> None:
-    p = sub.add_parser("bootstrap-model", help="train a tokenizer + small base model from scratch; register it")
+    p = sub.add_parser(
+        "bootstrap-model", help="train a tokenizer + small base model from scratch; register it"
+    )
     p.add_argument("--preset", choices=["tiny", "demo", "small"], default="demo",
                    help="model size: tiny (tests), demo (<5 min on 2 CPU cores), small (GPU)")  # fmt: skip
-    p.add_argument("--corpus", type=Path, default=None, help="directory of *.py files (default: stdlib)")
-    p.add_argument("--out", type=Path, default=None, help="HF directory to write (default: data_root/bootstrap/PRESET)")
-    p.add_argument("--if-no-champion", action="store_true", help="do nothing when the registry has a champion")
+    p.add_argument(
+        "--corpus", type=Path, default=None, help="directory of *.py files (default: stdlib)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="HF directory to write (default: data_root/bootstrap/PRESET)",
+    )
+    p.add_argument(
+        "--if-no-champion", action="store_true", help="do nothing when the registry has a champion"
+    )
     p.set_defaults(handler=cmd_bootstrap_model)
 
-    p = sub.add_parser("build-trainset", help="one day of refinements -> training.examples (+ preference pairs)")
+    p = sub.add_parser(
+        "build-trainset", help="one day of refinements -> training.examples (+ preference pairs)"
+    )
     p.add_argument("--ds", type=_parse_date, required=True, help="the day (YYYY-MM-DD)")
     p.set_defaults(handler=cmd_build_trainset)
 
-    p = sub.add_parser("train", help="fine-tune a candidate from the champion on the new data window")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this run")
+    p = sub.add_parser(
+        "train", help="fine-tune a candidate from the champion on the new data window"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint of this run"
+    )
     p.set_defaults(handler=cmd_train)
 
     for name, handler, text in (("evaluate", cmd_evaluate, "score candidate vs champion on the eval set"),
@@ -218,7 +240,9 @@ def _add_models_parsers(sub) -> None:
         p.add_argument("--candidate", default=None, help="model id (default: the newest candidate)")
         p.set_defaults(handler=handler)
 
-    p = sub.add_parser("models", help="the model registry: list | show ID | rollback | register DIR")
+    p = sub.add_parser(
+        "models", help="the model registry: list | show ID | rollback | register DIR"
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="every model with status and lineage").add_argument(
         "--json", action="store_true", help="machine-readable output"
@@ -230,6 +254,7 @@ def _add_models_parsers(sub) -> None:
     rg.add_argument("path", type=Path)
     rg.add_argument("--champion", action="store_true", help="make it the champion at once")
     p.set_defaults(handler=cmd_models)
+
 
 # --- end models
 

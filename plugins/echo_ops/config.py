@@ -116,7 +116,7 @@ class TrainSettings(_Group):
     eval_every: int = 20  # steps between held-out loss checks
     eval_batches: int = 4  # batches per periodic check
     checkpoint_every: int = 20  # steps between resumable checkpoints
-    max_train_seconds: float | None = None  # stop early after this much wall time; None = run all steps
+    max_train_seconds: float | None = None  # stop early after this much wall time; None = all
     lora: bool = False  # train LoRA adapters (peft) instead of all weights: for large models
     lora_r: int = 16
     lora_alpha: int = 32
