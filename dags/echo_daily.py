@@ -24,6 +24,18 @@ settings = get_settings()
 training_set = Asset(name=TRAINING_SET_ASSET)
 
 
+def _validate(suite: str, day: str) -> dict:
+    """Run one quality suite; a blocking failure is a data error, so it fails without retries."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from echo_ops.quality import DataQualityError, validate_day
+
+    try:
+        return validate_day(suite, day)
+    except DataQualityError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 @dag(
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime.combine(settings.schedule.start_date, datetime.min.time()),
@@ -92,8 +104,51 @@ def echo_daily():
             tables = publish_snapshot(con, settings.storage.published_path)
         return {"day": prepared["day"], "tables": len(tables)}
 
+    # --- data quality (issue #5): one validate task per hop ------------------------------
+    # Where they go in the chain (the lead wires the final one):
+    #   ingest_client >> validate_raw_client, ingest_server >> validate_raw_server,
+    #   both >> align >> validate_aligned >> extract >> validate_refinements
+    #   >> build_training_set >> validate_training_set >> publish_snapshot.
+    @task(task_display_name="Validate raw client events")
+    def validate_raw_client(day: str) -> dict:
+        """Checks raw.client_events for the day (keys, nulls, types, timestamps, volume, drift)."""
+        return _validate("raw_client", day)
+
+    @task(task_display_name="Validate raw server events")
+    def validate_raw_server(day: str) -> dict:
+        """Checks raw.server_events for the day."""
+        return _validate("raw_server", day)
+
+    @task(task_display_name="Validate aligned completions")
+    def validate_aligned(day: str) -> dict:
+        """Checks staging.int_completions_aligned_to_events for the day."""
+        return _validate("aligned", day)
+
+    @task(task_display_name="Validate refinements")
+    def validate_refinements(day: str) -> dict:
+        """Checks staging.refinements (outcomes, edit distances, lengths, acceptance drift)."""
+        return _validate("refinements", day)
+
+    @task(task_display_name="Validate training set")
+    def validate_training_set(day: str) -> dict:
+        """Checks training.examples: no secrets, no opted-out users, no file on both sides."""
+        return _validate("training_set", day)
+
+    # --- end data quality ------------------------------------------------------------------
+
     day = resolve_partition()
-    publish_snapshot(build_training_examples(init_warehouse(day)))
+    prepared = init_warehouse(day)
+    built = build_training_examples(prepared)
+    publish_snapshot(built)
+    # Data quality (issue #5): provisional wiring, after the warehouse exists; see above.
+    for validate in (
+        validate_raw_client,
+        validate_raw_server,
+        validate_aligned,
+        validate_refinements,
+    ):
+        prepared >> validate(day)
+    built >> validate_training_set(day)
 
 
 echo_daily()

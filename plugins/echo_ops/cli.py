@@ -72,6 +72,82 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- quality, consent and safety (issue #5) -----------------------------------------
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from echo_ops.quality import DataQualityError, run_suite
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        try:
+            result = run_suite(con, args.suite, args.ds)
+        except DataQualityError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    for o in result.outcomes:
+        mark = "ok  " if o.success else ("WARN" if o.severity == "warning" else "FAIL")
+        print(f"{mark} {o.name:<32} {o.observed}  [{o.sampled}]")
+    print(f"Data Docs: {result.docs_path}")
+    return 0
+
+
+def cmd_consent(args: argparse.Namespace) -> int:
+    from echo_ops.consent import set_consent
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        _print_json(set_consent(con, args.user, args.opt_out))
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    import getpass
+
+    from echo_ops.consent import forget_user
+    from echo_ops.warehouse import open_warehouse
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("echo-ops forget: refusing to erase without --yes (no terminal to confirm)", file=sys.stderr)
+            return 2
+        typed = input(f"erase every record of user {args.user!r} everywhere? type the user id to confirm: ")
+        if typed.strip() != args.user:
+            print("not confirmed; nothing erased", file=sys.stderr)
+            return 1
+    with open_warehouse() as con:
+        report = forget_user(con, args.user, requested_by=args.requested_by or getpass.getuser())
+    _print_json({"erasure_id": report.erasure_id, "removed": report.removed, "total": report.total})
+    return 0
+
+
+def cmd_scan_secrets(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
+    from echo_ops.safety import (
+        false_positive_rate,
+        score_documents,
+        score_planted_secrets,
+        stdlib_sample,
+    )
+    from echo_ops.warehouse import open_warehouse, table_exists
+
+    settings = get_settings()
+    texts: list[str] = []
+    if args.check_training_set and settings.storage.warehouse_path.exists():
+        with open_warehouse(read_only=True) as con:
+            if table_exists(con, "training.examples"):
+                q = "select concat_ws(chr(10), prefix, target, suffix) from training.examples"
+                texts = [t for (t,) in con.execute(q).fetchall()]
+    truth_dir = args.truth_dir or settings.storage.truth_dir
+    score = score_planted_secrets(truth_dir, texts)
+    docs = score_documents(truth_dir)
+    score["planted_secrets_leaked"] += docs["leaked_in_documents"]
+    fp = false_positive_rate(stdlib_sample(args.fp_files or settings.quality.fp_corpus_files))
+    _print_json({**score, **docs, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
+                 "fp_flagged_lines": fp["flagged_lines"], "fp_by_kind": fp["by_kind"]})
+    return 1 if score["planted_secrets_leaked"] else 0
+
+
 # --- models (issue #6): base model, training set, fine-tune, evaluate, promote, registry
 
 
@@ -284,6 +360,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_publish)
 
     _add_models_parsers(sub)
+
+    # quality, consent and safety (issue #5)
+    p = sub.add_parser("quality", help="run one hop's data-quality suite on a day")
+    p.add_argument("--suite", required=True,
+                   choices=["raw_client", "raw_server", "aligned", "refinements", "training_set"])
+    p.add_argument("--ds", required=True, type=_parse_date, help="day to check (YYYY-MM-DD)")
+    p.set_defaults(handler=cmd_quality)
+
+    p = sub.add_parser("consent", help="record a user's training consent (opt out or back in)")
+    p.add_argument("--user", required=True, help="pseudonymous user id")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--opt-out", dest="opt_out", action="store_true")
+    group.add_argument("--opt-in", dest="opt_out", action="store_false")
+    p.set_defaults(handler=cmd_consent)
+
+    p = sub.add_parser("forget", help="erase a user from every layer, the published copy and the landing zone")
+    p.add_argument("--user", required=True, help="pseudonymous user id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--requested-by", default=None, help="who asked (audit); default: the OS user")
+    p.set_defaults(handler=cmd_forget)
+
+    p = sub.add_parser("scan-secrets", help="score redaction against the simulator's planted secrets")
+    p.add_argument("--truth-dir", default=None, help="simulator truth (default: settings)")
+    p.add_argument("--fp-files", type=int, default=None, help="stdlib files for the false-positive rate")
+    p.add_argument("--check-training-set", action="store_true",
+                   help="also count planted values found in training.examples")
+    p.set_defaults(handler=cmd_scan_secrets)
     return parser
 
 

@@ -73,10 +73,14 @@ class QualitySettings(_Group):
     ts_skew_s: int = 900  # ...and run ahead of it this much (clock skew)
     ts_outside_max_share: float = 0.001  # share of rows outside that window that fails the hop
     max_target_chars: int = 4000  # longest training target accepted; longer ones warn
+    distribution_drift_max_ratio: float = 2.0  # p50/p90 today vs trailing days beyond this warns
     max_median_edit_distance: float = 400.0  # median edit distance above this warns (drift)
+    min_server_match_share: float = 0.95  # aligned completions with a server line; fewer warns
     eval_share: float = 0.1  # share of files held out for evaluation (split by file)
     near_dup_threshold: float = 0.85  # shingle Jaccard at which two examples are one
     fp_corpus_files: int = 60  # stdlib files scanned for the secret detector's false-positive rate
+    # "suite.check" -> blocking | warning, e.g. {"raw_client.volume_vs_trailing_days": "blocking"}
+    severity_overrides: dict[str, Literal["blocking", "warning"]] = Field(default_factory=dict)
 
 
 class TrainSettings(_Group):

@@ -166,7 +166,8 @@ def decontaminate(
 
     A training row leaks when it is an exact or near duplicate of an eval row, or when its
     target shares a `ngram`-token run with an eval target (the usual benchmark-contamination
-    test). Returns (clean training rows, number removed).
+    test). Returns (clean training rows, number removed). The test is symmetric: to clean a
+    new eval or regression set against the training data instead, swap the arguments.
     """
     eval_exact = {exact_key(r) for r in eval_rows}
     index = _NearIndex(near_threshold)

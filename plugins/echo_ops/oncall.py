@@ -28,6 +28,21 @@ ADVICE: dict[str, str] = {
     "wait for more days or raise train.eval_share. The candidate stays `candidate`.",
     "promote_or_reject": "The candidate has no eval metrics (rerun evaluate_candidate). A bad "
     "promotion is undone with `echo-ops models rollback --reason ...`.",
+    # data quality (issue #5): the error lists the failed checks, sample rows and the Data Docs path
+    "validate_raw_client": "A blocking check failed on raw.client_events: read the failed check names "
+    "and sample rows in the log, open the Data Docs path it prints, and query ops.dq_results for the "
+    "run_id. Duplicates or nulls usually mean an ingest bug; ts_within_partition means client clocks "
+    "or a wrong landing partition. Fix the data or the stage, then clear the task (it never retries).",
+    "validate_raw_server": "A blocking check failed on raw.server_events: see the failed checks and "
+    "sample rows in the log; a missing model_version or duplicate request_id points at the model "
+    "server's log format. Data Docs path and ops.dq_results run_id are in the log.",
+    "validate_aligned": "A blocking check failed on the aligned completions: duplicate completion_id or "
+    "null request_id means alignment joined wrongly; compare with the raw suites' results for the day.",
+    "validate_refinements": "A blocking check failed on staging.refinements: a value outside its set "
+    "or a negative edit distance is an extraction bug; warnings (drift, volume) do not fail the run.",
+    "validate_training_set": "The training set is unsafe or leaky: no_secrets_in_text (redaction "
+    "missed a credential: add a rule in echo_ops/safety.py), no_opted_out_users (consent filter not "
+    "applied), no_file_on_both_sides (split not grouped by file). Nothing was published; fix and clear.",
 }
 
 

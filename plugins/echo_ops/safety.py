@@ -216,3 +216,93 @@ def _line_of(line_starts: list[int], offset: int) -> int:
     import bisect
 
     return bisect.bisect_right(line_starts, offset) - 1
+
+
+def _leaks(value: str, text: str) -> bool:
+    # A key body leaks even if its header was caught: any substantial line of it counts.
+    pieces = [p.strip() for p in value.splitlines() if len(p.strip()) >= 8] or [value]
+    return any(p in text for p in pieces)
+
+
+def score_planted_secrets(truth_dir: Path, training_texts: Iterable[str] = ()) -> dict:
+    """Score redaction against the simulator's planted secrets (truth `planted_secrets`).
+
+    Each planted value is looked for in its completion's texts after redaction; when
+    `training_texts` are given (the warehouse's training examples), any planted value
+    found there counts as leaked too. Reads only; safe to run any time.
+    """
+    import json
+
+    planted, leaked, by_kind = 0, 0, {}
+    values: list[str] = []
+    for path in sorted(Path(truth_dir).glob("ds=*/completions.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else {}
+            texts = [row.get(k) or "" for k in ("final_text", "proposal_text")]
+            for secret in row.get("planted_secrets") or []:
+                kind, value = secret.get("kind", "?"), secret.get("value") or ""
+                # Where the value sits only in the document around the completion (the
+                # training prefix/suffix), score it on its own: no context to help.
+                contexts = [t for t in texts if value and value in t] or [value]
+                hit = bool(value) and any(_leaks(value, redact_text(t).text) for t in contexts)
+                planted, leaked = planted + 1, leaked + hit
+                stats = by_kind.setdefault(kind, {"planted": 0, "leaked": 0})
+                stats["planted"] += 1
+                stats["leaked"] += hit
+                values.append(value)
+    in_training = sum(1 for t in training_texts for v in values if v and _leaks(v, t or ""))
+    return {
+        "planted": planted,
+        "planted_secrets_leaked": leaked + in_training,
+        "leaked_after_redaction": leaked,
+        "leaked_in_training_set": in_training,
+        "by_kind": by_kind,
+    }
+
+
+def score_documents(truth_dir: Path) -> dict:
+    """Redact every simulated document whole (truth `documents.jsonl`), as training context is.
+
+    A planted value (`doc_secrets` of the document's completions) still present after
+    redaction is a leak; on documents with nothing planted, any finding counts as a false
+    positive line (truth that lists only `planted_secrets` near completions overstates it).
+    Reads only.
+    """
+    leaked = planted = lines = flagged = 0
+    for day in sorted(Path(truth_dir).glob("ds=*")):
+        secrets: dict[tuple, set[str]] = {}
+        for row in _jsonl(day / "completions.jsonl"):
+            key = (row.get("session_id"), row.get("doc_uri"))
+            found = (row.get("doc_secrets") or []) + (row.get("planted_secrets") or [])
+            secrets.setdefault(key, set()).update(s["value"] for s in found)
+        for doc in _jsonl(day / "documents.jsonl"):
+            text = doc.get("final_text") or ""
+            red = redact_text(text)
+            values = secrets.get((doc.get("session_id"), doc.get("doc_uri")), set())
+            planted += len(values)
+            leaked += sum(_leaks(v, red.text) for v in values)
+            if not values:
+                lines += sum(1 for ln in text.splitlines() if ln.strip())
+                flagged += len({text.count("\n", 0, f.start) for f in red.findings})
+    return {
+        "doc_planted": planted,
+        "leaked_in_documents": leaked,
+        "clean_doc_lines": lines,
+        "clean_doc_flagged_lines": flagged,
+        "doc_false_positive_rate": flagged / lines if lines else 0.0,
+    }
+
+
+def _jsonl(path: Path) -> list[dict]:
+    import json
+
+    if not path.is_file():
+        return []
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def stdlib_sample(n_files: int) -> list[Path]:
+    """A fixed slice of this Python's standard library: clean code for the false-positive rate."""
+    import sysconfig
+
+    return sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:n_files]

@@ -75,3 +75,10 @@ def test_dedup_scales_to_thousands_of_rows_quickly():
     kept, counts = dedup_examples(rows + rows[:100])
     assert counts["exact_dupes"] == 100
     assert time.perf_counter() - started < 20
+
+
+def test_decontaminate_swapped_cleans_an_eval_set_against_training():
+    train = [_row("t1")]
+    new_eval = [_row("e1"), _row("e2", target="yield from walk(tree)", prefix="def h(tree):\n")]
+    kept, removed = decontaminate(new_eval, train)
+    assert [r["example_id"] for r in kept] == ["e2"] and removed == 1

@@ -79,3 +79,10 @@ def test_false_positive_rate_on_a_stdlib_slice_is_low():
     fp = false_positive_rate(files)
     assert fp["lines"] > 5000
     assert fp["rate"] < 0.005, fp
+
+
+def test_redaction_is_idempotent():
+    text = 'db_pass = "hunter2hunter2"\nu = "mysql://a:b3ta-pass@h/x"  # a@b.io\nk = "AKIAQ3EGRUZ7XK2LMN4P"\n'
+    once = redact_text(text).text
+    assert once.count("<REDACTED:") == 4
+    assert redact_text(once).text == once

@@ -9,6 +9,7 @@ from echo_ops.quality.runner import (
     failure_message,
     get_suite,
     run_suite,
+    validate_day,
 )
 from echo_ops.quality.suites import SUITE_NAMES
 
@@ -19,4 +20,5 @@ __all__ = [
     "failure_message",
     "get_suite",
     "run_suite",
+    "validate_day",
 ]

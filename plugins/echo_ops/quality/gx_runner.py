@@ -77,6 +77,45 @@ def run_gx_checks(
     ]
 
 
+def render_sql_outcomes(
+    outcomes: list[CheckOutcome], suite: Suite, data_root: Path, run_name: str
+) -> None:
+    """Put the full-day SQL checks into Data Docs too, so one page shows a hop's whole verdict.
+
+    GX sees only the aggregates (one row: each check's pass/fail), with what was observed
+    in the expectation's notes; the rows themselves never leave DuckDB.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    import pandas as pd
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    name = f"{suite.name}__full_day_sql"
+    ctx = _context(gx, Path(data_root))
+    gx_suite = gx.ExpectationSuite(name=name, meta={"table": suite.table})
+    for o in outcomes:
+        notes = f"{o.severity}: {o.observed} [{o.sampled}]"
+        gx_suite.add_expectation(
+            gxe.ExpectColumnValuesToBeInSet(column=o.name, value_set=[True], notes=notes)
+        )
+    vd = ctx.validation_definitions.add_or_update(
+        gx.ValidationDefinition(
+            name=name, data=_batch_definition(ctx, name), suite=ctx.suites.add_or_update(gx_suite)
+        )
+    )
+    checkpoint = ctx.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[vd],
+            actions=[UpdateDataDocsAction(name="update_docs", site_names=[DOCS_SITE])],
+        )
+    )
+    frame = pd.DataFrame([{o.name: bool(o.success) for o in outcomes}])
+    checkpoint.run(batch_parameters={"dataframe": frame}, run_id=RunIdentifier(run_name=run_name))
+
+
 def _context(gx, data_root: Path):
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -77,6 +77,7 @@ def run_suite(
         result.outcomes = [
             _redact_samples(o) for o in _collect(con, suite, day, settings, result.run_id)
         ]
+        _render_docs(result, suite, settings)
         _store(con, result)
         counts.update({k: v for k, v in result.counts().items() if k not in ("suite", "run_id")})
         status = "failed" if result.failed_blocking else "success"
@@ -133,6 +134,16 @@ def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> l
             frame, suite, sampled, settings.data_root, f"{suite.name}-{day}-{run_id}"
         )
     return outcomes
+
+
+def _render_docs(result: SuiteResult, suite: Suite, settings: Settings) -> None:
+    from echo_ops.quality.gx_runner import render_sql_outcomes
+
+    sql_names = {c.name for c in suite.checks if c.engine == "sql"} | {"table_exists"}
+    sql = [o for o in result.outcomes if o.name in sql_names]
+    render_sql_outcomes(
+        sql, suite, settings.data_root, f"{suite.name}-{result.day}-{result.run_id}"
+    )
 
 
 def _redact_samples(outcome: CheckOutcome) -> CheckOutcome:
@@ -192,3 +203,16 @@ def failure_message(result: SuiteResult) -> str:
     lines.append(f"Data Docs: {result.docs_path}")
     lines.append(f"all results: select * from ops.dq_results where run_id = '{result.run_id}'")
     return "\n".join(lines)
+
+
+def validate_day(suite_name: str, day: date | str, settings: Settings | None = None) -> dict:
+    """Open the warehouse and run one suite for `day`; returns small counts for the Airflow UI.
+
+    The DAG's validate_* tasks call this. Raises DataQualityError on a blocking failure.
+    """
+    from echo_ops.warehouse import open_warehouse
+
+    day = day if isinstance(day, date) else date.fromisoformat(day)
+    with open_warehouse(settings=settings) as con:
+        result = run_suite(con, suite_name, day, settings)
+    return {"day": day.isoformat(), **result.counts(), "data_docs": str(result.docs_path)}

@@ -42,6 +42,7 @@ _FAMILIES = {
         "FLOAT",
         "DOUBLE",
         "REAL",
+        "DECIMAL",
     ),
 }
 
@@ -199,6 +200,32 @@ def _acceptance_drift(con, suite, check, day):
     )
 
 
+def _quantile_drift(con, suite, check, day):
+    kw = check.kwargs
+    values = dict(
+        con.execute(
+            f"select ds, quantile_cont({kw['expr']}, {float(kw['quantile'])}) from {suite.table} "
+            f"where ds >= $ds - to_days({int(kw['days'])}) and ds <= $ds group by ds",
+            {"ds": day},
+        ).fetchall()
+    )
+    today = values.pop(day, None)
+    hist = [v for v in values.values() if v is not None]
+    label = f"p{int(kw['quantile'] * 100)} of {kw['expr']}"
+    if today is None or not hist:
+        return True, f"{label} = {today}, no trailing history", {"value": today}, None
+    base = sum(hist) / len(hist)
+    # Ratios of tiny numbers swing wildly; +1 keeps a 0 -> 1 move from reading as infinite.
+    ratio = (today + 1) / (base + 1)
+    ok = 1 / kw["max_ratio"] <= ratio <= kw["max_ratio"]
+    return (
+        ok,
+        f"{label} = {today:.1f} vs trailing {base:.1f} ({ratio:.2f}x)",
+        {"value": today, "trailing": base},
+        None,
+    )
+
+
 def _no_opted_out_users(con, suite, check, day):
     where = f"{check.column} in (select user_id from ops.consent where opted_out)"
     n = _scalar(con, f"select count(*) from {suite.table} where ds = $ds and ({where})", day)
@@ -236,7 +263,8 @@ def _no_secrets(con, suite, check, day):
     ).fetchall()
     hits: dict[str, list[str]] = {}
     for key, *texts in rows:
-        kinds = sorted({f.kind for t in texts if t for f in find_secrets(t)})
+        # One scan per example: the rule regexes cost per call more than per character.
+        kinds = sorted({f.kind for f in find_secrets("\n".join(t for t in texts if t))})
         if kinds:
             hits[str(key)] = kinds
     keys = ", ".join("'" + k.replace("'", "''") + "'" for k in list(hits)[:SAMPLE_BAD_ROWS])
@@ -256,6 +284,7 @@ _CHECKS = {
     "ts_window": _ts_window,
     "volume": _volume,
     "acceptance_drift": _acceptance_drift,
+    "quantile_drift": _quantile_drift,
     "no_opted_out_users": _no_opted_out_users,
     "split_grouped": _split_grouped,
     "split_leak": _split_leak,

@@ -12,7 +12,7 @@ Thresholds come from `QualitySettings` so on-call can tune them without a deploy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from echo_ops.config import QualitySettings
@@ -100,249 +100,311 @@ def _day_checks(q: QualitySettings, key: str, not_null: list[str], ts: str | Non
     return checks
 
 
+def _distribution_drift(q: QualitySettings, name: str, expr: str) -> list[Check]:
+    """p50 and p90 of `expr` today vs the trailing days' mean of each: a shift warns."""
+    return [
+        _sql(
+            f"{name}_p{int(p * 100)}_drift",
+            "quantile_drift",
+            severity="warning",
+            expr=expr,
+            quantile=p,
+            max_ratio=q.distribution_drift_max_ratio,
+            days=q.trailing_days,
+        )
+        for p in (0.5, 0.9)
+    ]
+
+
+def _raw_client(q: QualitySettings) -> Suite:
+    """Editor telemetry as loaded: contract types, keys, clocks, volume, acceptance drift."""
+    return Suite(
+        "raw_client",
+        "raw.client_events",
+        ("event_id",),
+        {
+            "ds": "date",
+            "event_id": "text",
+            "type": "text",
+            "ts": "timestamp",
+            "user_id": "text",
+            "session_id": "text",
+            "doc_uri": "text",
+            "doc_version": "number",
+            "completion_id": "text",
+            "request_id": "text",
+            "payload": "json",
+        },
+        "ts",
+        (
+            *_day_checks(q, "event_id", ["type", "ts", "user_id", "session_id"], "ts"),
+            _sql(
+                "acceptance_rate_drift",
+                "acceptance_drift",
+                severity="warning",
+                max_abs=q.acceptance_drift_max,
+                days=q.trailing_days,
+                rate_sql="count(*) filter (where type = 'completion.accepted')"
+                " / nullif(count(*) filter (where type = 'completion.shown'), 0)",
+            ),
+            _gx(
+                "type_in_contract",
+                "ExpectColumnValuesToBeInSet",
+                "type",
+                value_set=CLIENT_TYPES,
+            ),
+            _gx(
+                "doc_version_non_negative",
+                "ExpectColumnValuesToBeBetween",
+                "doc_version",
+                min_value=0,
+            ),
+            _gx(
+                "event_id_length",
+                "ExpectColumnValueLengthsToBeBetween",
+                "event_id",
+                min_value=1,
+                max_value=128,
+            ),
+        ),
+    )
+
+
+def _raw_server(q: QualitySettings) -> Suite:
+    """Model-server log as loaded: keys, model version, latency range."""
+    return Suite(
+        "raw_server",
+        "raw.server_events",
+        ("request_id",),
+        {
+            "ds": "date",
+            "request_id": "text",
+            "ts": "timestamp",
+            "model_version": "text",
+            "prompt_prefix": "text",
+            "prompt_suffix": "text",
+            "completion": "text",
+            "latency_ms": "number",
+        },
+        "ts",
+        (
+            *_day_checks(q, "request_id", ["ts", "model_version", "completion"], "ts"),
+            _gx(
+                "latency_ms_in_range",
+                "ExpectColumnValuesToBeBetween",
+                "latency_ms",
+                min_value=0,
+                max_value=120_000,
+            ),
+            _gx(
+                "completion_length",
+                "ExpectColumnValueLengthsToBeBetween",
+                "completion",
+                severity="warning",
+                min_value=0,
+                max_value=q.max_target_chars,
+            ),
+        ),
+    )
+
+
+def _aligned(q: QualitySettings) -> Suite:
+    """Completions joined to their server requests: one per completion, server line found."""
+    return Suite(
+        "aligned",
+        "staging.int_completions_aligned_to_events",
+        ("completion_id",),
+        {
+            "ds": "date",
+            "completion_id": "text",
+            "request_id": "text",
+            "user_id": "text",
+            "shown_at": "timestamp",
+            "doc_uri": "text",
+            "model_version": "text",
+            "has_server": "bool",
+        },
+        "shown_at",
+        (
+            *_day_checks(
+                q,
+                "completion_id",
+                ["request_id", "user_id", "shown_at", "doc_uri", "has_server"],
+                "shown_at",
+            ),
+            _gx(
+                "completion_id_length",
+                "ExpectColumnValueLengthsToBeBetween",
+                "completion_id",
+                min_value=1,
+                max_value=128,
+            ),
+            # A completion waits for its server line (late or lost): many waiting is a
+            # server-log delivery problem, worth a look but not a reason to stop the day.
+            _gx(
+                "server_line_found",
+                "ExpectColumnValuesToBeInSet",
+                "has_server",
+                severity="warning",
+                value_set=[True],
+                mostly=q.min_server_match_share,
+            ),
+        ),
+    )
+
+
+def _refinements(q: QualitySettings) -> Suite:
+    """One row per completion shown: outcomes, settle reasons, edit distances, lengths, drift."""
+    return Suite(
+        "refinements",
+        "staging.refinements",
+        ("completion_id",),
+        {
+            "ds": "date",
+            "completion_id": "text",
+            "user_id": "text",
+            "doc_uri": "text",
+            "shown_at": "timestamp",
+            "proposal_text": "text",
+            "outcome": "text",
+            "final_text": "text",
+            "settled_reason": "text",
+            "edit_distance": "number",
+            "kept_rate": "number",
+        },
+        "shown_at",
+        (
+            *_day_checks(
+                q,
+                "completion_id",
+                ["user_id", "doc_uri", "outcome", "final_text", "settled_reason"],
+                "shown_at",
+            ),
+            _sql(
+                "acceptance_rate_drift",
+                "acceptance_drift",
+                severity="warning",
+                max_abs=q.acceptance_drift_max,
+                days=q.trailing_days,
+                rate_sql="avg(case when outcome in ("
+                + ", ".join(f"'{o}'" for o in ACCEPTED_OUTCOMES)
+                + ") then 1.0 else 0.0 end)",
+            ),
+            *_distribution_drift(q, "edit_distance", "edit_distance"),
+            *_distribution_drift(q, "final_text_length", "length(final_text)"),
+            _gx("outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=OUTCOMES),
+            _gx(
+                "settled_reason_in_set",
+                "ExpectColumnValuesToBeInSet",
+                "settled_reason",
+                value_set=["quiet", "saved", "closed", "horizon"],
+            ),
+            _gx(
+                "edit_distance_non_negative",
+                "ExpectColumnValuesToBeBetween",
+                "edit_distance",
+                min_value=0,
+            ),
+            _gx(
+                "kept_rate_is_share",
+                "ExpectColumnValuesToBeBetween",
+                "kept_rate",
+                min_value=0,
+                max_value=1,
+            ),
+            _gx(
+                "edit_distance_median",
+                "ExpectColumnMedianToBeBetween",
+                "edit_distance",
+                severity="warning",
+                min_value=0,
+                max_value=q.max_median_edit_distance,
+            ),
+            _gx(
+                "final_text_length",
+                "ExpectColumnValueLengthsToBeBetween",
+                "final_text",
+                severity="warning",
+                min_value=0,
+                max_value=q.max_target_chars,
+            ),
+        ),
+    )
+
+
+def _training_set(q: QualitySettings) -> Suite:
+    """Training examples: safe (no secrets, no opted-out users) and leak-free (split by file)."""
+    return Suite(
+        "training_set",
+        "training.examples",
+        ("example_id",),
+        {
+            "ds": "date",
+            "example_id": "text",
+            "source": "text",
+            "user_id": "text",
+            "doc_uri": "text",
+            "prefix": "text",
+            "suffix": "text",
+            "target": "text",
+            "weight": "number",
+            "split": "text",
+        },
+        None,
+        (
+            *_day_checks(q, "example_id", ["source", "prefix", "target", "split"], None),
+            _sql("no_opted_out_users", "no_opted_out_users", "user_id"),
+            _sql("no_file_on_both_sides", "split_grouped", "doc_uri"),
+            _sql("no_secrets_in_text", "no_secrets"),
+            _sql("no_eval_target_in_train", "split_leak", "target", severity="warning"),
+            *_distribution_drift(q, "target_length", "length(target)"),
+            _gx(
+                "source_in_set",
+                "ExpectColumnValuesToBeInSet",
+                "source",
+                value_set=["refinement", "replay", "base_corpus"],
+            ),
+            _gx(
+                "split_in_set",
+                "ExpectColumnValuesToBeInSet",
+                "split",
+                value_set=["train", "eval"],
+            ),
+            _gx(
+                "weight_in_range",
+                "ExpectColumnValuesToBeBetween",
+                "weight",
+                min_value=0,
+                max_value=100,
+            ),
+            _gx(
+                "target_length",
+                "ExpectColumnValueLengthsToBeBetween",
+                "target",
+                severity="warning",
+                min_value=1,
+                max_value=q.max_target_chars,
+            ),
+        ),
+    )
+
+
 def build_suites(q: QualitySettings) -> dict[str, Suite]:
     """Every suite by name, with thresholds resolved from settings."""
-    suites = [
-        Suite(
-            "raw_client",
-            "raw.client_events",
-            ("event_id",),
-            {
-                "ds": "date",
-                "event_id": "text",
-                "type": "text",
-                "ts": "timestamp",
-                "user_id": "text",
-                "session_id": "text",
-                "doc_uri": "text",
-                "doc_version": "number",
-                "completion_id": "text",
-                "request_id": "text",
-                "payload": "json",
-            },
-            "ts",
-            (
-                *_day_checks(q, "event_id", ["type", "ts", "user_id", "session_id"], "ts"),
-                _sql(
-                    "acceptance_rate_drift",
-                    "acceptance_drift",
-                    severity="warning",
-                    max_abs=q.acceptance_drift_max,
-                    days=q.trailing_days,
-                    rate_sql="count(*) filter (where type = 'completion.accepted')"
-                    " / nullif(count(*) filter (where type = 'completion.shown'), 0)",
-                ),
-                _gx(
-                    "type_in_contract",
-                    "ExpectColumnValuesToBeInSet",
-                    "type",
-                    value_set=CLIENT_TYPES,
-                ),
-                _gx(
-                    "doc_version_non_negative",
-                    "ExpectColumnValuesToBeBetween",
-                    "doc_version",
-                    min_value=0,
-                ),
-                _gx(
-                    "event_id_length",
-                    "ExpectColumnValueLengthsToBeBetween",
-                    "event_id",
-                    min_value=1,
-                    max_value=128,
-                ),
-            ),
-        ),
-        Suite(
-            "raw_server",
-            "raw.server_events",
-            ("request_id",),
-            {
-                "ds": "date",
-                "request_id": "text",
-                "ts": "timestamp",
-                "model_version": "text",
-                "prompt_prefix": "text",
-                "prompt_suffix": "text",
-                "completion": "text",
-                "latency_ms": "number",
-            },
-            "ts",
-            (
-                *_day_checks(q, "request_id", ["ts", "model_version", "completion"], "ts"),
-                _gx(
-                    "latency_ms_in_range",
-                    "ExpectColumnValuesToBeBetween",
-                    "latency_ms",
-                    min_value=0,
-                    max_value=120_000,
-                ),
-                _gx(
-                    "completion_length",
-                    "ExpectColumnValueLengthsToBeBetween",
-                    "completion",
-                    severity="warning",
-                    min_value=0,
-                    max_value=q.max_target_chars,
-                ),
-            ),
-        ),
-        Suite(
-            "aligned",
-            "staging.int_completions_aligned_to_events",
-            ("completion_id",),
-            {
-                "ds": "date",
-                "completion_id": "text",
-                "request_id": "text",
-                "user_id": "text",
-                "shown_at": "timestamp",
-                "model_version": "text",
-            },
-            "shown_at",
-            (
-                *_day_checks(
-                    q,
-                    "completion_id",
-                    ["request_id", "user_id", "shown_at", "model_version"],
-                    "shown_at",
-                ),
-                _gx(
-                    "completion_id_length",
-                    "ExpectColumnValueLengthsToBeBetween",
-                    "completion_id",
-                    min_value=1,
-                    max_value=128,
-                ),
-            ),
-        ),
-        Suite(
-            "refinements",
-            "staging.refinements",
-            ("completion_id",),
-            {
-                "ds": "date",
-                "completion_id": "text",
-                "user_id": "text",
-                "doc_uri": "text",
-                "shown_at": "timestamp",
-                "proposal_text": "text",
-                "outcome": "text",
-                "final_text": "text",
-                "settled_reason": "text",
-                "edit_distance": "number",
-                "kept_rate": "number",
-            },
-            "shown_at",
-            (
-                *_day_checks(
-                    q,
-                    "completion_id",
-                    ["user_id", "doc_uri", "outcome", "final_text", "settled_reason"],
-                    "shown_at",
-                ),
-                _sql(
-                    "acceptance_rate_drift",
-                    "acceptance_drift",
-                    severity="warning",
-                    max_abs=q.acceptance_drift_max,
-                    days=q.trailing_days,
-                    rate_sql="avg(case when outcome in ("
-                    + ", ".join(f"'{o}'" for o in ACCEPTED_OUTCOMES)
-                    + ") then 1.0 else 0.0 end)",
-                ),
-                _gx("outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=OUTCOMES),
-                _gx(
-                    "settled_reason_in_set",
-                    "ExpectColumnValuesToBeInSet",
-                    "settled_reason",
-                    value_set=["quiet", "saved", "closed", "horizon"],
-                ),
-                _gx(
-                    "edit_distance_non_negative",
-                    "ExpectColumnValuesToBeBetween",
-                    "edit_distance",
-                    min_value=0,
-                ),
-                _gx(
-                    "kept_rate_is_share",
-                    "ExpectColumnValuesToBeBetween",
-                    "kept_rate",
-                    min_value=0,
-                    max_value=1,
-                ),
-                _gx(
-                    "edit_distance_median",
-                    "ExpectColumnMedianToBeBetween",
-                    "edit_distance",
-                    severity="warning",
-                    min_value=0,
-                    max_value=q.max_median_edit_distance,
-                ),
-                _gx(
-                    "final_text_length",
-                    "ExpectColumnValueLengthsToBeBetween",
-                    "final_text",
-                    severity="warning",
-                    min_value=0,
-                    max_value=q.max_target_chars,
-                ),
-            ),
-        ),
-        Suite(
-            "training_set",
-            "training.examples",
-            ("example_id",),
-            {
-                "ds": "date",
-                "example_id": "text",
-                "source": "text",
-                "user_id": "text",
-                "doc_uri": "text",
-                "prefix": "text",
-                "suffix": "text",
-                "target": "text",
-                "weight": "number",
-                "split": "text",
-            },
-            None,
-            (
-                *_day_checks(q, "example_id", ["source", "prefix", "target", "split"], None),
-                _sql("no_opted_out_users", "no_opted_out_users", "user_id"),
-                _sql("no_file_on_both_sides", "split_grouped", "doc_uri"),
-                _sql("no_secrets_in_text", "no_secrets"),
-                _sql("no_eval_target_in_train", "split_leak", "target", severity="warning"),
-                _gx(
-                    "source_in_set",
-                    "ExpectColumnValuesToBeInSet",
-                    "source",
-                    value_set=["refinement", "replay", "base_corpus"],
-                ),
-                _gx(
-                    "split_in_set",
-                    "ExpectColumnValuesToBeInSet",
-                    "split",
-                    value_set=["train", "eval"],
-                ),
-                _gx(
-                    "weight_in_range",
-                    "ExpectColumnValuesToBeBetween",
-                    "weight",
-                    min_value=0,
-                    max_value=100,
-                ),
-                _gx(
-                    "target_length",
-                    "ExpectColumnValueLengthsToBeBetween",
-                    "target",
-                    severity="warning",
-                    min_value=1,
-                    max_value=q.max_target_chars,
-                ),
-            ),
-        ),
-    ]
-    return {s.name: s for s in suites}
+    suites = [_raw_client(q), _raw_server(q), _aligned(q), _refinements(q), _training_set(q)]
+    known = {f"{s.name}.{c.name}" for s in suites for c in s.checks}
+    unknown = sorted(set(q.severity_overrides) - known)
+    if unknown:
+        raise ValueError(f"quality.severity_overrides names no check: {', '.join(unknown)}")
+    return {s.name: _with_overrides(s, q.severity_overrides) for s in suites}
+
+
+def _with_overrides(suite: Suite, overrides: dict[str, str]) -> Suite:
+    checks = tuple(
+        replace(c, severity=overrides.get(f"{suite.name}.{c.name}", c.severity))
+        for c in suite.checks
+    )
+    return replace(suite, checks=checks)
 
 
 SUITE_NAMES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")

@@ -111,3 +111,25 @@ def example_rows(day: date, n: int) -> list[tuple]:
         )
         for i in range(n)
     ]
+
+
+ALIGNED_DDL = """create table staging.int_completions_aligned_to_events (ds date, completion_id varchar,
+    request_id varchar, shown_at timestamp, user_id varchar, doc_uri varchar, model_version varchar,
+    has_server boolean)"""
+
+
+def aligned_rows(day: date, n: int, without_server: int = 0) -> list[tuple]:
+    base = datetime.combine(day, datetime.min.time()) + timedelta(hours=8)
+    return [
+        (
+            day,
+            f"c{i}",
+            f"r{i}",
+            base + timedelta(minutes=i),
+            f"u{i % 2}",
+            "file:///a.py",
+            None if i < without_server else "m1",
+            i >= without_server,
+        )
+        for i in range(n)
+    ]

@@ -75,3 +75,41 @@ def test_secret_in_training_text_blocks_without_echoing_it(wh):
         "select details_json from ops.dq_results where expectation = 'no_secrets_in_text'"
     ).fetchone()
     assert key not in details
+
+
+def test_aligned_missing_server_lines_warn_and_dup_completion_blocks(wh):
+    from quality_data import ALIGNED_DDL, aligned_rows
+
+    wh.execute(ALIGNED_DDL)
+    insert(wh, "staging.int_completions_aligned_to_events", aligned_rows(DAY, 10, without_server=3))
+    res = run_suite(wh, "aligned", DAY)
+    assert [w.name for w in res.warnings] == ["server_line_found"]
+    insert(wh, "staging.int_completions_aligned_to_events", aligned_rows(DAY, 1))
+    assert [o.name for o in _fail(wh, "aligned").result.failed_blocking] == ["completion_id_unique"]
+
+
+def test_raw_server_negative_latency_and_null_model_block(wh):
+    from datetime import datetime
+
+    base = datetime(2026, 11, 20, 9)
+    rows = [(DAY, f"r{i}", base, "m1", "p", "s", "c", 40 + i, "k", i, "{}") for i in range(6)]
+    rows[1] = (*rows[1][:7], -5, *rows[1][8:])
+    rows[2] = (*rows[2][:3], None, *rows[2][4:])
+    insert(wh, "raw.server_events", rows)
+    failed = {o.name for o in _fail(wh, "raw_server").result.failed_blocking}
+    assert failed == {"latency_ms_in_range", "model_version_not_null"}
+
+
+def test_length_and_edit_distance_distribution_shift_warns(wh):
+    from datetime import timedelta
+
+    for back in (1, 2):
+        insert(wh, "staging.refinements", refinement_rows(DAY - timedelta(days=back), 8))
+    rows = [(*r[:15], r[15] * 40, *r[16:]) for r in refinement_rows(DAY, 8)]
+    insert(wh, "staging.refinements", rows)
+    res = run_suite(wh, "refinements", DAY)
+    assert not res.failed_blocking
+    assert {"final_text_length_p50_drift", "final_text_length_p90_drift"} <= {
+        w.name for w in res.warnings
+    }
+    assert "edit_distance_p50_drift" not in {w.name for w in res.warnings}

@@ -121,3 +121,40 @@ def test_big_day_is_sampled_and_says_so(wh, monkeypatch):
 def test_unknown_suite_names_the_valid_ones(wh):
     with pytest.raises(ValueError, match="raw_client"):
         run_suite(wh, "raw_clients", DAY)
+
+
+def test_severity_override_from_the_environment_makes_a_warning_block(wh, monkeypatch):
+    from echo_ops.config import reset_settings_cache
+
+    monkeypatch.setenv(
+        "ECHO_QUALITY__SEVERITY_OVERRIDES", '{"raw_client.volume_vs_trailing_days": "blocking"}'
+    )
+    reset_settings_cache()
+    for back in (1, 2):
+        insert(wh, "raw.client_events", client_rows(DAY - timedelta(days=back), 100))
+    insert(wh, "raw.client_events", client_rows(DAY, 10))
+    with pytest.raises(DataQualityError, match="volume_vs_trailing_days"):
+        run_suite(wh, "raw_client", DAY)
+
+
+def test_severity_override_naming_no_check_fails_loudly(monkeypatch):
+    from echo_ops.config import reset_settings_cache
+    from echo_ops.quality import get_suite
+
+    monkeypatch.setenv(
+        "ECHO_QUALITY__SEVERITY_OVERRIDES", '{"raw_client.no_such_check": "warning"}'
+    )
+    reset_settings_cache()
+    with pytest.raises(ValueError, match="no_such_check"):
+        get_suite("raw_client")
+
+
+def test_data_docs_show_the_full_day_sql_checks_too(wh, settings):
+    rows = client_rows(DAY, 10)
+    rows[1] = (*rows[1][:1], rows[0][1], *rows[1][2:])
+    insert(wh, "raw.client_events", rows)
+    with pytest.raises(DataQualityError):
+        run_suite(wh, "raw_client", DAY)
+    docs = settings.data_root / "quality" / "data_docs"
+    pages = [p.read_text() for p in docs.rglob("*.html") if "raw_client__full_day_sql" in str(p)]
+    assert pages and any("event_id_unique" in p and "1 duplicate event_id rows" in p for p in pages)
