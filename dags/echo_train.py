@@ -3,22 +3,41 @@
 
 Fine-tunes the completion model when `echo_daily` has published new training examples.
 
-enough new data? -> fine-tune (GPU queue in production, CPU on the embedded default)
--> evaluate candidate vs champion -> promote or reject, with the reason recorded.
+enough new data? -> fine-tune (GPU pool and queue in production, CPU on the embedded default)
+-> evaluate candidate vs champion on the same held-out set -> promote or reject, with the
+reason recorded in `registry.models` and in `decision.json` beside the candidate.
+
+Below `train.min_new_examples` new examples the run stops after the first task (skipped, not
+failed). A fine-tune retry resumes from its last checkpoint.
 
 On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_train`.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
 from echo_ops.config import TRAINING_SET_ASSET, get_settings
 from echo_ops.oncall import on_task_failure
 
 settings = get_settings()
+
+
+@contextmanager
+def _data_errors_fail():
+    """Deterministic data errors fail at once; retrying cannot fix them."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from echo_ops.evaluate import EvalDataError
+    from echo_ops.finetune import NoChampionError
+
+    try:
+        yield
+    except (EvalDataError, NoChampionError) as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 @dag(
@@ -37,18 +56,58 @@ settings = get_settings()
     doc_md=__doc__,
 )
 def echo_train():
-    @task(task_display_name="Enough new data?")
-    def check_new_data() -> dict:
-        """Count training examples not yet seen by the champion (fine-tuning lands in the models issue)."""
-        from echo_ops.warehouse import open_warehouse, table_exists
+    @task.short_circuit(task_display_name="Enough new data?")
+    def check_new_data() -> bool:
+        """Count training examples newer than the champion's data window; skip the rest if few."""
+        from echo_ops.finetune import new_data_window
+        from echo_ops.warehouse import open_warehouse
 
         with open_warehouse() as con:
-            if not table_exists(con, "training.examples"):
-                return {"new_examples": 0}
-            (n,) = con.execute("select count(*) from training.examples").fetchone()
-        return {"new_examples": int(n)}
+            window = new_data_window(con)
+        print(f"new data window: {window}; need {settings.train.min_new_examples}")
+        if window["champion_id"] is None:
+            print("no champion to fine-tune: run `echo-ops bootstrap-model` once; skipping")
+            return False
+        return window["new_examples"] >= settings.train.min_new_examples
 
-    check_new_data()
+    @task(
+        task_display_name="Fine-tune candidate",
+        pool=settings.schedule.gpu_pool,
+        queue=settings.schedule.gpu_queue,
+        retry_delay=timedelta(seconds=30),
+    )
+    def fine_tune() -> dict:
+        """Train a candidate from the champion (GPU if the worker has one); a retry resumes."""
+        from echo_ops.finetune import fine_tune
+
+        with _data_errors_fail():
+            return fine_tune(resume=get_current_context()["ti"].try_number > 1)
+
+    @task(task_display_name="Evaluate candidate vs champion")
+    def evaluate_candidate(trained: dict) -> dict:
+        """Score candidate and champion on the same eval set; report saved beside the candidate."""
+        from echo_ops.evaluate import evaluate_candidate
+        from echo_ops.warehouse import open_warehouse
+
+        with _data_errors_fail(), open_warehouse() as con:
+            report = evaluate_candidate(con, trained["candidate_id"])
+        return {"candidate_id": report["candidate_id"], "candidate_loss": report["candidate"]["loss"],
+                "champion_loss": report["champion"]["loss"]}  # fmt: skip
+
+    @task(task_display_name="Promote or reject")
+    def promote_or_reject(evaluated: dict) -> dict:
+        """Promote only when measurably better (train.min_improvement), else reject; reason kept."""
+        from echo_ops.promote import promote_or_reject
+        from echo_ops.warehouse import open_warehouse
+
+        with open_warehouse() as con:
+            decision = promote_or_reject(con, evaluated["candidate_id"])
+        return {"candidate_id": evaluated["candidate_id"], "promoted": decision["promote"],
+                "reason": decision["reason"]}  # fmt: skip
+
+    trained = fine_tune()
+    check_new_data() >> trained
+    promote_or_reject(evaluate_candidate(trained))
 
 
 echo_train()

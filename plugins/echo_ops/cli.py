@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 
 from echo_ops import __version__
 
@@ -291,6 +292,193 @@ def _add_simulate_parser(sub) -> None:
 # --- end simulate ------------------------------------------------------------------------
 
 
+# --- models (issue #6): base model, training set, fine-tune, evaluate, promote, registry
+
+
+def _step_progress(description: str):
+    """A rich progress bar and the `on_step(step, total, loss)` callback that drives it."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import TimeRemainingColumn as Remaining
+
+    # stderr, so stdout stays one JSON document for scripts
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.3f}"), Remaining(),
+                        console=Console(stderr=True))  # fmt: skip
+    task_id = progress.add_task(description, total=None, loss=float("nan"))
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        progress.update(task_id, completed=step, total=total, loss=loss)
+
+    return progress, on_step
+
+
+def cmd_bootstrap_model(args: argparse.Namespace) -> int:
+    from echo_ops.bootstrap import bootstrap_and_register
+
+    if args.if_no_champion:
+        from echo_ops.registry import champion
+        from echo_ops.warehouse import open_warehouse
+
+        with open_warehouse() as con:
+            existing = champion(con)
+        if existing is not None:
+            _print_json({"model_id": existing.model_id, "skipped": "a champion already exists"})
+            return 0
+    progress, on_step = _step_progress(f"pretraining ({args.preset})")
+    with progress:
+        summary = bootstrap_and_register(args.preset, args.out, args.corpus, on_step=on_step)
+    _print_json({k: summary[k] for k in ("model_id", "out_dir", "params", "steps", "final_loss",
+                                         "eval_loss", "tokens_per_s", "wall_s", "files")})  # fmt: skip
+    return 0
+
+
+def cmd_build_trainset(args: argparse.Namespace) -> int:
+    from echo_ops.datasets import build_training_examples
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        _print_json(build_training_examples(con, args.ds))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from echo_ops.finetune import fine_tune
+
+    progress, on_step = _step_progress("fine-tuning")
+    with progress:
+        _print_json(fine_tune(resume=args.resume, on_step=on_step))
+    return 0
+
+
+def _candidate_id(con, given: str | None) -> str:
+    from echo_ops.registry import latest_candidate
+
+    if given:
+        return given
+    record = latest_candidate(con)
+    if record is None:
+        raise LookupError("no candidate waiting for a decision: run `echo-ops train` first")
+    return record.model_id
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from echo_ops.evaluate import evaluate_candidate
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        report = evaluate_candidate(con, _candidate_id(con, args.candidate))
+    _print_json(
+        {
+            k: report[k]
+            for k in ("candidate_id", "champion_id", "candidate", "champion", "report_uri")
+        }
+    )
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from echo_ops.promote import promote_or_reject
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        decision = promote_or_reject(con, _candidate_id(con, args.candidate))
+    decision.pop("config", None)
+    _print_json(decision)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from echo_ops import registry
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        if args.action == "show":
+            _print_json(registry.get_model(con, args.model_id).to_dict())
+        elif args.action == "rollback":
+            rejected, restored = registry.rollback(con, args.reason)
+            _print_json({"rejected": rejected, "champion": restored})
+        elif args.action == "register":
+            model_id = registry.register_model(con, args.path, kind="registered")
+            if args.champion or registry.champion(con) is None:
+                registry.set_champion(con, model_id, f"registered by hand from {args.path}")
+            _print_json(registry.get_model(con, model_id).to_dict())
+        elif args.json:
+            _print_json([m.to_dict() for m in registry.list_models(con)])
+        else:
+            table = Table(title="registry.models")
+            for column in ("model_id", "status", "parent", "window to", "eval loss", "decided"):
+                table.add_column(column)
+            for m in registry.list_models(con):
+                loss = m.metrics.get("eval", {}).get("loss")
+                table.add_row(m.model_id, m.status, m.parent_id or "", str(m.data_window.get("to", "")),
+                              f"{loss:.4f}" if loss is not None else "", m.decided_reason or "")  # fmt: skip
+            Console().print(table)
+    return 0
+
+
+def _add_models_parsers(sub) -> None:
+    p = sub.add_parser(
+        "bootstrap-model", help="train a tokenizer + small base model from scratch; register it"
+    )
+    p.add_argument("--preset", choices=["tiny", "demo", "small"], default="demo",
+                   help="model size: tiny (tests), demo (<5 min on 2 CPU cores), small (GPU)")  # fmt: skip
+    p.add_argument(
+        "--corpus", type=Path, default=None, help="directory of *.py files (default: stdlib)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="HF directory to write (default: data_root/bootstrap/PRESET)",
+    )
+    p.add_argument(
+        "--if-no-champion", action="store_true", help="do nothing when the registry has a champion"
+    )
+    p.set_defaults(handler=cmd_bootstrap_model)
+
+    p = sub.add_parser(
+        "build-trainset", help="one day of refinements -> training.examples (+ preference pairs)"
+    )
+    p.add_argument("--ds", type=_parse_date, required=True, help="the day (YYYY-MM-DD)")
+    p.set_defaults(handler=cmd_build_trainset)
+
+    p = sub.add_parser(
+        "train", help="fine-tune a candidate from the champion on the new data window"
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint of this run"
+    )
+    p.set_defaults(handler=cmd_train)
+
+    for name, handler, text in (("evaluate", cmd_evaluate, "score candidate vs champion on the eval set"),
+                                ("promote", cmd_promote, "promote the candidate if measurably better, else reject")):  # fmt: skip
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--candidate", default=None, help="model id (default: the newest candidate)")
+        p.set_defaults(handler=handler)
+
+    p = sub.add_parser(
+        "models", help="the model registry: list | show ID | rollback | register DIR"
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="every model with status and lineage").add_argument(
+        "--json", action="store_true", help="machine-readable output"
+    )
+    actions.add_parser("show", help="one model as JSON").add_argument("model_id")
+    rb = actions.add_parser("rollback", help="reject the champion, restore the previous one")
+    rb.add_argument("--reason", default="manual rollback")
+    rg = actions.add_parser("register", help="add any Hugging Face causal-LM directory")
+    rg.add_argument("path", type=Path)
+    rg.add_argument("--champion", action="store_true", help="make it the champion at once")
+    p.set_defaults(handler=cmd_models)
+
+
+# --- end models
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-ops",
@@ -314,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
         "publish", help="publish the analyst snapshot (atomic copy of the warehouse)"
     )
     p.set_defaults(handler=cmd_publish)
+
+    _add_models_parsers(sub)
 
     # quality, consent and safety (issue #5)
     p = sub.add_parser("quality", help="run one hop's data-quality suite on a day")

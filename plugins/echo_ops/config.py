@@ -112,16 +112,56 @@ class QualitySettings(_Group):
 
 
 class TrainSettings(_Group):
-    preset: Literal["demo", "small"] = "demo"  # base-model size (see models docs)
+    preset: Literal["tiny", "demo", "small"] = "demo"  # base-model size (docs/models.md)
+    corpus_dir: Path | None = None  # base corpus; None = this Python's standard library
     device: str = "auto"  # auto | cpu | cuda
+    seed: int = 1234  # same seed, same batches: what makes a resumed run match
     min_new_examples: int = 50  # echo_train skips fine-tuning below this
+    # training set builder
     replay_share: float = 0.3  # share of a training set drawn from earlier days + base corpus
+    replay_base_share: float = 0.5  # of that replay, the share taken from the base corpus
+    outcome_weights: dict[str, float] = Field(  # loss weight per outcome; 0 drops the outcome
+        default_factory=lambda: {
+            "accepted_kept": 1.0,
+            "accepted_refined": 1.5,  # the person's fix is the strongest signal
+            "partial_accepted": 1.2,
+            "rejected_written": 1.0,
+            "rejected_empty": 0.0,  # nothing written: no target to learn
+            "accepted_deleted": 0.0,
+        }
+    )
+    min_target_chars: int = 2  # shorter settled texts are noise
+    max_target_chars: int = 1500  # longer ones are pastes, not completions
+    eval_share: float = 0.1  # share of documents held out for evaluation
+    preference_pairs: bool = True  # also store (final preferred over proposal) pairs for DPO
+    # fine-tune loop
     max_steps: int = 60  # fine-tune steps per run on the embedded default
     batch_size: int = 8
-    grad_accum: int = 1
+    grad_accum: int = 1  # micro-batches per optimizer step
     learning_rate: float = 3e-4
-    seq_len: int = 256
+    warmup_steps: int = 5
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seq_len: int = 256  # tokens per packed row (and the FIM prompt budget)
+    packing: bool = True  # concatenate examples into full rows instead of padding
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    eval_every: int = 20  # steps between held-out loss checks
+    eval_batches: int = 4  # batches per periodic check
+    checkpoint_every: int = 20  # steps between resumable checkpoints
+    max_train_seconds: float | None = None  # stop early after this much wall time; None = all
+    lora: bool = False  # train LoRA adapters (peft) instead of all weights: for large models
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_target_modules: str = "all-linear"  # peft target_modules
+    dpo_steps: int = 0  # DPO steps on training.preference_pairs after fine-tuning; 0 = off
+    dpo_beta: float = 0.1  # DPO temperature: how far the policy may move from the reference
+    dpo_learning_rate: float = 5e-5
+    # evaluation and promotion
+    eval_max_examples: int = 64  # held-out examples scored for loss
+    eval_generate_examples: int = 16  # of those, how many get a greedy completion
+    max_new_tokens: int = 48  # cap on a generated completion
     min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
+    max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this
 
 
 class ScheduleSettings(_Group):

@@ -24,6 +24,18 @@ ADVICE: dict[str, str] = {
     "quarantined for the day (see ops.extract_accounting); that is a bug, not bad data; file it "
     "with the day. Deferred completions are normal and are picked up by later runs.",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
+    "build_training_examples": "TrainingDataError: staging.refinements breaks docs/contracts.md "
+    "(a renamed or missing column: check the extract deploy); otherwise a shared safety/dedup "
+    "function failed. Rerun with `echo-ops build-trainset --ds DAY`.",
+    "check_new_data": "Could not read training.examples or registry.models: check the warehouse "
+    "file and the echo_duckdb pool.",
+    "fine_tune": "NoChampionError: run `echo-ops bootstrap-model` (or `models register DIR`). "
+    "Out of memory: lower train.batch_size / raise train.grad_accum, or set train.lora=true. "
+    "A crash resumes from the last checkpoint on retry (`echo-ops train --resume` by hand).",
+    "evaluate_candidate": "EvalDataError: no held-out examples yet (training.examples split=eval); "
+    "wait for more days or raise train.eval_share. The candidate stays `candidate`.",
+    "promote_or_reject": "The candidate has no eval metrics (rerun evaluate_candidate). A bad "
+    "promotion is undone with `echo-ops models rollback --reason ...`.",
     # data quality (issue #5): the error lists the failed checks, sample rows and the Data Docs path
     "validate_raw_client": "A blocking check failed on raw.client_events: read the failed check names "
     "and sample rows in the log, open the Data Docs path it prints, and query ops.dq_results for the "

@@ -1,0 +1,141 @@
+"""Fine-tune stage: the champion + the new window of training.examples -> a registered candidate.
+
+Reads registry.models and training.examples, trains with `echo_ops.train.train` (GPU when
+present, CPU otherwise), writes the candidate's HF directory to the artifact store and one
+registry.models row (status candidate) with its config, data window, metrics, hardware and
+tokens/s. The warehouse is opened only to read and to register, never while training, so
+the daily DAG can write meanwhile. A retry with `resume=True` continues from the last
+checkpoint of the same run (same champion, same window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from echo_ops.config import Settings, get_settings
+from echo_ops.logs import stage_run
+from echo_ops.train import Example, train
+from echo_ops.warehouse import open_warehouse, run_sql_file
+
+
+class NoChampionError(LookupError):
+    """Fine-tuning needs a champion to start from."""
+
+
+def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Days of training.examples the champion has not been trained on, and their counts."""
+    from echo_ops.registry import champion
+
+    run_sql_file(con, "ddl/training")
+    champ = champion(con)
+    after = (champ.data_window.get("to") if champ else None) or "0001-01-01"
+    (first, last, n_new) = con.execute(
+        "select min(ds), max(ds), count(*) filter (where source = 'refinement' and split = 'train') "
+        "from training.examples where ds > cast(? as date)",
+        [after],
+    ).fetchone()
+    return {
+        "champion_id": champ.model_id if champ else None,
+        "from": first,
+        "to": last,
+        "new_examples": int(n_new or 0),
+    }
+
+
+def fine_tune(
+    settings: Settings | None = None, resume: bool = False, on_step=None
+) -> dict[str, Any]:
+    """Train a candidate from the champion on the new window and register it; returns counts."""
+    from echo_ops.registry import champion, fetch_model_dir
+
+    settings = settings or get_settings()
+    with stage_run("fine_tune", resume=resume) as counts:
+        with open_warehouse(settings=settings) as con:
+            window, champ = new_data_window(con), champion(con)
+            if champ is None:
+                raise NoChampionError(
+                    "no champion in the registry: run `echo-ops bootstrap-model` first"
+                )
+            if window["to"] is None:
+                raise ValueError(f"no training examples newer than {champ.model_id}'s data window")
+            train_rows, eval_rows = _load_window(
+                con, window["from"], window["to"], settings.train.eval_max_examples
+            )
+            pairs = (
+                _load_pairs(con, window["from"], window["to"])
+                if settings.train.dpo_steps > 0
+                else []
+            )
+        init_dir = fetch_model_dir(champ)
+        cfg = _fit_to_model(settings, init_dir)
+        key = hashlib.sha1(f"{champ.model_id}:{window['from']}:{window['to']}".encode()).hexdigest()
+        candidate_id = f"ft-{window['to']:%Y%m%d}-{key[:6]}"
+        run_dir = settings.data_root / "train" / "runs" / candidate_id
+        if not resume:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        result = train(
+            init_dir, run_dir, train_rows, eval_rows, cfg, resume=resume, on_step=on_step
+        )
+        metrics, model_dir = {"train": result.to_dict()}, result.model_dir
+        if cfg.dpo_steps > 0 and pairs:
+            from echo_ops.dpo import dpo_train
+
+            model_dir = run_dir / "dpo"
+            metrics["dpo"] = dpo_train(result.model_dir, model_dir, pairs, cfg)
+        window = {"from": str(window["from"]), "to": str(window["to"]), "examples": len(train_rows)}
+        _register_candidate(settings, candidate_id, champ.model_id, model_dir, window, metrics, cfg)
+        counts.update(candidate_id=candidate_id, examples=len(train_rows), steps=result.steps,
+                      final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1),
+                      preference_pairs=len(pairs))  # fmt: skip
+        return dict(counts)
+
+
+def _register_candidate(
+    settings, candidate_id, parent_id, model_dir: Path, window, metrics, cfg
+) -> None:
+    """Save the resolved config beside the model, then copy it into the registry."""
+    from echo_ops.registry import register_model
+
+    config = {"train": cfg.model_dump(), "parent_id": parent_id, "data_window": window}
+    (model_dir / "echo_config.json").write_text(json.dumps(config, indent=2, default=str))
+    with open_warehouse(settings=settings) as con:
+        register_model(con, model_dir, kind="fine_tune", model_id=candidate_id, parent_id=parent_id,
+                       data_window=window, metrics=metrics, config=config, settings=settings)  # fmt: skip
+
+
+def _load_pairs(con: duckdb.DuckDBPyConnection, first: date, last: date):
+    from echo_ops.dpo import Pair
+
+    rows = con.execute(
+        "select prefix, suffix, chosen, rejected from training.preference_pairs "
+        "where ds between ? and ? and split = 'train' order by ds, pair_id",
+        [first, last],
+    ).fetchall()
+    return [Pair(*r) for r in rows]
+
+
+def _load_window(con: duckdb.DuckDBPyConnection, first: date, last: date, eval_limit: int):
+    query = ("select prefix, suffix, target, weight from training.examples where ds between ? and ? "
+             "and split = ? order by ds, example_id")  # fmt: skip
+    train_rows = [Example(*r) for r in con.execute(query, [first, last, "train"]).fetchall()]
+    eval_rows = [
+        Example(*r)
+        for r in con.execute(query + " limit ?", [first, last, "eval", eval_limit]).fetchall()
+    ]
+    return train_rows, eval_rows
+
+
+def _fit_to_model(settings: Settings, model_dir: Path):
+    """The run's settings, with seq_len capped at what the model's positions allow."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    limit = (
+        config.get("max_position_embeddings") or config.get("n_positions") or settings.train.seq_len
+    )
+    return settings.train.model_copy(update={"seq_len": min(settings.train.seq_len, int(limit))})

@@ -1,0 +1,251 @@
+"""The model registry: `registry.models` (lineage, status, metrics) plus an artifact store
+(a local dir or s3://, through `echo_ops.storage`) holding each model's HF directory.
+
+Invariant: once any model is registered there is exactly one champion, and switching it
+happens in one DuckDB transaction (the old champion is archived in the same commit).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from echo_ops import storage
+from echo_ops.config import Settings, get_settings
+from echo_ops.warehouse import run_sql_file
+
+STATUSES = ("candidate", "champion", "rejected", "archived")
+
+
+class RegistryError(RuntimeError):
+    """The registry would break an invariant (no champion, unknown model, bad status)."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    model_id: str
+    status: str
+    parent_id: str | None
+    artifact_uri: str
+    data_window: dict[str, Any]
+    metrics: dict[str, Any]
+    config: dict[str, Any]
+    created_at: datetime
+    decided_reason: str | None
+    kind: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+_COLUMNS = (
+    "model_id, status, parent_id, artifact_uri, data_window, metrics_json, config_json, "
+    "created_at, decided_reason, kind"
+)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    run_sql_file(con, "ddl/registry")
+
+
+def new_model_id(kind: str) -> str:
+    return f"{kind}-{datetime.utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def register_model(
+    con: duckdb.DuckDBPyConnection,
+    local_dir: Path,
+    *,
+    kind: str,
+    model_id: str | None = None,
+    parent_id: str | None = None,
+    data_window: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Copy a HF model directory into the artifact store and add it as a candidate.
+
+    Writes registry.models (one row) and `<artifacts_uri>/<model_id>/`; re-running with
+    the same `model_id` replaces both.
+    """
+    settings = settings or get_settings()
+    ensure_tables(con)
+    model_id = model_id or new_model_id(kind)
+    local_dir = Path(local_dir)
+    if not (local_dir / "config.json").is_file():
+        raise RegistryError(f"{local_dir} is not a Hugging Face model directory (no config.json)")
+    root = settings.storage.artifacts_uri
+    storage.delete_prefix(root, model_id)
+    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        storage.write_bytes(
+            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes()
+        )
+    con.execute("delete from registry.models where model_id = ?", [model_id])
+    con.execute(
+        "insert into registry.models (model_id, status, parent_id, artifact_uri, data_window, "
+        "metrics_json, config_json, kind) values (?, 'candidate', ?, ?, ?, ?, ?, ?)",
+        [model_id, parent_id, storage.join(root, model_id), json.dumps(data_window or {}, default=str),
+         json.dumps(metrics or {}, default=str), json.dumps(config or {}, default=str), kind],
+    )  # fmt: skip
+    return model_id
+
+
+def get_model(con: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord:
+    ensure_tables(con)
+    row = con.execute(
+        f"select {_COLUMNS} from registry.models where model_id = ?", [model_id]
+    ).fetchone()
+    if row is None:
+        raise RegistryError(f"no model {model_id!r} in registry.models")
+    return _record(row)
+
+
+def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelRecord]:
+    ensure_tables(con)
+    rows = con.execute(
+        f"select {_COLUMNS} from registry.models order by created_at, model_id"
+    ).fetchall()
+    return [_record(r) for r in rows]
+
+
+def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
+    ensure_tables(con)
+    rows = con.execute(
+        f"select {_COLUMNS} from registry.models where status = 'champion'"
+    ).fetchall()
+    if len(rows) > 1:
+        raise RegistryError(f"registry broken: {len(rows)} champions")
+    return _record(rows[0]) if rows else None
+
+
+def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> str | None:
+    """Make `model_id` the champion and archive the old one, atomically; returns the old id."""
+    get_model(con, model_id)
+    con.execute("begin transaction")
+    try:
+        old = con.execute(
+            "select model_id from registry.models where status = 'champion'"
+        ).fetchall()
+        con.execute(
+            "update registry.models set status = 'archived', decided_at = current_timestamp, "
+            "decided_reason = ? where status = 'champion' and model_id <> ?",
+            [f"replaced by {model_id}", model_id],
+        )
+        con.execute(
+            "update registry.models set status = 'champion', decided_at = current_timestamp, "
+            "promoted_at = current_timestamp, decided_reason = ? where model_id = ?",
+            [reason, model_id],
+        )
+        _check_one_champion(con)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    previous = [r[0] for r in old if r[0] != model_id]
+    return previous[0] if previous else None
+
+
+def set_status(con: duckdb.DuckDBPyConnection, model_id: str, status: str, reason: str) -> None:
+    """Mark a non-champion model rejected/archived/candidate (a champion leaves only by rollback
+    or by being replaced)."""
+    if status not in STATUSES or status == "champion":
+        raise RegistryError(f"use set_champion to crown a model; bad status {status!r}")
+    if get_model(con, model_id).status == "champion":
+        raise RegistryError(f"{model_id} is the champion: promote another model or roll back first")
+    con.execute(
+        "update registry.models set status = ?, decided_reason = ?, decided_at = current_timestamp "
+        "where model_id = ?",
+        [status, reason, model_id],
+    )
+
+
+def update_metrics(con: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[str, Any]) -> None:
+    merged = {**get_model(con, model_id).metrics, **metrics}
+    con.execute(
+        "update registry.models set metrics_json = ? where model_id = ?",
+        [json.dumps(merged, default=str), model_id],
+    )
+
+
+def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") -> tuple[str, str]:
+    """Reject the current champion and restore the previous one (latest promoted archived
+    model), in one transaction. Returns (rejected_id, restored_id)."""
+    current = champion(con)
+    if current is None:
+        raise RegistryError("no champion to roll back")
+    row = con.execute(
+        "select model_id from registry.models where status = 'archived' and promoted_at is not null "
+        "order by promoted_at desc, model_id desc limit 1"
+    ).fetchone()
+    if row is None:
+        raise RegistryError(f"{current.model_id} has no earlier champion to roll back to")
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            "update registry.models set status = 'rejected', decided_reason = ?, "
+            "decided_at = current_timestamp where model_id = ?",
+            [f"rolled back: {reason}", current.model_id],
+        )
+        con.execute(
+            "update registry.models set status = 'champion', decided_reason = ?, "
+            "decided_at = current_timestamp where model_id = ?",
+            [f"restored by rollback of {current.model_id}", row[0]],
+        )
+        _check_one_champion(con)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return current.model_id, row[0]
+
+
+def fetch_model_dir(record: ModelRecord, cache_dir: Path | None = None) -> Path:
+    """A local HF directory for the model: the artifact dir itself, or an S3 download."""
+    if not storage.is_s3(record.artifact_uri):
+        return Path(record.artifact_uri)
+    cache_dir = Path(cache_dir or get_settings().data_root / "model_cache") / record.model_id
+    if (cache_dir / "config.json").is_file():
+        return cache_dir
+    root, _, model_id = record.artifact_uri.rpartition("/")
+    for obj in storage.list_objects(root, model_id):
+        target = cache_dir / obj.key[len(model_id) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(storage.read_bytes(root, obj.key))
+    return cache_dir
+
+
+def write_artifact_json(record: ModelRecord, name: str, payload: dict[str, Any]) -> str:
+    """Save a JSON report next to a model's artifacts; returns its URI."""
+    root, _, model_id = record.artifact_uri.rpartition("/")
+    data = json.dumps(payload, indent=2, default=str, sort_keys=True).encode()
+    storage.write_bytes(root, f"{model_id}/{name}", data)
+    return storage.join(record.artifact_uri, name)
+
+
+def _check_one_champion(con: duckdb.DuckDBPyConnection) -> None:
+    (n,) = con.execute("select count(*) from registry.models where status = 'champion'").fetchone()
+    if n != 1:
+        raise RegistryError(f"champion switch would leave {n} champions; rolled back")
+
+
+def _record(row) -> ModelRecord:
+    loads = lambda v: json.loads(v) if isinstance(v, str) else (v or {})  # noqa: E731
+    return ModelRecord(row[0], row[1], row[2], row[3], loads(row[4]), loads(row[5]), loads(row[6]),
+                       row[7], row[8], row[9])  # fmt: skip
+
+
+def latest_candidate(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
+    """The newest model still waiting for a decision."""
+    ensure_tables(con)
+    row = con.execute(
+        f"select {_COLUMNS} from registry.models where status = 'candidate' "
+        "order by created_at desc, model_id desc limit 1"
+    ).fetchone()
+    return _record(row) if row else None

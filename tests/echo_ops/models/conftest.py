@@ -1,0 +1,33 @@
+"""Model-stage fixtures: one tiny base model (2 layers, 64 hidden, vocab 512, seq 64) for the
+whole session, trained from scratch in a few seconds on a slice of the standard library."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from echo_ops.config import Settings, TrainSettings
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    from echo_ops.bootstrap import bootstrap_model
+
+    root = tmp_path_factory.mktemp("tiny-base")
+    bootstrap_model("tiny", root / "model", settings=Settings(data_root=root))
+    return root / "model"
+
+
+@pytest.fixture
+def tiny_copy(tiny_base, tmp_path) -> Path:
+    """A private copy of the tiny model a test may register or overwrite."""
+    return Path(shutil.copytree(tiny_base, tmp_path / "base"))
+
+
+def tiny_train_settings(**overrides) -> TrainSettings:
+    base = dict(device="cpu", seq_len=64, batch_size=4, max_steps=6, warmup_steps=1,
+                learning_rate=3e-3, eval_every=3, eval_batches=1, checkpoint_every=2,
+                eval_max_examples=8, eval_generate_examples=2, max_new_tokens=8)  # fmt: skip
+    return TrainSettings(**{**base, **overrides})

@@ -1,0 +1,130 @@
+"""Fine-tune -> evaluate -> promote on the tiny model, and the promotion rule both ways."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from echo_ops.config import reset_settings_cache
+from echo_ops.datasets import build_training_examples
+from echo_ops.evaluate import EvalDataError, edit_similarity, evaluate_candidate
+from echo_ops.finetune import fine_tune, new_data_window
+from echo_ops.promote import decide, promote_or_reject
+from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
+from echo_ops.warehouse import open_warehouse
+
+from .test_datasets import _DDL, D1, D2, _load, _rows
+
+
+def test_rule_promotes_only_a_measurable_gain():
+    champ = {"loss": 2.0, "edit_similarity": 0.50}
+    better = decide({"loss": 1.9, "edit_similarity": 0.50}, champ, 0.01, 0.02)
+    assert better.promote and better.loss_gain == pytest.approx(0.05)
+    marginal = decide({"loss": 1.99, "edit_similarity": 0.60}, champ, 0.01, 0.02)
+    assert not marginal.promote and "not better enough" in marginal.reason
+    worse_output = decide({"loss": 1.5, "edit_similarity": 0.40}, champ, 0.01, 0.02)
+    assert not worse_output.promote and "completions got worse" in worse_output.reason
+
+
+def test_edit_similarity():
+    assert edit_similarity("abc", "abc") == 1.0
+    assert edit_similarity("abcd", "abxd") == pytest.approx(0.75)
+    assert edit_similarity("", "abc") == 0.0
+
+
+def _fake(tmp_path: Path, name: str) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    return d
+
+
+def test_decision_is_stored_in_registry_and_beside_the_candidate(tmp_path, settings):
+    with open_warehouse() as con:
+        register_model(con, _fake(tmp_path, "base"), kind="bootstrap", model_id="base")
+        set_champion(con, "base", "first")
+        for cid, loss in (("good", 1.0), ("meh", 1.99)):
+            register_model(
+                con, _fake(tmp_path, cid), kind="fine_tune", model_id=cid, parent_id="base"
+            )
+            update_metrics(con, cid, {"eval": {"loss": loss, "edit_similarity": 0.5},
+                                      "champion_eval": {"loss": 2.0, "edit_similarity": 0.5}})  # fmt: skip
+        rejected = promote_or_reject(con, "meh")
+        promoted = promote_or_reject(con, "good")
+        assert rejected["promote"] is False
+        assert promoted["promote"] and promoted["previous_champion"] == "base"
+        assert champion(con).model_id == "good"
+        assert get_model(con, "meh").status == "rejected"
+        assert "not better enough" in get_model(con, "meh").decided_reason
+        assert get_model(con, "base").status == "archived"
+    saved = json.loads((Path(settings.storage.artifacts_uri) / "meh" / "decision.json").read_text())
+    assert saved["promote"] is False and saved["rule"]["min_improvement"] == 0.01
+    assert saved["config"]["min_improvement"] == 0.01
+
+
+def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
+    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "4", "WARMUP_STEPS": "1",
+                 "LEARNING_RATE": "3e-3", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
+                 "REPLAY_SHARE": "0.0", "EVAL_GENERATE_EXAMPLES": "2", "MAX_NEW_TOKENS": "6",
+                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2"}.items():  # fmt: skip
+        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
+    reset_settings_cache()
+    with open_warehouse() as con:
+        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
+        set_champion(con, "base", "first")
+        con.execute(_DDL)
+        _load(con, D1, _rows(D1))
+        _load(con, D2, _rows(D2))
+        build_training_examples(con, D1)
+        build_training_examples(con, D2)
+        window = new_data_window(con)
+    assert window["from"] == D1 and window["to"] == D2 and window["new_examples"] > 0
+
+    counts = fine_tune()
+    cid = counts["candidate_id"]
+    with open_warehouse() as con:
+        cand = get_model(con, cid)
+        assert cand.status == "candidate" and cand.parent_id == "base"
+        assert cand.data_window["to"] == "2026-11-02" and cand.metrics["train"]["steps"] == 4
+        assert cand.config["train"]["max_steps"] == 4 and cand.metrics["train"]["tokens_per_s"] > 0
+        assert cand.metrics["dpo"]["dpo_steps"] == 2 and cand.metrics["dpo"]["pairs"] > 0
+        report = evaluate_candidate(con, cid)
+        assert report["candidate"]["n_examples"] == report["champion"]["n_examples"] > 0
+        assert (
+            report["candidate"]["loss"] < report["champion"]["loss"]
+        )  # 4 steps on the same distribution
+        decision = promote_or_reject(con, cid)
+        assert decision["promote"] and champion(con).model_id == cid
+        # the champion now covers D2: nothing new to train on
+        assert new_data_window(con)["new_examples"] == 0
+    assert Path(report["report_uri"]).is_file()
+
+
+def test_evaluate_without_eval_rows_fails_clearly(tmp_path):
+    with open_warehouse() as con:
+        con.execute(_DDL)
+        register_model(con, _fake(tmp_path, "c"), kind="fine_tune", model_id="c")
+        from echo_ops.warehouse import run_sql_file
+
+        run_sql_file(con, "ddl/training")
+        with pytest.raises(EvalDataError, match="no held-out examples"):
+            evaluate_candidate(con, "c")
+
+
+def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
+    from echo_ops.generate import champion_proposer
+
+    monkeypatch.setenv("ECHO_TRAIN__MAX_NEW_TOKENS", "5")
+    reset_settings_cache()
+    with pytest.raises(LookupError, match="no champion"):
+        champion_proposer()
+    with open_warehouse() as con:
+        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
+        set_champion(con, "base", "first")
+    proposer = champion_proposer()
+    text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
+    assert proposer.model_version == "base"
+    assert isinstance(text, str) and 0 < len(logprobs) <= 5
+    assert all(lp <= 0.0 for lp in logprobs)
