@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import date
 
 from echo_ops.config import get_settings
-from echo_ops.warehouse import LAYERS, open_warehouse
+
+
+def open_warehouse():
+    # DAG files import this module: duckdb loads only when a task runs.
+    from echo_ops.warehouse import open_warehouse as _open
+
+    return _open()
 
 
 def data_errors() -> tuple[type[Exception], ...]:
@@ -26,6 +32,8 @@ def data_errors() -> tuple[type[Exception], ...]:
 
 def init_warehouse(day: str) -> dict:
     """Create the warehouse file, its layers and ops tables if missing."""
+    from echo_ops.warehouse import LAYERS
+
     with open_warehouse():
         return {"day": day, "layers": len(LAYERS)}
 
