@@ -198,6 +198,33 @@ class SimDoc:
         self.session.emit_changed(self, ",".join(changes))
         return shift
 
+    def type_run(self, i: int, chars: list[str], waits: list[int]) -> None:
+        """Type `chars` at `i`, one `document.changed` per keystroke after its wait: the
+        same events as change([(i + n, i + n, c)]) each, with one text update at the end.
+        No line breaks; no pending trim."""
+        session, text = self.session, self.text
+        enc = session.encoding
+        line, ch = self._position(text, i, enc)
+        emit = session.emit_changed
+        for n, (c, w) in enumerate(zip(chars, waits, strict=True)):
+            session.now += max(1, w)
+            if self.regions:
+                self._settle_run(text, i, chars, n)
+                for r in self.regions:
+                    r.insert_char(i + n, session.now)
+            self.version += 1
+            pos = f'{{"line":{line},"character":{ch}}}'
+            emit(self, f'{{"range":{{"start":{pos},"end":{pos}}},"text":{json_str(c)}}}')
+            ch += 1 if c < "\x80" or enc == "utf-32" else unit_len(c, enc)
+        self.text = text[:i] + "".join(chars) + text[i:]
+
+    def _settle_run(self, text: str, i: int, chars: list[str], n: int) -> None:
+        s = self.session
+        if any(r.due(s.now, s.quiet_ms, s.horizon_ms) for r in self.regions):
+            self.text = text[:i] + "".join(chars[:n]) + text[i:]  # the text as of now
+            self._settle_due()
+            self.text = text
+
     def _position(self, text: str, i: int, encoding: str) -> tuple[int, int]:
         """lsp_position with the line number of the last line used cached: keystrokes
         mostly land on the line of the one before, and counting lines is O(document)."""
