@@ -41,6 +41,7 @@ class _Clock:
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII lines join and gzip fastest
 _STR_CACHE: dict[str, str] = {}
+_CHANGED_TS = '","type":"document.changed","ts":"'
 
 
 def json_str(t: str) -> str:
@@ -86,6 +87,7 @@ class Session:
         self.static = {"user_id": user_id, "session_id": session_id, "client": client}
         # The same fields, serialised once: document.changed lines are built as text.
         self._static_json = _dumps(self.static)[1:-1]
+        self._id_head = f'{{"schema_version":1,"event_id":"{session_id}.'
         self.user_id, self.session_id, self.client = user_id, session_id, client
         self.encoding = client.get("position_encoding", "utf-16")
         self.skew_ms, self.now = skew_ms, start_ms
@@ -126,12 +128,8 @@ class Session:
     def emit_changed(self, doc: SimDoc, changes_json: str) -> None:
         """The hot path: a document.changed line built as text, same shape as `emit`'s."""
         self._seq += 1
-        line = (
-            f'{{"schema_version":1,"event_id":"{self.session_id}.{self._seq:x}",'
-            f'"type":"document.changed","ts":"{self._clock.fmt(self.now + self.skew_ms)}",'
-            f'{self._static_json},"doc":{{"uri":{doc.uri_json},"version":{doc.version},'
-            f'"language_id":"{doc.language_id}"}},"changes":[{changes_json}]}}'
-        )
+        ts = self._clock.fmt(self.now + self.skew_ms)
+        line = f"{self._id_head}{self._seq:x}{_CHANGED_TS}{ts}{doc.line_mid}{doc.version}{doc.line_tail}{changes_json}]}}"
         self.events.append((self.now, line))
         self.n_changed += 1  # a plain int: this is the hot path (see type_counts)
 
@@ -148,6 +146,9 @@ class SimDoc:
         self.session, self.uri, self.text, self.eol = session, uri, text, eol
         self.language_id, self.version = language_id, 1
         self.uri_json = _dumps(uri)
+        # The constant pieces of this document's document.changed lines (Session.emit_changed).
+        self.line_mid = f'",{session._static_json},"doc":{{"uri":{self.uri_json},"version":'
+        self.line_tail = f',"language_id":"{language_id}"}},"changes":['
         self._line_cache = (-1, 0)  # (index where a line starts, its line number)
         self.regions: list[Region] = []
         self.pending_trim: tuple[int, int] | None = None  # auto-indent left on a blank line
