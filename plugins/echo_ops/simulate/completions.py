@@ -35,6 +35,7 @@ class Completions:
         return cut_to_lines(block[k:], lines - 1)
 
     def _complete(self, block: str, k: int) -> int:
+        self._flush()
         s, doc, cfg, rng = self.s, self.doc, self.cfg, self.rng
         self._flush_typed_over()
         s.wait(rng.randint(250, 1200))  # the pause that fires the request

@@ -41,6 +41,7 @@ class _Clock:
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # ASCII lines join and gzip fastest
 _STR_CACHE: dict[str, str] = {}
+_CHANGED_TS = '","type":"document.changed","ts":"'
 
 
 def json_str(t: str) -> str:
@@ -86,6 +87,7 @@ class Session:
         self.static = {"user_id": user_id, "session_id": session_id, "client": client}
         # The same fields, serialised once: document.changed lines are built as text.
         self._static_json = _dumps(self.static)[1:-1]
+        self._id_head = f'{{"schema_version":1,"event_id":"{session_id}.'
         self.user_id, self.session_id, self.client = user_id, session_id, client
         self.encoding = client.get("position_encoding", "utf-16")
         self.skew_ms, self.now = skew_ms, start_ms
@@ -126,12 +128,8 @@ class Session:
     def emit_changed(self, doc: SimDoc, changes_json: str) -> None:
         """The hot path: a document.changed line built as text, same shape as `emit`'s."""
         self._seq += 1
-        line = (
-            f'{{"schema_version":1,"event_id":"{self.session_id}.{self._seq:x}",'
-            f'"type":"document.changed","ts":"{self._clock.fmt(self.now + self.skew_ms)}",'
-            f'{self._static_json},"doc":{{"uri":{doc.uri_json},"version":{doc.version},'
-            f'"language_id":"{doc.language_id}"}},"changes":[{changes_json}]}}'
-        )
+        ts = self._clock.fmt(self.now + self.skew_ms)
+        line = f"{self._id_head}{self._seq:x}{_CHANGED_TS}{ts}{doc.line_mid}{doc.version}{doc.line_tail}{changes_json}]}}"
         self.events.append((self.now, line))
         self.n_changed += 1  # a plain int: this is the hot path (see type_counts)
 
@@ -148,6 +146,9 @@ class SimDoc:
         self.session, self.uri, self.text, self.eol = session, uri, text, eol
         self.language_id, self.version = language_id, 1
         self.uri_json = _dumps(uri)
+        # The constant pieces of this document's document.changed lines (Session.emit_changed).
+        self.line_mid = f'",{session._static_json},"doc":{{"uri":{self.uri_json},"version":'
+        self.line_tail = f',"language_id":"{language_id}"}},"changes":['
         self._line_cache = (-1, 0)  # (index where a line starts, its line number)
         self.regions: list[Region] = []
         self.pending_trim: tuple[int, int] | None = None  # auto-indent left on a blank line
@@ -197,6 +198,33 @@ class SimDoc:
         self.version += 1
         self.session.emit_changed(self, ",".join(changes))
         return shift
+
+    def type_run(self, i: int, chars: list[str], waits: list[int]) -> None:
+        """Type `chars` at `i`, one `document.changed` per keystroke after its wait: the
+        same events as change([(i + n, i + n, c)]) each, with one text update at the end.
+        No line breaks; no pending trim."""
+        session, text = self.session, self.text
+        enc = session.encoding
+        line, ch = self._position(text, i, enc)
+        emit = session.emit_changed
+        for n, (c, w) in enumerate(zip(chars, waits, strict=True)):
+            session.now += max(1, w)
+            if self.regions:
+                self._settle_run(text, i, chars, n)
+                for r in self.regions:
+                    r.insert_char(i + n, session.now)
+            self.version += 1
+            pos = f'{{"line":{line},"character":{ch}}}'
+            emit(self, f'{{"range":{{"start":{pos},"end":{pos}}},"text":{json_str(c)}}}')
+            ch += 1 if c < "\x80" or enc == "utf-32" else unit_len(c, enc)
+        self.text = text[:i] + "".join(chars) + text[i:]
+
+    def _settle_run(self, text: str, i: int, chars: list[str], n: int) -> None:
+        s = self.session
+        if any(r.due(s.now, s.quiet_ms, s.horizon_ms) for r in self.regions):
+            self.text = text[:i] + "".join(chars[:n]) + text[i:]  # the text as of now
+            self._settle_due()
+            self.text = text
 
     def _position(self, text: str, i: int, encoding: str) -> tuple[int, int]:
         """lsp_position with the line number of the last line used cached: keystrokes

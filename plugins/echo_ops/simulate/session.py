@@ -59,6 +59,9 @@ class Writer(Completions):
         self.cur = 0
         self.pend: list[tuple[str, int]] = []  # auto-inserted closers after the cursor
         self.typed_over: tuple[str, int] | None = None
+        self._run: list[str] = []  # plain keystrokes not yet applied (see _flush)
+        self._run_waits: list[int] = []
+        self._run_at = 0
         self.n_completions = 0
 
     # --- the document -------------------------------------------------------------
@@ -192,7 +195,14 @@ class Writer(Completions):
             self.s.wait(rng.randint(100, 400))
             self.doc.change([])  # leaving the line trims its auto-indent
 
+    def _flush(self) -> None:
+        """Type the plain keystrokes held back by `_type_char` (one text update)."""
+        if self._run:
+            self.doc.type_run(self._run_at, self._run, self._run_waits)
+            self._run, self._run_waits = [], []
+
     def _edit(self, i: int, j: int, t: str, wait: int | None = None) -> int:
+        self._flush()
         self.s.wait(wait if wait is not None else self._key_ms())
         shift = self.doc.change([(i, j, t)])
         self.cur = i + shift + len(t)
@@ -204,6 +214,7 @@ class Writer(Completions):
         return shift
 
     def _flush_typed_over(self) -> None:
+        self._flush()
         if self.typed_over is not None:
             cid, self.typed_over = self.typed_over[0], None
             self.s.emit("completion.rejected", self.doc, completion_id=cid, reason="typed_over")
@@ -213,10 +224,12 @@ class Writer(Completions):
         return int(m * 0.4 + self.rng.random() * m * 1.2)
 
     def _in_indent(self) -> bool:
+        self._flush()
         start = self.doc.text.rfind("\n", 0, self.cur) + 1
         return not self.doc.text[start : self.cur].strip(" ")
 
     def _enter(self, block: str, k: int) -> int:
+        self._flush()
         text = self.doc.text
         start = text.rfind("\n", 0, self.cur) + 1
         line = text[start : self.cur]
@@ -264,6 +277,13 @@ class Writer(Completions):
                     self.cur -= 1
                 self.pend.append((_OPEN[c], ls + m))
                 return
+        if self.typed_over is None and self.doc.pending_trim is None:
+            if not self._run:
+                self._run_at = self.cur
+            self._run.append(c)  # a plain keystroke: applied with its neighbours
+            self._run_waits.append(self._key_ms())
+            self.cur += 1
+            return
         self._edit(self.cur, self.cur, c)
 
     def _typo(self) -> None:

@@ -66,6 +66,15 @@ class Region:
     def settle(self, text: str, reason: str) -> None:
         self.final, self.settled_reason = text[self.start : self.end], reason
 
+    def insert_char(self, a: int, ts_ms: int) -> None:
+        """`apply(a, a, c, ...)` for one character that is not a line break (the rule's
+        cases reduce to: shift, nothing, or grow by one and touch)."""
+        s, e, accepted = self.start, self.end, self.kind == ACCEPTED
+        if a < s or (a == s and accepted):
+            self.start, self.end = s + 1, e + 1
+        elif a < e or (a == e and not accepted):
+            self.end, self.touched_ms = e + 1, ts_ms
+
     def apply(self, a: int, b: int, t: str, old: str, ts_ms: int) -> None:
         """Follow the edit replacing `old[a:b]` with `t`."""
         s, e, is_open = self.start, self.end, self.kind == OPEN
