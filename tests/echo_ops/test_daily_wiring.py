@@ -1,4 +1,4 @@
-"""echo_daily wires ingest -> align -> extract, and data errors fail without retries."""
+"""echo_daily's stage order, and data errors failing without retries."""
 
 from __future__ import annotations
 
@@ -18,13 +18,19 @@ def daily():
     return module
 
 
-def test_extract_tasks_sit_between_warehouse_and_publish(daily):
+def test_every_hop_is_validated_before_the_next_stage(daily):
     dag = daily.echo_daily()
     edges = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert edges["init_warehouse"] == ["ingest"]
-    assert edges["ingest"] == ["align"]
-    assert edges["align"] == ["extract"]
-    assert edges["extract"] == ["publish_snapshot"]
+    assert edges["ingest"] == ["validate_raw_client", "validate_raw_server"]
+    assert edges["validate_raw_client"] == edges["validate_raw_server"] == ["align"]
+    assert edges["align"] == ["validate_aligned"]
+    assert edges["validate_aligned"] == ["extract"]
+    assert edges["extract"] == ["validate_refinements"]
+    assert edges["validate_refinements"] == ["build_training_examples"]
+    assert edges["build_training_examples"] == ["validate_training_set"]
+    assert edges["validate_training_set"] == ["refresh_marts"]
+    assert edges["refresh_marts"] == ["publish_snapshot"]
 
 
 def test_data_errors_become_fail_exceptions(daily):
@@ -35,8 +41,8 @@ def test_data_errors_become_fail_exceptions(daily):
 
     for error in (IngestError("bad lines"), AccountingError("books")):
         with pytest.raises(AirflowFailException, match=type(error).__name__):
-            with daily._data_errors_fail():
+            with daily.data_errors_fail():
                 raise error
     with pytest.raises(OSError):  # transient faults keep their retries
-        with daily._data_errors_fail():
+        with daily.data_errors_fail():
             raise OSError("disk")
