@@ -108,30 +108,50 @@ def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
 def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
     """Yield (Document, candidates) one document at a time, events in version order."""
     con.execute(
-        "create or replace temp table _cand_docs (session_id varchar, doc_uri varchar, min_version bigint)"
+        "create or replace temp table _cand_docs "
+        "(doc_no bigint, session_id varchar, doc_uri varchar, min_version bigint)"
     )
-    rows = [(s, u, min(c["shown_doc_version"] for c in cs)) for (s, u), cs in candidates.items()]
-    insert_rows(con, "_cand_docs", ["session_id", "doc_uri", "min_version"], rows)
+    keys = sorted(candidates)
+    rows = [
+        (n, s, u, min(c["shown_doc_version"] for c in candidates[(s, u)]))
+        for n, (s, u) in enumerate(keys)
+    ]
+    insert_rows(con, "_cand_docs", ["doc_no", "session_id", "doc_uri", "min_version"], rows)
     # Day numbers, not dates: converting a million DATE values to Python is the slow part.
     # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
     cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
-    key, events, seen = None, [], set()
+    doc_no, events, seen = None, [], set()
     while batch := cur.fetchmany(FETCH_ROWS):
-        for s, u, *rest in batch:
-            if (s, u) != key:
-                if key is not None:
-                    yield Document(events), candidates[key]
-                key, events = (s, u), []
-                seen.add(key)
-            event_id, type_, version, ts, day, cid, sl, sc, el, ec, text, more, detail, kind = rest
+        for (
+            no,
+            eid,
+            type_,
+            version,
+            ts,
+            day,
+            cid,
+            sl,
+            sc,
+            el,
+            ec,
+            text,
+            more,
+            detail,
+            kind,
+        ) in batch:
+            if no != doc_no:
+                if doc_no is not None:
+                    yield Document(events), candidates[keys[doc_no]]
+                doc_no, events = no, []
+                seen.add(no)
             first = ((sl, sc), (el, ec), text) if sl is not None else None
-            events.append(Event(event_id, type_, version, ts, day, cid, first, more, detail, kind))
+            events.append(Event(eid, type_, version, ts, day, cid, first, more, detail, kind))
         result.events_read += len(batch)
-    if key is not None:
-        yield Document(events), candidates[key]
+    if doc_no is not None:
+        yield Document(events), candidates[keys[doc_no]]
     # A guard, so that no candidate is lost: its shown event is always among the events.
-    for doc_key in sorted(candidates.keys() - seen):
-        yield Document([]), candidates[doc_key]
+    for n in sorted(set(range(len(keys))) - seen):
+        yield Document([]), candidates[keys[n]]
 
 
 @dataclass
