@@ -65,7 +65,7 @@ def extract_day(
             align_day(con, ds, settings)
         candidates = _candidates(con, ds)
         result.candidates = sum(len(v) for v in candidates.values())
-        decided = []
+        decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
         for doc_events, cands in _documents(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], result
         ):
@@ -89,6 +89,33 @@ def _aligned(con, ds: date) -> bool:
             "select count(*) from staging.int_completions_aligned_to_events where ds = ?", [ds]
         ).fetchone()[0]
     )
+
+
+def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:
+    """Take out candidates an earlier run of the window already wrote (a cache, not a rule).
+
+    Walking them again would reach the same "skip" (landing days never change once
+    ingested); when the earlier run has not happened yet, the walk decides as usual.
+    """
+    lo = ds - timedelta(days=cfg.align_lookback_days)
+    done = {
+        cid
+        for (cid,) in con.execute(
+            "select completion_id from staging.refinements where ds between $lo and $prev "
+            "union select replace(object_key, 'completion:', '') from ops.quarantine "
+            "where stage = 'extract' and ds between $lo and $prev",
+            {"lo": lo, "prev": ds - timedelta(days=1)},
+        ).fetchall()
+    }
+    taken = []
+    for key in list(candidates):
+        keep = [c for c in candidates[key] if c["completion_id"] not in done or c["shown_ds"] >= ds]
+        taken += [c for c in candidates[key] if c not in keep]
+        if keep:
+            candidates[key] = keep
+        else:
+            del candidates[key]
+    return taken
 
 
 def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
