@@ -5,7 +5,7 @@
 with
 
 events as (
-    select e.*
+    select e.*, c.doc_no
     from staging.stg_telemetry__editor_events as e
     join _cand_docs as c on c.session_id = e.session_id and c.doc_uri = e.doc_uri
     where e.ds between $lo and $ds and e.doc_version >= c.min_version
@@ -13,8 +13,7 @@ events as (
 )
 
 select
-    session_id,
-    doc_uri,
+    doc_no,  -- the candidate document (an integer is cheaper to hand to Python than two strings)
     event_id,
     event_type,
     doc_version,
@@ -32,4 +31,4 @@ select
     coalesce(accepted_text, reject_reason) as detail,
     accept_kind,
 from events
-order by session_id, doc_uri, doc_version, event_type <> 'document.changed', event_at, event_id
+order by doc_no, doc_version, event_type <> 'document.changed', event_at, event_id

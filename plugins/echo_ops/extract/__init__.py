@@ -65,7 +65,7 @@ def extract_day(
             align_day(con, ds, settings)
         candidates = _candidates(con, ds)
         result.candidates = sum(len(v) for v in candidates.values())
-        decided = []
+        decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
         for doc_events, cands in _documents(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], result
         ):
@@ -91,6 +91,33 @@ def _aligned(con, ds: date) -> bool:
     )
 
 
+def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:
+    """Take out candidates an earlier run of the window already wrote (a cache, not a rule).
+
+    Walking them again would reach the same "skip" (landing days never change once
+    ingested); when the earlier run has not happened yet, the walk decides as usual.
+    """
+    lo = ds - timedelta(days=cfg.align_lookback_days)
+    done = {
+        cid
+        for (cid,) in con.execute(
+            "select completion_id from staging.refinements where ds between $lo and $prev "
+            "union select replace(object_key, 'completion:', '') from ops.quarantine "
+            "where stage = 'extract' and ds between $lo and $prev",
+            {"lo": lo, "prev": ds - timedelta(days=1)},
+        ).fetchall()
+    }
+    taken = []
+    for key in list(candidates):
+        keep = [c for c in candidates[key] if c["completion_id"] not in done or c["shown_ds"] >= ds]
+        taken += [c for c in candidates[key] if c not in keep]
+        if keep:
+            candidates[key] = keep
+        else:
+            del candidates[key]
+    return taken
+
+
 def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
     cur = con.execute(
         "select * from staging.int_completions_aligned_to_events where ds = ? "
@@ -108,30 +135,50 @@ def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
 def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
     """Yield (Document, candidates) one document at a time, events in version order."""
     con.execute(
-        "create or replace temp table _cand_docs (session_id varchar, doc_uri varchar, min_version bigint)"
+        "create or replace temp table _cand_docs "
+        "(doc_no bigint, session_id varchar, doc_uri varchar, min_version bigint)"
     )
-    rows = [(s, u, min(c["shown_doc_version"] for c in cs)) for (s, u), cs in candidates.items()]
-    insert_rows(con, "_cand_docs", ["session_id", "doc_uri", "min_version"], rows)
+    keys = sorted(candidates)
+    rows = [
+        (n, s, u, min(c["shown_doc_version"] for c in candidates[(s, u)]))
+        for n, (s, u) in enumerate(keys)
+    ]
+    insert_rows(con, "_cand_docs", ["doc_no", "session_id", "doc_uri", "min_version"], rows)
     # Day numbers, not dates: converting a million DATE values to Python is the slow part.
     # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
     cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
-    key, events, seen = None, [], set()
+    doc_no, events, seen = None, [], set()
     while batch := cur.fetchmany(FETCH_ROWS):
-        for s, u, *rest in batch:
-            if (s, u) != key:
-                if key is not None:
-                    yield Document(events), candidates[key]
-                key, events = (s, u), []
-                seen.add(key)
-            event_id, type_, version, ts, day, cid, sl, sc, el, ec, text, more, detail, kind = rest
+        for (
+            no,
+            eid,
+            type_,
+            version,
+            ts,
+            day,
+            cid,
+            sl,
+            sc,
+            el,
+            ec,
+            text,
+            more,
+            detail,
+            kind,
+        ) in batch:
+            if no != doc_no:
+                if doc_no is not None:
+                    yield Document(events), candidates[keys[doc_no]]
+                doc_no, events = no, []
+                seen.add(no)
             first = ((sl, sc), (el, ec), text) if sl is not None else None
-            events.append(Event(event_id, type_, version, ts, day, cid, first, more, detail, kind))
+            events.append(Event(eid, type_, version, ts, day, cid, first, more, detail, kind))
         result.events_read += len(batch)
-    if key is not None:
-        yield Document(events), candidates[key]
+    if doc_no is not None:
+        yield Document(events), candidates[keys[doc_no]]
     # A guard, so that no candidate is lost: its shown event is always among the events.
-    for doc_key in sorted(candidates.keys() - seen):
-        yield Document([]), candidates[doc_key]
+    for n in sorted(set(range(len(keys))) - seen):
+        yield Document([]), candidates[keys[n]]
 
 
 @dataclass

@@ -48,10 +48,16 @@ class Region:
     kind: str  # open | accepted
     encoding: Encoding
     max_breaks: int  # the proposal's line breaks: an open region grows no further
+    _cached: tuple = (None, None, None)  # (start, text, end): end is asked for on every edit
 
     @property
     def end(self) -> Pos:
-        return end_of(self.start, self.text, self.encoding)
+        start, text, end = self._cached
+        if start == self.start and text is self.text:
+            return end
+        end = end_of(self.start, self.text, self.encoding)
+        self._cached = (self.start, self.text, end)
+        return end
 
     def index_of(self, point: Pos) -> int:
         """The str index in the region text of a position inside the region."""
