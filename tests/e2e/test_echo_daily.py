@@ -102,5 +102,7 @@ def test_a_day_with_no_landing_data_fails_without_retry(airflow_env, tmp_path):
     proc = dags_test(airflow_env, "echo_daily", DAY, tmp_path)
     out = proc.stdout + proc.stderr
     assert _state(proc) == "failed"
-    assert "ECHO FAILURE dag=echo_daily task=ingest" in out
-    assert "AirflowFailException" in out or "IngestError" in out
+    # Ingest loads nothing; the blocking volume check on raw events names the problem.
+    assert "ECHO FAILURE dag=echo_daily task=validate_raw_client" in out
+    assert "day_not_empty" in out and "AirflowFailException" in out
+    assert "task_id=align" not in out  # nothing downstream ran
