@@ -23,6 +23,8 @@ ADVICE: dict[str, str] = {
     "extract": "Extract failed: an AccountingError means shown != extracted + deferred + "
     "quarantined for the day (see ops.extract_accounting); that is a bug, not bad data; file it "
     "with the day. Deferred completions are normal and are picked up by later runs.",
+    "refresh_marts": "A mart's SQL failed on the day's refinements: the error names the file under "
+    "include/sql/marts/; a missing column means staging.refinements changed (docs/contracts.md).",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
     "build_training_examples": "TrainingDataError: staging.refinements breaks docs/contracts.md "
     "(a renamed or missing column: check the extract deploy); otherwise a shared safety/dedup "
