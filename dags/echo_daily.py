@@ -4,19 +4,23 @@
 Turns one day of editor telemetry and model-server logs into refinement data.
 
 For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
-land -> raw -> aligned -> refinements -> training examples -> marts -> analyst snapshot.
+ingest -> validate raw -> align -> validate -> extract refinements -> validate ->
+build training examples -> validate (updates the training-set Asset) -> marts -> snapshot.
 Every write replaces that day's partition, so re-runs and backfills are safe.
+Data errors (bad input, failed blocking checks) fail at once, without retries.
 
 On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_daily`.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, chain, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from echo_ops import pipeline
 from echo_ops.config import TRAINING_SET_ASSET, get_settings
 from echo_ops.oncall import on_task_failure
 
@@ -24,16 +28,15 @@ settings = get_settings()
 training_set = Asset(name=TRAINING_SET_ASSET)
 
 
-def _validate(suite: str, day: str) -> dict:
-    """Run one quality suite; a blocking failure is a data error, so it fails without retries."""
+@contextmanager
+def data_errors_fail():
+    """Turn our deterministic data errors into AirflowFailException: no retries."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from echo_ops.quality import DataQualityError, validate_day
-
     try:
-        return validate_day(suite, day)
-    except DataQualityError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        yield
+    except pipeline.data_errors() as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 @dag(
@@ -74,81 +77,90 @@ def echo_daily():
     @task(task_display_name="Prepare warehouse")
     def init_warehouse(day: str) -> dict:
         """Create the warehouse file, its layers and ops tables if missing."""
-        from echo_ops.warehouse import LAYERS, open_warehouse
+        return pipeline.init_warehouse(day)
 
-        with open_warehouse():
-            return {"day": day, "layers": len(LAYERS)}
+    @task(task_display_name="Ingest landing day")
+    def ingest(day: str) -> dict:
+        """Load the day's client and server events into raw tables; bad lines go to
+        ops.quarantine, every object to ops.manifest. Too many bad lines fails the task."""
+        with data_errors_fail():
+            return pipeline.ingest(day)
 
-    @task(task_display_name="Build training examples", outlets=[training_set])
-    def build_training_examples(prepared: dict) -> dict:
-        """The day's refinements -> training.examples (weights, replay, lineage, consent) and
-        training.preference_pairs; updates the training-set Asset that schedules echo_train."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from echo_ops.datasets import TrainingDataError, build_training_examples
-        from echo_ops.warehouse import open_warehouse
-
-        day = prepared["day"]
-        try:
-            with open_warehouse() as con:
-                return {"day": day, **build_training_examples(con, date.fromisoformat(day))}
-        except TrainingDataError as exc:
-            raise AirflowFailException(f"TrainingDataError: {exc}") from exc
-
-    @task(task_display_name="Publish analyst snapshot")
-    def publish_snapshot(prepared: dict) -> dict:
-        """Copy the warehouse to the read-only analyst file, swapped in atomically."""
-        from echo_ops.warehouse import open_warehouse, publish_snapshot
-
-        with open_warehouse() as con:
-            tables = publish_snapshot(con, settings.storage.published_path)
-        return {"day": prepared["day"], "tables": len(tables)}
-
-    # --- data quality (issue #5): one validate task per hop ------------------------------
-    # Where they go in the chain (the lead wires the final one):
-    #   ingest_client >> validate_raw_client, ingest_server >> validate_raw_server,
-    #   both >> align >> validate_aligned >> extract >> validate_refinements
-    #   >> build_training_set >> validate_training_set >> publish_snapshot.
     @task(task_display_name="Validate raw client events")
     def validate_raw_client(day: str) -> dict:
-        """Checks raw.client_events for the day (keys, nulls, types, timestamps, volume, drift)."""
-        return _validate("raw_client", day)
+        """Checks raw.client_events (keys, nulls, types, timestamps, volume, drift)."""
+        with data_errors_fail():
+            return pipeline.validate("raw_client", day)
 
     @task(task_display_name="Validate raw server events")
     def validate_raw_server(day: str) -> dict:
         """Checks raw.server_events for the day."""
-        return _validate("raw_server", day)
+        with data_errors_fail():
+            return pipeline.validate("raw_server", day)
+
+    @task(task_display_name="Align completions with server requests")
+    def align(day: str) -> dict:
+        """Join each shown completion with the exact prompt the server saw (lookback window)."""
+        with data_errors_fail():
+            return pipeline.align(day)
 
     @task(task_display_name="Validate aligned completions")
     def validate_aligned(day: str) -> dict:
         """Checks staging.int_completions_aligned_to_events for the day."""
-        return _validate("aligned", day)
+        with data_errors_fail():
+            return pipeline.validate("aligned", day)
+
+    @task(task_display_name="Extract refinements")
+    def extract(day: str) -> dict:
+        """Follow each completion to its settled text (staging.refinements); defer what the
+        data does not cover yet; fail when shown != extracted + deferred + quarantined."""
+        with data_errors_fail():
+            return pipeline.extract(day)
 
     @task(task_display_name="Validate refinements")
     def validate_refinements(day: str) -> dict:
         """Checks staging.refinements (outcomes, edit distances, lengths, acceptance drift)."""
-        return _validate("refinements", day)
+        with data_errors_fail():
+            return pipeline.validate("refinements", day)
 
-    @task(task_display_name="Validate training set")
+    @task(task_display_name="Build training examples")
+    def build_training_examples(day: str) -> dict:
+        """The day's refinements -> training.examples (weights, replay, lineage, consent,
+        secrets redacted, deduplicated, grouped split) and training.preference_pairs."""
+        with data_errors_fail():
+            return pipeline.build_training_examples(day)
+
+    @task(task_display_name="Validate training set", outlets=[training_set])
     def validate_training_set(day: str) -> dict:
-        """Checks training.examples: no secrets, no opted-out users, no file on both sides."""
-        return _validate("training_set", day)
+        """Checks training.examples (no secrets, no opted-out users, no file on both sides);
+        only a valid set updates the Asset that schedules echo_train."""
+        with data_errors_fail():
+            return pipeline.validate("training_set", day)
 
-    # --- end data quality ------------------------------------------------------------------
+    @task(task_display_name="Refresh marts")
+    def refresh_marts(day: str) -> dict:
+        """Rebuild the day in marts.fct_completions and marts.rpt_daily_acceptance."""
+        return pipeline.refresh_marts(day)
+
+    @task(task_display_name="Publish analyst snapshot")
+    def publish_snapshot(day: str) -> dict:
+        """Copy the warehouse to the read-only analyst file, swapped in atomically."""
+        return pipeline.publish_snapshot(day)
 
     day = resolve_partition()
-    prepared = init_warehouse(day)
-    built = build_training_examples(prepared)
-    publish_snapshot(built)
-    # Data quality (issue #5): provisional wiring, after the warehouse exists; see above.
-    for validate in (
-        validate_raw_client,
-        validate_raw_server,
-        validate_aligned,
-        validate_refinements,
-    ):
-        prepared >> validate(day)
-    built >> validate_training_set(day)
+    chain(
+        init_warehouse(day),
+        ingest(day),
+        [validate_raw_client(day), validate_raw_server(day)],
+        align(day),
+        validate_aligned(day),
+        extract(day),
+        validate_refinements(day),
+        build_training_examples(day),
+        validate_training_set(day),
+        refresh_marts(day),
+        publish_snapshot(day),
+    )
 
 
 echo_daily()

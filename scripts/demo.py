@@ -1,9 +1,10 @@
 """The main job end to end on the embedded defaults, through the real DAGs.
 
 `make demo` runs this after setting up the venv and a project-local Airflow home:
-simulate a few days of production traffic, run `airflow dags test echo_daily` for
-each day, then `airflow dags test echo_train`, and print what came out.
-Re-running is safe: every stage replaces its day.
+bootstrap the base model (once), simulate a few days of production traffic, run
+`airflow dags test echo_daily` for each day, then `airflow dags test echo_train`
+(fine-tune, evaluate, promote or reject), score extraction against the simulator's
+truth, and print what came out. Re-running is safe: every stage replaces its day.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def _run(cmd: list[str], env: dict[str, str], log_dir: Path, name: str) -> float
     return seconds
 
 
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.strip().splitlines()[-25:])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start-date", default="2026-11-02", help="first simulated day")
@@ -47,7 +52,16 @@ def main() -> int:
     days = [date.fromisoformat(args.start_date) + timedelta(days=i) for i in range(args.days)]
     print(f"Echo demo: {len(days)} day(s) from {days[0]} on the embedded defaults", flush=True)
 
-    total = _run([str(bin_dir / "echo-ops"), "init"], env, log_dir, "init")
+    echo_ops = str(bin_dir / "echo-ops")
+    total = _run([echo_ops, "init"], env, log_dir, "init")
+    total += _run(
+        [echo_ops, "bootstrap-model", "--preset", "demo", "--if-no-champion"],
+        env, log_dir, "bootstrap-model (first run only)",
+    )
+    total += _run(
+        [echo_ops, "simulate", "--start-date", days[0].isoformat(), "--days", str(len(days))],
+        env, log_dir, "simulate",
+    )
     for day in days:
         total += _run(
             [str(bin_dir / "airflow"), "dags", "test", "echo_daily", day.isoformat()],
@@ -61,7 +75,11 @@ def main() -> int:
         log_dir,
         "echo_train",
     )
-    total += _run([str(bin_dir / "echo-ops"), "config"], env, log_dir, "config")
+    for day in days:
+        total += _run([echo_ops, "score", "--ds", day.isoformat()], env, log_dir, f"score {day}")
+        print(_indent((log_dir / f"score_{day}.log").read_text()))
+    total += _run([echo_ops, "models", "list"], env, log_dir, "models list")
+    print(_indent((log_dir / "models_list.log").read_text()))
     print(f"done in {total:.0f}s; analyst snapshot: data/published/echo_analyst.duckdb")
     return 0
 

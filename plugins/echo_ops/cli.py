@@ -146,6 +146,150 @@ def cmd_scan_secrets(args: argparse.Namespace) -> int:
     _print_json({**score, **docs, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
                  "fp_flagged_lines": fp["flagged_lines"], "fp_by_kind": fp["by_kind"]})
     return 1 if score["planted_secrets_leaked"] else 0
+# --- ingest / align / extract / score (issue #4) ------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from echo_ops.ingest import ingest_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = ingest_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts(), "quarantined_by_reason": result.by_reason})
+    return 0
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    from echo_ops.align import align_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con:
+        result = align_day(con, args.ds)
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from echo_ops.extract import extract_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse() as con, Progress(transient=True) as bar:
+        task = bar.add_task(f"extract {args.ds}: completions followed", total=None)
+        result = extract_day(con, args.ds, progress=lambda n: bar.advance(task, n))
+    _print_json({"ds": args.ds, **result.counts()})
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from echo_ops.score import score_day
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(read_only=args.read_only) as con:
+        fidelity = score_day(con, args.ds)
+    _print_json(fidelity.as_dict())
+    return 0 if fidelity.unaccounted == 0 else 1
+
+
+def _add_extract_commands(sub) -> None:
+    for name, handler, text in (
+        (
+            "ingest",
+            cmd_ingest,
+            "load one landing day into raw tables (quarantine, manifest, dedup)",
+        ),
+        ("align", cmd_align, "join shown completions with server requests for one day"),
+        (
+            "extract",
+            cmd_extract,
+            "follow each completion to its settled text (staging.refinements)",
+        ),
+        ("score", cmd_score, "compare staging.refinements with the simulator's truth for one day"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--ds", type=_parse_date, required=True, help="landing day YYYY-MM-DD")
+        if name == "score":
+            p.add_argument("--read-only", action="store_true", help="open the warehouse read-only")
+        p.set_defaults(handler=handler)
+# --- simulate (issue #3) ---------------------------------------------------------------
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from echo_ops.simulate import simulate_days
+
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("simulating people, one day each", total=None)
+        result = simulate_days(
+            args.start_date,
+            args.days,
+            seed=args.seed,
+            users=args.users,
+            target_events=args.target_events,
+            proposer=args.proposer,
+            landing_uri=args.landing,
+            workers=args.workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if args.json:
+        _print_json(result)
+        return 0
+    table = Table(title=f"echo-ops simulate: {args.start_date} + {args.days} day(s)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for key in (
+        "days",
+        "client_events",
+        "server_events",
+        "lines",
+        "completions_shown",
+        "acceptance_rate",
+        "seconds",
+        "events_per_s",
+    ):
+        table.add_row(key, str(result[key]))
+    Console().print(table)
+    print(f"landing: {result['landing']}")
+    print(f"truth:   {result['truth_dir']}")
+    return 0
+
+
+def _add_simulate_parser(sub) -> None:
+    p = sub.add_parser(
+        "simulate", help="play people writing code with completions: landing + truth"
+    )
+    p.add_argument("--start-date", type=_parse_date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=1, help="how many days (default 1)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="same seed, same bytes (default: settings)"
+    )
+    p.add_argument("--users", type=int, default=None, help="people per day (default: settings)")
+    p.add_argument(
+        "--target-events",
+        type=int,
+        default=None,
+        help="client events to reach over the run (default: fixed sessions per user)",
+    )
+    p.add_argument(
+        "--proposer",
+        choices=("fast", "model"),
+        default=None,
+        help="fast = intended text, corrupted; model = the registry's champion",
+    )
+    p.add_argument(
+        "--landing", default=None, help="local dir or s3://bucket/prefix (default: settings)"
+    )
+    p.add_argument("--workers", type=int, default=None, help="processes (default: settings, 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_simulate)
+
+
+# --- end simulate ------------------------------------------------------------------------
 
 
 # --- models (issue #6): base model, training set, fine-tune, evaluate, promote, registry
@@ -387,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-training-set", action="store_true",
                    help="also count planted values found in training.examples")
     p.set_defaults(handler=cmd_scan_secrets)
+    _add_extract_commands(sub)
+    _add_simulate_parser(sub)
     return parser
 
 

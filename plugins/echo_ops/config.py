@@ -53,6 +53,32 @@ class SimulateSettings(_Group):
     late_rate: float = 0.01  # share of events landing in the next day's partition
     corrupt_rate: float = 0.001  # share of lines broken in transit
     secret_rate: float = 0.02  # share of sessions that type a fake credential or e-mail
+    corpus: Literal["deploy", "base"] = "deploy"  # which codebase the simulated people write
+    files_per_session: int = 3  # documents opened, written, saved and closed per session
+    max_file_lines: int = 160  # a longer file is cut to a window of this many lines
+    hole_share: float = 0.3  # share of a file's lines the person writes (the rest is there)
+    target_events: int | None = None  # per run: keep adding sessions until reached; None = fixed
+    workers: int = 0  # processes over (day, user); 0 = min(2, CPUs)
+    proposer: Literal["fast", "model"] = "fast"  # fast = intended text, corrupted; model = champion
+    show_min_prob: float = 0.55  # gate: show only if exp(mean token logprob) reaches this
+    prompt_prefix_chars: int = 2000  # prompt window sent to the server before the cursor
+    prompt_suffix_chars: int = 500  # ... and after it
+    exact_share: float = 0.02  # fast proposer: share of exact proposals (rest near or wrong)
+    near_share: float = 0.045  # fast proposer: share of slightly corrupted proposals
+    refine_min_similarity: float = 0.75  # person: accept-and-refine at or above this similarity
+    word_accept_share: float = 0.35  # person: share of right-first-line/word proposals taken partly
+    ignore_share: float = 0.3  # person: share of rejections that emit no event at all
+    typed_over_share: float = 0.5  # person: share of emitted rejections that are typed over
+    delete_after_accept_share: float = 0.08  # person: accepted proposals deleted right after
+    typo_rate: float = 0.02  # person: chance per character of a typo fixed with backspace
+    undo_rate: float = 0.002  # person: chance per character of a junk run undone (and redone)
+    paste_revert_rate: float = 0.001  # person: chance per character of a paste then undo
+    crlf_share: float = 0.15  # documents with CRLF line endings
+    non_ascii_rate: float = 0.2  # share of written blocks with a non-ASCII comment line
+    utf8_client_share: float = 0.2  # clients negotiating utf-8 positions (else utf-16)
+    reorder_rate: float = 0.01  # share of events swapped with a neighbour in their batch
+    max_skew_s: float = 90.0  # per-client clock skew, uniform in +-this
+    oversize_rate: float = 0.00002  # share of extra lines over the collector's 1 MiB limit
 
 
 class ExtractSettings(_Group):
@@ -60,6 +86,8 @@ class ExtractSettings(_Group):
     horizon_s: float = 300.0  # settle at the latest this long after the proposal was shown
     align_lookback_days: int = 2  # how far back to look for the other side of a completion
     max_quarantine_rate: float = 0.01  # above this share of bad lines, ingest fails loudly
+    max_line_bytes: int = 1_048_576  # the collector's line limit: longer lines are quarantined
+    duckdb_memory_limit: str = "2GB"  # ingest/extract cap DuckDB here and spill to disk beyond
 
 
 class QualitySettings(_Group):

@@ -15,6 +15,14 @@ ADVICE: dict[str, str] = {
     "resolve_partition": "The run could not tell which day to process: check the `ds` Param.",
     "init_warehouse": "The DuckDB file could not be opened for writing: another writer holds it "
     "(check the echo_duckdb pool and stray processes) or the disk is full.",
+    "ingest": "Ingest failed: an IngestError lists bad lines per reason with 3 examples (see "
+    "ops.quarantine where stage='ingest'); fix or re-deliver the landing objects, then clear the "
+    "task. An S3/IO error is transient (retried).",
+    "align": "Align failed: usually a lookback day could not be ingested (see its ingest error) "
+    "or the warehouse is locked by another writer.",
+    "extract": "Extract failed: an AccountingError means shown != extracted + deferred + "
+    "quarantined for the day (see ops.extract_accounting); that is a bug, not bad data; file it "
+    "with the day. Deferred completions are normal and are picked up by later runs.",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",
     "build_training_examples": "TrainingDataError: staging.refinements breaks docs/contracts.md "
     "(a renamed or missing column: check the extract deploy); otherwise a shared safety/dedup "

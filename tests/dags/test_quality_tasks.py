@@ -35,6 +35,9 @@ def test_every_hop_has_a_validate_task_with_oncall_advice():
 def test_blocking_failure_becomes_airflow_fail_exception(settings):
     from airflow.sdk.exceptions import AirflowFailException
 
+    from echo_ops import pipeline
+
     module = _load_daily()
     with pytest.raises(AirflowFailException, match="table_exists"):
-        module._validate("raw_server", "2026-11-20")
+        with module.data_errors_fail():
+            pipeline.validate("raw_server", "2026-11-20")

@@ -1,13 +1,19 @@
-"""The real echo_daily DAG, run with `airflow dags test` on a real metadata DB."""
+"""The real echo_daily DAG, run with `airflow dags test` on a real metadata DB, on a
+simulated day: every stage for real, scored against the simulator's truth."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import duckdb
 import pytest
 
+from echo_ops.config import reset_settings_cache
 from tests.e2e.conftest import dags_test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+DAY, NEXT_DAY = "2026-11-02", "2026-11-03"
+SMALL = {"ECHO_SIMULATE__USERS": "2", "ECHO_SIMULATE__SESSIONS_PER_USER": "1"}
 
 
 def _state(proc) -> str:
@@ -17,25 +23,86 @@ def _state(proc) -> str:
     return "unknown"
 
 
-def test_daily_run_succeeds_and_publishes(airflow_env, tmp_path):
-    proc = dags_test(airflow_env, "echo_daily", "2026-11-02", tmp_path)
-    assert proc.returncode == 0 and _state(proc) == "success", (
-        proc.stdout[-3000:] + proc.stderr[-3000:]
-    )
-    published = tmp_path / "published" / "echo_analyst.duckdb"
-    con = duckdb.connect(str(published), read_only=True)
-    schemas = {
-        r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+def _table_hashes(path) -> dict[str, object]:
+    con = duckdb.connect(str(path), read_only=True)
+    tables = ("staging.refinements", "training.examples", "marts.fct_completions")
+    hashes = {
+        t: con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchall() for t in tables
     }
-    assert {"ops", "staging", "marts"} <= schemas and "raw" not in schemas
+    con.close()
+    return hashes
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """Two small simulated days in a data root of its own (late events of the first
+    land in the second's partition)."""
+    import os
+
+    from echo_ops.simulate import simulate_days
+
+    root = tmp_path_factory.mktemp("e2e-daily")
+    old = {k: os.environ.get(k) for k in ("ECHO_DATA_ROOT", *SMALL)}
+    os.environ.update(ECHO_DATA_ROOT=str(root), **SMALL)
+    reset_settings_cache()
+    try:
+        summary = simulate_days(date.fromisoformat(DAY), 2, workers=1)
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        reset_settings_cache()
+    return root, summary
+
+
+def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
+    root, _ = simulated
+    for day in (DAY, NEXT_DAY):
+        proc = dags_test(airflow_env, "echo_daily", day, root, **SMALL)
+        assert proc.returncode == 0 and _state(proc) == "success", proc.stdout[-4000:] + proc.stderr[-2000:]
+
+    con = duckdb.connect(str(root / "warehouse" / "echo.duckdb"))
+    from echo_ops.config import Settings
+    from echo_ops.score import score_day
+
+    fidelity = score_day(con, date.fromisoformat(DAY), Settings(data_root=root))
+    con.close()
+    assert fidelity.truth > 20 and fidelity.extracted > 0
+    assert fidelity.unaccounted == 0
+    assert fidelity.fidelity_exact >= 0.99 and fidelity.outcome_accuracy >= 0.99, fidelity.mismatches
+
+    published = duckdb.connect(str(root / "published" / "echo_analyst.duckdb"), read_only=True)
+    (shown,) = published.execute("select sum(shown_count) from marts.rpt_daily_acceptance").fetchone()
+    assert shown == published.execute("select count(*) from staging.refinements").fetchone()[0] > 0
+    assert published.execute("select count(*) from training.examples").fetchone()[0] > 0
+    schemas = {r[0] for r in published.execute("select schema_name from information_schema.schemata").fetchall()}
+    assert "raw" not in schemas
+    published.close()
+
+
+def test_rerunning_a_day_gives_identical_tables(airflow_env, simulated):
+    """Runs after the test above: re-running the first day, out of order, changes nothing."""
+    root, _ = simulated
+    before = _table_hashes(root / "warehouse" / "echo.duckdb")
+    again = dags_test(airflow_env, "echo_daily", DAY, root, **SMALL)
+    assert _state(again) == "success"
+    assert _table_hashes(root / "warehouse" / "echo.duckdb") == before
 
 
 def test_failure_names_task_and_runbook(airflow_env, tmp_path):
     # A warehouse path that is a directory cannot be opened: the run must fail loudly.
-    blocker = tmp_path / "warehouse" / "echo.duckdb"
-    blocker.mkdir(parents=True)
-    proc = dags_test(airflow_env, "echo_daily", "2026-11-02", tmp_path)
+    (tmp_path / "warehouse" / "echo.duckdb").mkdir(parents=True)
+    proc = dags_test(airflow_env, "echo_daily", DAY, tmp_path)
     out = proc.stdout + proc.stderr
     assert _state(proc) == "failed"
     assert "ECHO FAILURE dag=echo_daily task=init_warehouse" in out
     assert "docs/runbook.md#echo_daily" in out
+
+
+def test_a_day_with_no_landing_data_fails_without_retry(airflow_env, tmp_path):
+    proc = dags_test(airflow_env, "echo_daily", DAY, tmp_path)
+    out = proc.stdout + proc.stderr
+    assert _state(proc) == "failed"
+    # Ingest loads nothing; the blocking volume check on raw events names the problem.
+    assert "ECHO FAILURE dag=echo_daily task=validate_raw_client" in out
+    assert "day_not_empty" in out and "AirflowFailException" in out
+    assert "task_id=align" not in out  # nothing downstream ran

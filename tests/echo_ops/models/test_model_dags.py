@@ -38,9 +38,10 @@ def test_echo_train_chain_pools_and_queue(bag):
     assert type(dag.get_task("check_new_data")).__name__ == "_ShortCircuitDecoratedOperator"
 
 
-def test_training_set_asset_comes_from_build_training_examples(bag):
+def test_training_set_asset_comes_only_from_a_validated_training_set(bag):
     dag = bag.dags["echo_daily"]
-    build = dag.get_task("build_training_examples")
-    assert [a.name for a in build.outlets] == ["echo_training_set"]
-    assert dag.get_task("publish_snapshot").outlets == []
-    assert "publish_snapshot" in build.downstream_task_ids
+    validated = dag.get_task("validate_training_set")
+    assert [a.name for a in validated.outlets] == ["echo_training_set"]
+    assert "validate_training_set" in dag.get_task("build_training_examples").downstream_task_ids
+    others = [t.task_id for t in dag.tasks if t.outlets and t.task_id != "validate_training_set"]
+    assert others == []

@@ -1,0 +1,34 @@
+-- The events extraction walks: every event of a document with a candidate completion,
+-- from the earliest shown version on, deduplicated across landing days, in walk order.
+-- Ingest flattened the first change, so Python parses no JSON for a one-change edit.
+-- Full texts (opened/snapshot) are not read: regions are tracked in position space.
+with
+
+events as (
+    select e.*, c.doc_no
+    from staging.stg_telemetry__editor_events as e
+    join _cand_docs as c on c.session_id = e.session_id and c.doc_uri = e.doc_uri
+    where e.ds between $lo and $ds and e.doc_version >= c.min_version
+    qualify row_number() over (partition by e.event_id order by e.ds) = 1
+)
+
+select
+    doc_no,  -- the candidate document (an integer is cheaper to hand to Python than two strings)
+    event_id,
+    event_type,
+    doc_version,
+    epoch(event_at) as ts_s,
+    ds - date '1970-01-01' as day_number,
+    completion_id,
+    -- the first change (all an edit usually holds)
+    change_start_line,
+    change_start_character,
+    change_end_line,
+    change_end_character,
+    change_text,
+    -- every change, only when there are several
+    case when change_count > 1 then (payload -> '$.changes')::varchar end as changes_json,
+    coalesce(accepted_text, reject_reason) as detail,
+    accept_kind,
+from events
+order by doc_no, doc_version, event_type <> 'document.changed', event_at, event_id

@@ -1,0 +1,49 @@
+-- Every server line of the day parsed once, with the fast-path verdict `is_fast_ok`
+-- (see checked_client_lines.sql); one object at a time ($key, $path).
+with
+
+lines as (
+    select $key as object_key, ordinality as line_no, line
+    from read_csv($path, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '',
+        header = false, auto_detect = false, strict_mode = false, new_line = '\n',
+        max_line_size = 16777216) with ordinality
+),
+
+parsed as (
+    select
+        object_key,
+        line_no,
+        line,
+        case when strlen(line) <= $max_line_bytes and json_valid(line) then json_transform(line, '{
+            "schema_version": "JSON", "type": "JSON", "request_id": "VARCHAR", "ts": "VARCHAR",
+            "model_version": "VARCHAR", "prompt": {"prefix": "VARCHAR", "suffix": "VARCHAR"},
+            "completion": "VARCHAR", "latency_ms": "JSON"
+        }') end as j
+    from lines
+)
+
+select
+    object_key,
+    line_no,
+    line,
+    j.request_id,
+    timezone('UTC', try_cast(j.ts as timestamptz)) as ts,
+    j.model_version,
+    j.prompt.prefix as prompt_prefix,
+    j.prompt.suffix as prompt_suffix,
+    j.completion,
+    case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end as latency_ms,
+    coalesce(
+        (j.schema_version is null or j.schema_version::varchar = '1')
+        and j.type is null
+        and length(j.request_id) between 1 and 512
+        and length(j.model_version) between 1 and 512
+        and j.prompt.prefix is not null
+        and j.prompt.suffix is not null
+        and j.completion is not null
+        and (case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end) >= 0
+        and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
+        and try_cast(j.ts as timestamptz) is not null,
+        false
+    ) as is_fast_ok
+from parsed

@@ -1,0 +1,230 @@
+"""Extract: each completion's settled final text, outcome, trajectory and metrics.
+
+Reads staging.int_completions_aligned_to_events (partition ds) and the documents' events
+(staging.stg_telemetry__editor_events, landing days of the window, streamed one document
+at a time so memory is bounded by the largest document, not the day). Writes, for day ds:
+staging.refinements, ops.extract_deferrals, ops.quarantine (stage extract) and
+ops.extract_accounting. A completion is written by exactly one run: the first day whose
+landing data settles it (see docs/contracts.md). Re-running a day is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from echo_ops.align import align_day, window
+from echo_ops.config import Settings, get_settings
+from echo_ops.extract.metrics import classify, refinement_row
+from echo_ops.extract.settle import Document, Event, Outcome, day_number, follow
+from echo_ops.ingest import ensure_tables, insert_rows, limit_memory
+from echo_ops.logs import stage_run
+from echo_ops.warehouse import read_sql
+
+FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
+
+
+class ExtractError(ValueError):
+    """Extraction's books do not balance: a deterministic data or logic error."""
+
+
+@dataclass
+class ExtractResult:
+    ds: date
+    candidates: int = 0
+    extracted: int = 0
+    deferred: int = 0
+    quarantined: int = 0
+    already_extracted: int = 0
+    events_read: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("ds", "outcomes")} | {
+            f"outcome_{k}": v for k, v in sorted(self.outcomes.items())
+        }
+
+
+def extract_day(
+    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None, progress=None
+) -> ExtractResult:
+    """Extract day ds (runs align for ds first if it has not run); safe to re-run."""
+    from echo_ops.accounting import record_accounting
+    from echo_ops.extract.writer import write_results
+
+    settings = settings or get_settings()
+    ensure_tables(con)
+    limit_memory(con, settings)
+    cfg = settings.extract
+    result = ExtractResult(ds)
+    with stage_run("extract", ds=ds, quiet_s=cfg.quiet_s, horizon_s=cfg.horizon_s) as counts:
+        if not _aligned(con, ds):
+            align_day(con, ds, settings)
+        candidates = _candidates(con, ds)
+        result.candidates = sum(len(v) for v in candidates.values())
+        decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
+        for doc_events, cands in _documents(
+            con, ds, candidates, window(ds, cfg.align_lookback_days)[0], result
+        ):
+            for cand in cands:
+                decided.append(_decide(cand, doc_events, ds, cfg))
+            if progress:
+                progress(len(cands))
+        write_results(con, ds, decided, cfg.align_lookback_days, result)
+        counts.update(result.counts())
+        record_accounting(con, ds)
+    return result
+
+
+def _aligned(con, ds: date) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from ops.run_log where stage = 'align' and ds = ? and status = 'success'",
+            [ds],
+        ).fetchone()[0]
+        or con.execute(
+            "select count(*) from staging.int_completions_aligned_to_events where ds = ?", [ds]
+        ).fetchone()[0]
+    )
+
+
+def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:
+    """Take out candidates an earlier run of the window already wrote (a cache, not a rule).
+
+    Walking them again would reach the same "skip" (landing days never change once
+    ingested); when the earlier run has not happened yet, the walk decides as usual.
+    """
+    lo = ds - timedelta(days=cfg.align_lookback_days)
+    done = {
+        cid
+        for (cid,) in con.execute(
+            "select completion_id from staging.refinements where ds between $lo and $prev "
+            "union select replace(object_key, 'completion:', '') from ops.quarantine "
+            "where stage = 'extract' and ds between $lo and $prev",
+            {"lo": lo, "prev": ds - timedelta(days=1)},
+        ).fetchall()
+    }
+    taken = []
+    for key in list(candidates):
+        keep = [c for c in candidates[key] if c["completion_id"] not in done or c["shown_ds"] >= ds]
+        taken += [c for c in candidates[key] if c not in keep]
+        if keep:
+            candidates[key] = keep
+        else:
+            del candidates[key]
+    return taken
+
+
+def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    cur = con.execute(
+        "select * from staging.int_completions_aligned_to_events where ds = ? "
+        "order by session_id, doc_uri, shown_doc_version, completion_id",
+        [ds],
+    )
+    names = [d[0] for d in cur.description]
+    by_doc: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in cur.fetchall():
+        cand = dict(zip(names, row, strict=True))
+        by_doc.setdefault((cand["session_id"], cand["doc_uri"]), []).append(cand)
+    return by_doc
+
+
+def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
+    """Yield (Document, candidates) one document at a time, events in version order."""
+    con.execute(
+        "create or replace temp table _cand_docs "
+        "(doc_no bigint, session_id varchar, doc_uri varchar, min_version bigint)"
+    )
+    keys = sorted(candidates)
+    rows = [
+        (n, s, u, min(c["shown_doc_version"] for c in candidates[(s, u)]))
+        for n, (s, u) in enumerate(keys)
+    ]
+    insert_rows(con, "_cand_docs", ["doc_no", "session_id", "doc_uri", "min_version"], rows)
+    # Day numbers, not dates: converting a million DATE values to Python is the slow part.
+    # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
+    cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
+    doc_no, events, seen = None, [], set()
+    while batch := cur.fetchmany(FETCH_ROWS):
+        for (
+            no,
+            eid,
+            type_,
+            version,
+            ts,
+            day,
+            cid,
+            sl,
+            sc,
+            el,
+            ec,
+            text,
+            more,
+            detail,
+            kind,
+        ) in batch:
+            if no != doc_no:
+                if doc_no is not None:
+                    yield Document(events), candidates[keys[doc_no]]
+                doc_no, events = no, []
+                seen.add(no)
+            first = ((sl, sc), (el, ec), text) if sl is not None else None
+            events.append(Event(eid, type_, version, ts, day, cid, first, more, detail, kind))
+        result.events_read += len(batch)
+    if doc_no is not None:
+        yield Document(events), candidates[keys[doc_no]]
+    # A guard, so that no candidate is lost: its shown event is always among the events.
+    for n in sorted(set(range(len(keys))) - seen):
+        yield Document([]), candidates[keys[n]]
+
+
+@dataclass
+class Decision:
+    cand: dict[str, Any]
+    action: str  # extract | defer | quarantine | skip
+    outcome: Outcome | None
+    reason: str = ""
+
+
+def _decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
+    """Settle one candidate with data <= ds and decide which run owns it."""
+    idx = doc.shown.get(cand["completion_id"])
+    expires = cand["shown_ds"] + timedelta(days=cfg.align_lookback_days) <= ds
+    if idx is None:
+        return Decision(cand, "quarantine" if expires else "defer", None, "shown_event_missing")
+    walk = (
+        (cand["shown_line"], cand["shown_character"]),
+        cand["proposal_text"],
+        cfg.quiet_s,
+        cfg.horizon_s,
+        cand["position_encoding"],
+    )
+    out = follow(doc, idx, *walk)
+    today = day_number(ds)
+    if out.status == "pending" and out.reason == "accept_event_missing" and expires:
+        # It never came: the insertion was the person's own typing. Decided today, the
+        # last day of the lookback (earlier runs deferred it), so it is written today.
+        out.status, out.reason, out.ready_ds = "settled", out.held_reason, today
+    if out.status == "pending" or not cand["has_server"]:
+        reason = out.reason if out.status == "pending" else "missing_server_request"
+        return Decision(cand, "quarantine" if expires else "defer", out, reason)
+    ready = max(out.ready_ds, day_number(cand["server_ds"]))
+    if ready < today:
+        return Decision(cand, "skip", out)
+    if cand["shown_ds"] < ds and cand["server_ds"] < ds and not out.accept_like:
+        # Today's data was needed; was it settled already with what had landed before?
+        earlier = Document([e for e in doc.events if e.ds < today])
+        j = earlier.shown.get(cand["completion_id"])
+        if j is not None:
+            before = follow(earlier, j, *walk)
+            if before.status != "pending":
+                return Decision(cand, "skip", out)
+    if out.status == "failed":
+        return Decision(cand, "quarantine", out, out.reason)
+    return Decision(cand, "extract", out)
+
+
+__all__ = ["ExtractError", "ExtractResult", "classify", "extract_day", "refinement_row"]

@@ -1,0 +1,282 @@
+"""Follow one completion through its document's events until its region settles.
+
+Events come in `doc.version` order (a change before the non-change events that carry
+its version; those by client clock), never by timestamp alone. The walk is a pure
+function of the events it is given: extraction runs it on "data up to day D".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from echo_ops.extract.regions import ACCEPTED, OPEN, Region, find_accept, line_breaks
+from echo_ops.textdoc import PositionError
+
+TRAJECTORY_CAP = 40  # states kept per completion: the first and last halves
+
+
+Change = tuple[tuple[int, int], tuple[int, int], str]  # (start, end, text) of one LSP change
+
+
+class Event:
+    """One client event, reduced to what the walk needs (DuckDB has flattened it already)."""
+
+    __slots__ = (
+        "event_id",
+        "type",
+        "version",
+        "ts",
+        "ds",
+        "completion_id",
+        "_changes",
+        "_more",
+        "detail",
+        "kind",
+    )
+
+    def __init__(
+        self,
+        event_id,
+        type_,
+        version,
+        ts,
+        ds,
+        completion_id,
+        first: Change | None = None,
+        more: str | None = None,
+        detail=None,
+        kind=None,
+    ):
+        self.event_id, self.type, self.version = event_id, type_, version
+        self.ts = ts  # client clock, epoch seconds
+        self.ds = ds  # landing day (earliest copy), as days since 1970-01-01
+        self.completion_id = completion_id
+        self._changes = None if more or first is None else [first]
+        self._more = more  # the whole `changes` JSON when an event holds several
+        self.detail = detail  # accepted_text or rejection reason
+        self.kind = kind  # accept_kind
+
+    @property
+    def changes(self) -> list[Change]:
+        if self._changes is None:
+            self._changes = [_as_change(c) for c in json.loads(self._more or "[]")]
+        return self._changes
+
+    @property
+    def is_change(self) -> bool:
+        return self.type == "document.changed"
+
+
+def _as_change(c: dict[str, Any]) -> Change:
+    s, e = c["range"]["start"], c["range"]["end"]
+    return (int(s["line"]), int(s["character"])), (int(e["line"]), int(e["character"])), c["text"]
+
+
+def sort_key(e: Event) -> tuple:
+    return (e.version, not e.is_change, e.ts, e.event_id)
+
+
+def day_number(day: date) -> int:
+    return (day - _EPOCH).days
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+class Document:
+    """One document's events in `sort_key` order, indexed by completion."""
+
+    __slots__ = ("events", "shown", "accepts", "rejected")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.shown: dict[str, int] = {}
+        self.accepts: dict[str, dict[int, tuple[str, str]]] = {}
+        self.rejected: set[str] = set()
+        for i, e in enumerate(events):
+            if e.type == "completion.shown":
+                self.shown.setdefault(e.completion_id, i)
+            elif e.type == "completion.rejected":
+                self.rejected.add(e.completion_id)
+            elif e.type == "completion.accepted":
+                by_version = self.accepts.setdefault(e.completion_id, {})
+                by_version.setdefault(e.version, (e.detail, e.kind))
+
+
+@dataclass
+class Outcome:
+    """What the walk found: settled (final text), pending (needs data) or failed (bad data)."""
+
+    status: str  # settled | pending | failed
+    reason: str  # quiet | saved | closed | horizon, or why pending / failed
+    ready_ds: int  # day number of the last landing day the walk needed
+    final_text: str = ""
+    settled_at: float = 0.0
+    trajectory: list[str] = field(default_factory=list)
+    touches: int = 0
+    accepted_text: str | None = None
+    accept_kind: str | None = None
+    rejected_reason: str | None = None
+    deleted_after_accept: bool = False  # the accepted region was emptied at some point
+    accept_like: bool = False  # a proposal prefix was inserted whole, with no accept event
+    held_reason: str = ""  # how it settled, while pending for a missing accept event
+
+
+@dataclass
+class _Walk:
+    region: Region
+    shown: Event
+    proposal: str
+    ready: int
+    last_touch: float
+    version: int
+    accepted: list[tuple[str, str]] = field(default_factory=list)  # (text, kind)
+    rejected_reason: str | None = None
+    states: list[str] = field(default_factory=list)
+    touches: int = 0
+    deleted_after_accept: bool = False
+    accept_like: bool = False
+    may_accept: bool = True  # no rejection event for it: an accept event may still land
+
+    def outcome(self, status: str, reason: str, at: float = 0.0) -> Outcome:
+        held = ""
+        if status == "settled" and self.accept_like and not self.accepted:
+            # Looks accepted, but no completion.accepted event has landed (yet): wait for it.
+            status, reason, held = "pending", "accept_event_missing", reason
+        return Outcome(
+            status,
+            reason,
+            self.ready,
+            self.region.text,
+            at,
+            _capped([*self.states]),
+            self.touches,
+            "".join(t for t, _ in self.accepted) or None,
+            self.accepted[0][1] if self.accepted else None,
+            self.rejected_reason,
+            self.deleted_after_accept,
+            self.accept_like,
+            held,
+        )
+
+
+def follow(
+    doc: Document,
+    shown_index: int,
+    position: tuple[int, int],
+    proposal: str,
+    quiet_s: float,
+    horizon_s: float,
+    encoding: str,
+) -> Outcome:
+    """Walk `doc` from the shown event at `shown_index` until the region settles."""
+    events = doc.events
+    shown = events[shown_index]
+    region = Region(position, "", OPEN, encoding, line_breaks(proposal))
+    w = _Walk(region, shown, proposal, shown.ds, shown.ts, shown.version, states=[proposal])
+    accepts = doc.accepts.get(shown.completion_id, {})
+    w.may_accept = shown.completion_id not in doc.rejected
+    for ev in events[shown_index + 1 :]:
+        expected = w.version + 1 if ev.is_change else w.version
+        if ev.version > expected:
+            return Outcome("pending", "doc_version_gap", w.ready)
+        if ev.version < expected:
+            return Outcome("failed", "doc_version_conflict", max(w.ready, ev.ds))
+        if ev.type in _SETTLE_CHECKS:
+            due = _due(w, ev, quiet_s, horizon_s)
+            if due is not None:
+                return due
+        w.ready = max(w.ready, ev.ds)
+        done = _step(w, ev, accepts)
+        if done is not None:
+            return done
+    return Outcome("pending", "horizon_not_covered", w.ready)
+
+
+# Editors (and the simulator's truth) look at the clock when the document changes,
+# is saved or is closed: completion events alone never settle a region.
+_SETTLE_CHECKS = ("document.changed", "document.saved", "document.closed")
+
+
+def _due(w: _Walk, ev: Event, quiet_s: float, horizon_s: float) -> Outcome | None:
+    """Settled by the clock before `ev` applies: quiet first, then the horizon."""
+    if ev.ts - w.last_touch >= quiet_s:
+        w.ready = max(w.ready, ev.ds)
+        return w.outcome("settled", "quiet", w.last_touch + quiet_s)
+    if ev.ts - w.shown.ts >= horizon_s:
+        w.ready = max(w.ready, ev.ds)
+        return w.outcome("settled", "horizon", w.shown.ts + horizon_s)
+    return None
+
+
+def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome | None:
+    """Apply one event; an Outcome when the walk ends here."""
+    if ev.is_change:
+        w.version = ev.version
+        try:
+            touched = _apply_changes(w, ev, accepts.get(ev.version))
+        except (PositionError, KeyError, TypeError, ValueError) as exc:
+            return Outcome("failed", f"bad_change: {exc}"[:200], w.ready)
+        if touched is None:
+            return Outcome("failed", "accept_insertion_not_found", w.ready)
+        if touched:
+            w.touches += 1
+            w.last_touch = ev.ts
+            if w.states[-1] != w.region.text:
+                w.states.append(w.region.text)
+        return None
+    # A decision never touches the region by itself: only edits change its text.
+    if ev.completion_id == w.shown.completion_id and ev.type == "completion.rejected":
+        w.rejected_reason = ev.detail
+    if ev.type in ("document.saved", "document.closed"):
+        return w.outcome("settled", ev.type.split(".")[1], ev.ts)
+    return None
+
+
+def _apply_changes(w: _Walk, ev: Event, accept: tuple[str, str] | None) -> bool | None:
+    """Apply a change event's changes in order; None if it should accept and cannot."""
+    changes = ev.changes
+    hit = find_accept(w.region, changes, accept[0]) if accept else None
+    if accept and hit is None:
+        return None
+    touched = False
+    region = w.region
+    for i, (start, end, text) in enumerate(changes):
+        if i == hit:
+            _take_accept(region, start, end, text)
+            w.accepted.append(accept)
+            touched = True
+            continue
+        if (
+            not accept
+            and w.may_accept
+            and region.kind == OPEN
+            and not region.text
+            and text
+            and start == end == region.start
+            and w.proposal.startswith(text)
+        ):
+            w.accept_like = True
+        was_accepted = region.kind == ACCEPTED
+        touched |= region.apply(start, end, text)
+        if was_accepted and region.kind == OPEN:
+            w.deleted_after_accept = True
+    return touched
+
+
+def _take_accept(region: Region, start, end, text: str) -> None:
+    """The accepting change becomes the region; a further accept at its end extends it."""
+    if region.kind == ACCEPTED and start == end == region.end:
+        region.text += text
+        return
+    region.start, region.text, region.kind = start, text, ACCEPTED
+
+
+def _capped(states: list[str]) -> list[str]:
+    if len(states) <= TRAJECTORY_CAP:
+        return states
+    half = TRAJECTORY_CAP // 2
+    return states[:half] + states[-half:]

@@ -1,0 +1,13 @@
+"""The simulated production environment: people writing real code in an editor, served
+by a completion proposer, through a lossy transport into the landing zone, with the
+ground truth of every completion written beside it (see docs/simulator.md).
+
+Modules: corpus (what they write), editor (documents and events), truth (the region
+rule), people (habits and the accept rule), proposers, session (the writing loop),
+completions (trigger, gate, judgement, action),
+transport (noise and landing parts), run (days, processes, truth files).
+"""
+
+from echo_ops.simulate.run import simulate_days
+
+__all__ = ["simulate_days"]

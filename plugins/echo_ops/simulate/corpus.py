@@ -1,0 +1,256 @@
+"""The code the simulated people write: real source files, planned into documents.
+
+A `DocPlan` is one file as the person will leave it (`intended`), what the editor opens
+(`initial`: the intended text without the blocks still to write, with a few junk lines
+to delete and one identifier under an old name to rename), and the blocks to write.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import sysconfig
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DEPLOY_PACKAGE = "rich"  # an installed third-party package the base model never saw
+_IDENT = re.compile(r"\b[a-z_][a-z0-9_]{3,}\b")
+_NON_ASCII = (
+    "# Ünïcödé: naïve café — vérifié ✓",
+    "# 注意: 日本語のコメント 😀 (emoji outside the BMP)",
+    "# Grüße, señor; ½ € 𝛑 ≈ 3.14159",
+)
+_JUNK = ('print("here")', "import pdb; pdb.set_trace()", "# XXX remove me", "breakpoint()")
+_JUNK_OTHER = ("// XXX remove me", "// TODO: delete this line")
+# Source files a person types, by extension; comments start with '#' or '//'.
+LANGUAGES = {
+    ".py": "python",
+    ".rb": "ruby",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".java": "java",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".rs": "rust",
+    ".kt": "kotlin",
+    ".swift": "swift",
+    ".scala": "scala",
+    ".cs": "csharp",
+}
+_HASH_COMMENTS = {"python", "ruby"}
+
+
+class CorpusError(ValueError):
+    """The corpus directory is missing or holds no usable source file."""
+
+
+def default_corpus(kind: str) -> Path:
+    if kind == "base":
+        return Path(sysconfig.get_paths()["stdlib"])
+    spec = importlib.util.find_spec(DEPLOY_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CorpusError(f"deployment corpus package {DEPLOY_PACKAGE!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@lru_cache(maxsize=4)
+def list_files(root: Path) -> tuple[Path, ...]:
+    """Every usable source file under `root` (see LANGUAGES), sorted: a stable split
+    across days and users."""
+    if not root.is_dir():
+        raise CorpusError(f"corpus directory {root} does not exist")
+    files = tuple(
+        p
+        for p in sorted(root.rglob("*"))
+        if p.suffix in LANGUAGES
+        and p.is_file()
+        and 600 <= p.stat().st_size <= 200_000
+        and "test" not in p.name
+        and "site-packages" not in p.relative_to(root).parts
+    )
+    if not files:
+        raise CorpusError(
+            f"no source file ({', '.join(LANGUAGES)}) of 600 B to 200 kB under {root}"
+        )
+    return files
+
+
+@lru_cache(maxsize=256)
+def load_lines(path: Path) -> tuple[str, ...] | None:
+    """The file's lines, trailing spaces trimmed; None for files a person would not type."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+    lines = tuple(
+        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    )
+    if any(line.startswith("\t") or "\t" in line or "\f" in line for line in lines):
+        return None  # tab-indented files would need another indent model
+    return lines
+
+
+@dataclass
+class DocPlan:
+    relpath: str
+    eol: str
+    lines: list[str]  # intended lines
+    holes: list[tuple[int, int]]  # (first line, count) the person writes, ascending
+    junk: list[int]  # a junk line sits right before these intended lines
+    rename: tuple[str, str] | None  # (intended name, old name in the opened text)
+    secrets: list[dict] = field(default_factory=list)
+    language_id: str = "python"
+
+    @property
+    def intended(self) -> str:
+        return self.eol.join(self.lines)
+
+    def initial(self) -> str:
+        holed = {i for h, c in self.holes for i in range(h, h + c)}
+        junk, out = set(self.junk), []
+        for i, line in enumerate(self.lines):
+            if i in junk:
+                junk_lines = _JUNK if self.language_id == "python" else _JUNK_OTHER
+                out.append(_indent(line) + junk_lines[i % len(junk_lines)])
+            if i not in holed:
+                out.append(_rename(line, self.rename))
+        return self.eol.join(out)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" "))]
+
+
+def _rename(line: str, rename: tuple[str, str] | None) -> str:
+    return re.sub(rf"\b{rename[0]}\b", rename[1], line) if rename else line
+
+
+def plan_document(
+    path: Path,
+    root: Path,
+    rng: random.Random,
+    max_lines: int,
+    hole_share: float,
+    crlf_share: float,
+    non_ascii_rate: float,
+    secret: dict | None,
+) -> DocPlan | None:
+    """Cut a window of the file and decide what the person writes; None if unusable."""
+    lines = load_lines(path)
+    if not lines or len(lines) < 12:
+        return None
+    language = LANGUAGES.get(path.suffix, "plaintext")
+    hashes = language in _HASH_COMMENTS
+
+    def comment(line: str) -> str:  # our planted lines are written with '#' comments
+        return line if hashes or not line.startswith("# ") else "//" + line[1:]
+
+    start = rng.randrange(max(1, len(lines) - max_lines + 1))
+    lines = list(lines[start : start + max_lines])
+    holes = _pick_holes(len(lines), hole_share, rng)
+    if not holes:
+        return None
+    for h, _c in reversed(holes):
+        extra = []
+        if rng.random() < non_ascii_rate:
+            extra.append(_indent(lines[h]) + comment(rng.choice(_NON_ASCII)))
+        if secret is not None and h == holes[-1][0]:
+            first, *rest = secret["lines"]  # a multi-line string's body starts at column 0
+            extra.extend([_indent(lines[h]) + comment(first), *rest])
+        lines[h:h] = extra
+        holes = [
+            (hh + len(extra) if hh > h else hh, cc + len(extra) if hh == h else cc)
+            for hh, cc in holes
+        ]
+    plan = DocPlan(
+        path.relative_to(root).as_posix(),
+        "\r\n" if rng.random() < crlf_share else "\n",
+        lines,
+        holes,
+        [],
+        None,
+        language_id=language,
+    )
+    plan.junk = _pick_junk(plan, rng)
+    plan.rename = _pick_rename(plan, rng)
+    if secret is not None:
+        plan.secrets = [
+            {"kind": k, "value": v.replace("\n", plan.eol)} for k, v in secret["values"]
+        ]
+    return plan
+
+
+def _pick_holes(n: int, share: float, rng: random.Random) -> list[tuple[int, int]]:
+    holes, i, budget = [], 2, max(2, int(n * share))
+    while i < n - 1 and budget > 0:
+        i += rng.randint(1, max(2, int(6 / max(share, 0.05))))
+        c = min(rng.randint(2, 10), budget, n - 1 - i)
+        if c >= 1 and i < n - 1:
+            holes.append((i, c))
+            budget -= c
+            i += c + 1  # at least one kept line between blocks
+    return holes
+
+
+def _pick_junk(plan: DocPlan, rng: random.Random) -> list[int]:
+    near = {i for h, c in plan.holes for i in range(h, h + c + 1)}
+    free = [i for i in range(1, len(plan.lines)) if i not in near]
+    return sorted(rng.sample(free, min(len(free), rng.randint(0, 2))))
+
+
+def _pick_rename(plan: DocPlan, rng: random.Random) -> tuple[str, str] | None:
+    holed = {i for h, c in plan.holes for i in range(h, h + c)}
+    kept = [line for i, line in enumerate(plan.lines) if i not in holed]
+    counts: dict[str, int] = {}
+    for line in kept:
+        if not line.lstrip().startswith("#"):
+            for name in _IDENT.findall(line):
+                counts[name] = counts.get(name, 0) + 1
+    names = sorted(
+        n
+        for n, c in counts.items()
+        if c >= 2
+        and n not in {"self", "return", "import", "from", "def", "class", "None", "True", "False"}
+    )
+    if not names or rng.random() < 0.4:
+        return None
+    name = rng.choice(names)
+    old = name + "_old"
+    return (name, old) if old not in plan.intended else None
+
+
+def make_secret(rng: random.Random) -> dict:
+    """A realistic fake credential or e-mail line: {'lines': [...], 'values': [(kind, value)]}."""
+    up, alnum = (
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    )
+    pick = lambda chars, n: "".join(rng.choice(chars) for _ in range(n))  # noqa: E731
+    kind = rng.choice(("aws_access_key", "github_token", "private_key", "password", "email"))
+    if kind == "aws_access_key":
+        v = "AKIA" + pick(up, 16)
+        return {"lines": [f'aws_access_key_id = "{v}"'], "values": [(kind, v)]}
+    if kind == "github_token":
+        v = "ghp_" + pick(alnum, 36)
+        return {"lines": [f'GITHUB_TOKEN = "{v}"'], "values": [(kind, v)]}
+    if kind == "private_key":
+        body = [pick(alnum + "+/", 64) for _ in range(3)]
+        block = ["-----BEGIN RSA PRIVATE KEY-----", *body, "-----END RSA PRIVATE KEY-----"]
+        return {
+            "lines": ['DEPLOY_KEY = """' + block[0], *block[1:-1], block[-1] + '"""'],
+            "values": [(kind, "\n".join(block))],
+        }
+    if kind == "password":
+        pw = pick(alnum, 14)
+        url = f"postgresql://svc_app:{pw}@db.internal.example:5432/app"
+        return {"lines": [f'DATABASE_URL = "{url}"'], "values": [(kind, url)]}
+    first, last = (
+        rng.choice(("jane", "omar", "li", "ana")),
+        rng.choice(("doe", "silva", "nakamura", "kowalski")),
+    )
+    v = f"{first}.{last}@example.com"
+    return {"lines": [f"# maintainer: {v}"], "values": [("email", v)]}

@@ -1,0 +1,332 @@
+"""Run the simulated production environment for a range of days.
+
+Writes the landing zone (`{landing}/client|server/ds=YYYY-MM-DD/part-NNNNN.jsonl.gz`,
+event contract v1) and, beside it, the truth (`{truth_dir}/ds=YYYY-MM-DD/`:
+completions.jsonl, documents.jsonl, summary.json). Same seed and settings, same bytes:
+re-running overwrites the same objects with the same content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from echo_ops import storage
+from echo_ops.config import Settings, get_settings
+from echo_ops.logs import stage_run
+from echo_ops.simulate.corpus import default_corpus, list_files, make_secret, plan_document
+from echo_ops.simulate.editor import Session, day_start_ms
+from echo_ops.simulate.people import make_person
+from echo_ops.simulate.proposers import load_proposer
+from echo_ops.simulate.session import Writer
+from echo_ops.simulate.transport import deliver, write_parts
+
+MAX_EVENTS_PER_PERSON_DAY = 100_000  # keeps one person-day (one process's work) small
+_PART = re.compile(r"/part-(\d{5})\.jsonl\.gz$")
+_CLIENTS = (
+    ("vscode", "1.96.2"),
+    ("vscode", "1.97.0"),
+    ("neovim", "0.10.2"),
+    ("jetbrains", "2024.3"),
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One person's day: the unit of work a process simulates and writes."""
+
+    day: date
+    user_index: int
+    target_events: int | None
+    seed: int
+    landing: str
+    corpus: str
+    proposer: str
+
+
+def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, dict, random.Random]:
+    """(pseudonymous user id, client object, rng for its clock skew): the same every day."""
+    rng = random.Random(f"{seed}:client:{user_index}")
+    user_id = "u-" + hashlib.sha256(f"{seed}:{user_index}".encode()).hexdigest()[:12]
+    name, version = rng.choice(_CLIENTS)
+    encoding = "utf-8" if rng.random() < utf8_share else "utf-16"
+    client = {"name": name, "version": version, "position_encoding": encoding}
+    if name == "vscode" and encoding == "utf-16":
+        del client["position_encoding"]  # LSP's default: some clients never say it
+    return user_id, client, rng
+
+
+def simulate_unit(unit: Unit, settings: Settings) -> dict:
+    """Simulate and deliver one person's day; returns counts, truth rows and documents."""
+    cfg = settings.simulate
+    user_id, client, id_rng = user_identity(unit.seed, unit.user_index, cfg.utf8_client_share)
+    skew_ms = int(id_rng.uniform(-cfg.max_skew_s, cfg.max_skew_s) * 1000)
+    person = make_person(cfg, user_id, random.Random(f"{unit.seed}:person:{unit.user_index}"))
+    rng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}")
+    proposer = load_proposer(
+        unit.proposer,
+        random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:p"),
+        cfg.exact_share,
+        cfg.near_share,
+    )
+    root = Path(unit.corpus)
+    files = list_files(root)
+    counts: Counter = Counter()
+    events, server, regions, documents, type_counts = [], [], [], [], []
+    now = day_start_ms(unit.day) + rng.randint(7 * 3600, 10 * 3600) * 1000
+    n = 0
+    while (
+        (n < cfg.sessions_per_user)
+        if unit.target_events is None
+        else (len(events) < unit.target_events)
+    ):
+        sess = Session(
+            user_id,
+            f"{user_id}-{unit.day:%Y%m%d}-{n}",
+            client,
+            skew_ms,
+            now,
+            settings.extract.quiet_s,
+            settings.extract.horizon_s,
+        )
+        writer = Writer(sess, person, proposer, rng, cfg, counts)
+        secret_file = rng.randrange(cfg.files_per_session) if rng.random() < cfg.secret_rate else -1
+        for f, path in enumerate(rng.sample(files, min(len(files), cfg.files_per_session))):
+            plan = plan_document(
+                path,
+                root,
+                rng,
+                cfg.max_file_lines,
+                cfg.hole_share,
+                cfg.crlf_share,
+                cfg.non_ascii_rate,
+                make_secret(rng) if f == secret_file else None,
+            )
+            if plan is None:
+                continue
+            writer.write_document(plan, f"file:///home/{user_id}/{root.name}/{plan.relpath}")
+            counts["secrets_planted"] += len(plan.secrets)
+            sess.wait(rng.randint(2_000, 60_000))
+        events += sess.events
+        server += sess.server
+        regions += sess.truth
+        documents += sess.documents
+        type_counts.append(sess.type_counts())
+        now = sess.now + rng.randint(5 * 60_000, 40 * 60_000)
+        n += 1
+    counts["client_events"], counts["server_events"], counts["sessions"] = (
+        len(events),
+        len(server),
+        n,
+    )
+    for sess_types in type_counts:
+        counts.update({f"type:{k}": v for k, v in sess_types.items()})
+    keys = []
+    for source, records in (("client", events), ("server", server)):
+        by_day = deliver(
+            records,
+            cfg,
+            random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:{source}"),
+            source,
+            counts,
+        )
+        keys += write_parts(storage, unit.landing, source, by_day, unit.day, unit.user_index)
+    return {
+        "counts": dict(counts),
+        "truth": [_truth_row(r) for r in regions],
+        "documents": documents,
+        "keys": keys,
+    }
+
+
+def _truth_row(region) -> dict:
+    row = dict(region.row)
+    final = region.final or ""
+    outcome = row["intended_outcome"]
+    if outcome == "rejected":
+        outcome = "rejected_written" if final else "rejected_empty"
+    found = list(row["planted_secrets"])
+    found += [s for s in row["doc_secrets"] if s["value"] in final and s not in found]
+    row.update(
+        intended_outcome=outcome,
+        final_text=final,
+        planted_secrets=found,
+        settled_reason=region.settled_reason,
+    )
+    return row
+
+
+def _run_unit(args: tuple[Unit, dict]) -> dict:
+    unit, overrides = args
+    return simulate_unit(unit, Settings(**overrides))
+
+
+def simulate_days(
+    start: date,
+    days: int,
+    *,
+    seed: int | None = None,
+    users: int | None = None,
+    target_events: int | None = None,
+    proposer: str | None = None,
+    landing_uri: str | None = None,
+    workers: int | None = None,
+    settings: Settings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
+
+    Reads no table. Re-run safe: same arguments and settings give the same bytes."""
+    settings = settings or get_settings()
+    cfg = settings.simulate
+    seed = cfg.seed if seed is None else seed
+    users = cfg.users if users is None else users
+    target = cfg.target_events if target_events is None else target_events
+    if days < 1 or users < 1 or (target is not None and target < 1):
+        raise ValueError(
+            f"need days >= 1, users >= 1 and a positive target; got {days}, {users}, {target}"
+        )
+    landing = landing_uri or settings.storage.landing_uri
+    corpus = cfg.corpus_dir if cfg.corpus == "base" else cfg.deploy_corpus_dir
+    corpus = Path(corpus or default_corpus(cfg.corpus))
+    list_files(corpus)  # fail early on an empty corpus
+    if target:  # nobody types more than a long day's worth: more people for more volume
+        users = max(users, math.ceil(target / (days * MAX_EVENTS_PER_PERSON_DAY)))
+    if users > 1999:
+        raise ValueError(f"{users} people a day is over the 1999 the part numbering allows")
+    per_unit = math.ceil(target / (days * users)) if target else None
+    units = [
+        Unit(
+            start + timedelta(days=d),
+            u,
+            per_unit,
+            seed,
+            landing,
+            str(corpus),
+            proposer or cfg.proposer,
+        )
+        for d in range(days)
+        for u in range(users)
+    ]
+    n_workers = workers if workers is not None else (cfg.workers or min(2, os.cpu_count() or 1))
+    started = time.perf_counter()
+    with stage_run(
+        "simulate", start=start, days=days, seed=seed, users=users, landing=landing
+    ) as log:
+        log["stale_parts_deleted"] = _clear_parts(landing, start, days)
+        results = _map_units(units, settings, min(n_workers, len(units)), progress)
+        out = _write_truth(units, results, settings.storage.truth_dir, landing, seed)
+        seconds = time.perf_counter() - started
+        events = out["client_events"] + out["server_events"]
+        out.update(
+            seconds=round(seconds, 3), events_per_s=round(events / seconds) if seconds else 0
+        )
+        log.update(client_events=out["client_events"], server_events=out["server_events"])
+    return out
+
+
+def _clear_parts(landing: str, start: date, days: int) -> int:
+    """Delete the parts an earlier run made for these simulated days (part number
+    20000 x k + ... in partition day + k), so a re-run with fewer people leaves none."""
+    doomed = []
+    for d in range(days):
+        for k in range(3):
+            ds = start + timedelta(days=d + k)
+            for source in ("client", "server"):
+                for obj in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}"):
+                    m = _PART.search(obj.key)
+                    if m and int(m.group(1)) // 20_000 == k:
+                        doomed.append(obj.key)
+    if storage.is_s3(landing):
+        bucket, base = storage.split_s3(landing)
+        client = storage.s3_client()
+        for i in range(0, len(doomed), 1000):
+            keys = [{"Key": "/".join(p for p in (base, key) if p)} for key in doomed[i : i + 1000]]
+            client.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+    else:
+        for key in doomed:
+            (Path(landing) / key).unlink()
+    return len(doomed)
+
+
+def _map_units(units, settings, n_workers, progress) -> list[dict]:
+    total, out = len(units), []
+    if n_workers <= 1:
+        for i, unit in enumerate(units):
+            out.append(simulate_unit(unit, settings))
+            if progress:
+                progress(i + 1, total)
+        return out
+    overrides = settings.model_dump()
+    with ProcessPoolExecutor(n_workers) as pool:
+        for i, result in enumerate(pool.map(_run_unit, [(u, overrides) for u in units])):
+            out.append(result)
+            if progress:
+                progress(i + 1, total)
+    return out
+
+
+def _write_truth(units, results, truth_dir: Path, landing: str, seed: int) -> dict:
+    by_day: dict[str, dict] = {}
+    for unit, res in zip(units, results, strict=True):
+        day = by_day.setdefault(
+            unit.day.isoformat(), {"counts": Counter(), "truth": [], "docs": []}
+        )
+        day["counts"].update(res["counts"])
+        day["docs"] += res["documents"]
+        day["truth"] += res["truth"]
+    shown_days: dict[str, list] = {}
+    for day in by_day.values():
+        for row in day["truth"]:
+            shown_days.setdefault(row["shown_ts"][:10], []).append(row)
+    total: Counter = Counter()
+    for ds in sorted(set(by_day) | set(shown_days)):
+        out = truth_dir / f"ds={ds}"
+        out.mkdir(parents=True, exist_ok=True)
+        rows = shown_days.get(ds, [])
+        _write_jsonl(out / "completions.jsonl", rows)
+        if ds in by_day:
+            counts = by_day[ds]["counts"]
+            _write_jsonl(out / "documents.jsonl", by_day[ds]["docs"])
+            summary = _summary(counts, by_day[ds]["truth"], seed)
+            (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+            total.update(counts)
+    shown = total["shown"]
+    return {
+        "days": len(by_day),
+        "client_events": total["client_events"],
+        "server_events": total["server_events"],
+        "lines": total["client_lines"] + total["server_lines"],
+        "completions_shown": shown,
+        "acceptance_rate": round(total["accepted"] / shown, 4) if shown else 0.0,
+        "landing": landing,
+        "truth_dir": str(truth_dir),
+    }
+
+
+def _summary(counts: Counter, truth: list[dict], seed: int) -> dict:
+    outcomes = Counter(r["intended_outcome"] for r in truth)
+    shown = counts["shown"]
+    return {
+        "seed": seed,
+        "counts": dict(sorted(counts.items())),
+        "outcomes": dict(sorted(outcomes.items())),
+        "acceptance_rate": round(counts["accepted"] / shown, 4) if shown else 0.0,
+        "show_rate": round(shown / counts["requests"], 4) if counts["requests"] else 0.0,
+    }
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,48 @@
+"""echo_daily's stage order, and data errors failing without retries."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "echo_daily.py"
+
+
+@pytest.fixture(scope="module")
+def daily():
+    spec = importlib.util.spec_from_file_location("echo_daily_under_test", DAG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_hop_is_validated_before_the_next_stage(daily):
+    dag = daily.echo_daily()
+    edges = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert edges["init_warehouse"] == ["ingest"]
+    assert edges["ingest"] == ["validate_raw_client", "validate_raw_server"]
+    assert edges["validate_raw_client"] == edges["validate_raw_server"] == ["align"]
+    assert edges["align"] == ["validate_aligned"]
+    assert edges["validate_aligned"] == ["extract"]
+    assert edges["extract"] == ["validate_refinements"]
+    assert edges["validate_refinements"] == ["build_training_examples"]
+    assert edges["build_training_examples"] == ["validate_training_set"]
+    assert edges["validate_training_set"] == ["refresh_marts"]
+    assert edges["refresh_marts"] == ["publish_snapshot"]
+
+
+def test_data_errors_become_fail_exceptions(daily):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from echo_ops.accounting import AccountingError
+    from echo_ops.ingest import IngestError
+
+    for error in (IngestError("bad lines"), AccountingError("books")):
+        with pytest.raises(AirflowFailException, match=type(error).__name__):
+            with daily.data_errors_fail():
+                raise error
+    with pytest.raises(OSError):  # transient faults keep their retries
+        with daily.data_errors_fail():
+            raise OSError("disk")
