@@ -41,6 +41,13 @@ def build_training_examples(
     of training.examples and training.preference_pairs. Safe to re-run: same rows."""
     settings = settings or get_settings()
     cfg = settings.train
+    if not table_exists(con, "staging.refinements"):
+        # A fresh warehouse (extract has never run): nothing to build, and no empty
+        # training tables for downstream checks to trip over.
+        get_logger("datasets").warning(
+            "staging.refinements does not exist yet: no examples for %s", day
+        )
+        return {"refinements": 0, "rows_out": 0, "preference_pairs": 0}
     run_sql_file(con, "ddl/training")
     with stage_run("datasets", day=day) as counts:
         refs = _load_refinements(con, day)
@@ -78,12 +85,6 @@ _NEEDED = {"ds", "completion_id", "user_id", "doc_uri", "outcome", "prompt_prefi
 
 
 def _load_refinements(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
-    if not table_exists(con, "staging.refinements"):
-        # A fresh warehouse (extract has never run): an empty day, not an error.
-        get_logger("datasets").warning(
-            "staging.refinements does not exist yet: no examples for %s", day
-        )
-        return []
     cols = {r[0] for r in con.execute("select column_name from information_schema.columns "
                                       "where table_schema = 'staging' and table_name = 'refinements'").fetchall()}  # fmt: skip
     if missing := sorted(_NEEDED - cols):

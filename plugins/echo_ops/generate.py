@@ -57,7 +57,21 @@ class ModelProposer:
         if eos in new:
             cut = new.index(eos)
             new, logprobs = new[:cut], logprobs[:cut]
-        return self.tokenizer.decode(new, skip_special_tokens=True), [float(x) for x in logprobs]
+        n = self._blank_line_cut(new)
+        text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
+        if not text.strip():
+            return "", []  # whitespace is no proposal (an editor would not show it)
+        return text, [float(x) for x in logprobs[:n]]
+
+    def _blank_line_cut(self, new: list[int]) -> int:
+        """Tokens up to the first blank line after some code: a completion ends where the
+        block does, and small models otherwise run on with filler."""
+        for n in range(1, len(new) + 1):
+            text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
+            start = len(text) - len(text.lstrip())
+            if "\n\n" in text[start:]:
+                return n - 1 if n > 1 else n
+        return len(new)
 
 
 def champion_proposer(settings: Settings | None = None) -> ModelProposer:

@@ -108,7 +108,16 @@ def train(
     optimizer = torch.optim.AdamW(
         params, lr=cfg.learning_rate, betas=(0.9, 0.95), weight_decay=cfg.weight_decay, fused=True
     )
-    lr_at = lambda s: cfg.learning_rate * _lr_factor(s, cfg.warmup_steps, cfg.max_steps)  # noqa: E731
+
+    def lr_at(s: int) -> float:
+        # Under a wall-time budget the cosine follows whichever runs out first, steps or time,
+        # so a run cut short by a busy machine still ends at a low learning rate.
+        spent = (
+            (time.perf_counter() - started) / cfg.max_train_seconds
+            if cfg.max_train_seconds
+            else 0.0
+        )
+        return cfg.learning_rate * _lr_factor(s, cfg.warmup_steps, cfg.max_steps, spent)
 
     body, head = _body_and_head(model)
 
@@ -228,10 +237,10 @@ def _body_and_head(model):
     return body, head
 
 
-def _lr_factor(step: int, warmup: int, total: int) -> float:
+def _lr_factor(step: int, warmup: int, total: int, time_spent: float = 0.0) -> float:
     if step < warmup:
         return (step + 1) / warmup
-    progress = (step - warmup) / max(total - warmup, 1)
+    progress = max((step - warmup) / max(total - warmup, 1), time_spent)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 

@@ -128,3 +128,14 @@ def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
     assert proposer.model_version == "base"
     assert isinstance(text, str) and 0 < len(logprobs) <= 5
     assert all(lp <= 0.0 for lp in logprobs)
+
+
+def test_proposals_end_at_the_first_blank_line(tiny_base):
+    from echo_ops.generate import ModelProposer
+
+    proposer = ModelProposer(tiny_base, "cpu", max_new_tokens=4)
+    ids = proposer.tokenizer.encode("x = compute(1)\n\ny = 2\n", add_special_tokens=False)
+    kept = proposer.tokenizer.decode(ids[: proposer._blank_line_cut(ids)])
+    assert kept.rstrip("\n") == "x = compute(1)"
+    lead = proposer.tokenizer.encode("\n\n    return x\n\nz", add_special_tokens=False)
+    assert "return x" in proposer.tokenizer.decode(lead[: proposer._blank_line_cut(lead)])

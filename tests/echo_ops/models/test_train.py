@@ -141,3 +141,14 @@ def test_time_budget_stops_early_with_a_usable_model(tiny_base, tmp_path):
     result = train(tiny_base, tmp_path / "run", _examples(), _examples(4), cfg)
     assert result.steps == 1 and math.isfinite(result.eval_loss)
     assert (result.model_dir / "model.safetensors").is_file()
+
+
+def test_schedule_warms_up_then_decays_by_steps_or_time():
+    from echo_ops.train import _lr_factor
+
+    assert _lr_factor(0, 4, 100) == 0.25 and _lr_factor(3, 4, 100) == 1.0
+    assert _lr_factor(4, 4, 100) == pytest.approx(1.0)
+    assert _lr_factor(100, 4, 100) == pytest.approx(0.1)
+    # half the steps but the whole time budget spent: already at the floor
+    assert _lr_factor(52, 4, 100, time_spent=1.0) == pytest.approx(0.1)
+    assert _lr_factor(52, 4, 100, time_spent=0.1) == pytest.approx(_lr_factor(52, 4, 100))
