@@ -9,8 +9,8 @@ checks_seconds includes loading Great Expectations once (each validate task pays
 
 planted_secrets_leaked: distinct planted values of the day (truth `planted_secrets` and
 `doc_secrets`) found in that day's training.examples (prefix, suffix or target) after the
-build; a key block counts if any substantial line of it is there, as echo_ops.safety
-scores leaks. false_positive_rate: the detector on a slice of the standard library.
+build; a key block counts if any substantial line of its body is there, as
+echo_ops.safety scores leaks (its BEGIN/END lines, the same in every key, do not count). false_positive_rate: the detector on a slice of the standard library.
 
     PYTHONPATH=plugins .venv/bin/python bench/quality.py             # 2M events, minutes
     PYTHONPATH=plugins .venv/bin/python bench/quality.py --quick     # 100k events, smoke run
@@ -80,36 +80,44 @@ def _checks(con, settings) -> tuple[dict[str, float], dict[str, dict]]:
     return seconds, summary
 
 
-def _planted_values(truth_dir: Path) -> list[str]:
-    """Distinct values the simulator planted on DAY, near completions or elsewhere in a file."""
-    values: set[str] = set()
+def _planted_values(truth_dir: Path) -> dict[str, str]:
+    """Distinct values (-> kind) the simulator planted on DAY, near completions or elsewhere
+    in a file."""
+    values: dict[str, str] = {}
     path = truth_dir / f"ds={DAY}" / "completions.jsonl"
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line) if line.strip() else {}
         for s in (row.get("planted_secrets") or []) + (row.get("doc_secrets") or []):
-            values.add(s.get("value") or "")
-    return sorted(v for v in values if v)
+            if s.get("value"):
+                values[s["value"]] = s.get("kind", "?")
+    return dict(sorted(values.items()))
 
 
-def _found_in(con, table: str, values: list[str]) -> int:
-    """How many of `values` appear in DAY's texts of `table`; a multi-line value counts if
-    any line of 8+ characters does (the leak rule of echo_ops.safety)."""
-    pieces = [
-        (i, p.strip())
-        for i, v in enumerate(values)
-        for p in ([p for p in v.splitlines() if len(p.strip()) >= 8] or [v])
-    ]
+def _pieces(value: str) -> list[str]:
+    # A PEM block's BEGIN/END lines are the same in every key: only its body is secret.
+    lines = [p.strip() for p in value.splitlines()]
+    return [p for p in lines if len(p) >= 8 and not p.startswith("-----")] or [value]
+
+
+def _found_in(con, table: str, values: dict[str, str]) -> dict[str, int]:
+    """How many of `values` appear in DAY's texts of `table`, per kind; a multi-line value
+    counts if any line of 8+ characters of its body does (the leak rule of echo_ops.safety,
+    less the PEM armor lines that every key shares)."""
+    pieces = [(i, p) for i, v in enumerate(values) for p in _pieces(v)]
     if not pieces:
-        return 0
+        return {}
     con.execute("create or replace temp table bench_pieces (value_id integer, piece varchar)")
     con.executemany("insert into bench_pieces values (?, ?)", pieces)
     hit = " or ".join(f"contains(t.{c}, p.piece)" for c in _TEXTS[table])
-    (n,) = con.execute(
-        f"select count(distinct p.value_id) from bench_pieces p join {table} t "
-        f"on t.ds = $ds and ({hit})",
+    found = con.execute(
+        f"select distinct p.value_id from bench_pieces p join {table} t on t.ds = $ds and ({hit})",
         {"ds": DAY},
-    ).fetchone()
-    return n
+    ).fetchall()
+    kinds = list(values.values())
+    by_kind: dict[str, int] = {}
+    for (i,) in found:
+        by_kind[kinds[i]] = by_kind.get(kinds[i], 0) + 1
+    return dict(sorted(by_kind.items()))
 
 
 def main() -> None:
@@ -174,8 +182,9 @@ def main() -> None:
                 "build_training_seconds": build_s,
                 "training_build": built,
                 "planted_values": len(values),
-                "planted_in_refinements": reached,
-                "planted_secrets_leaked": leaked,
+                "planted_in_refinements": sum(reached.values()),
+                "planted_secrets_leaked": sum(leaked.values()),
+                "leaked_by_kind": leaked,
                 "secret_rate": args.secret_rate,
                 "false_positive_rate": round(fp["rate"], 6),
                 "fp_lines_scanned": fp["lines"],
