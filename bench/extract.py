@@ -245,6 +245,28 @@ def _landed_lines(landing: Path, source: str) -> int:
     )
 
 
+def generate_day(root: Path, events: int, source: str = "sim") -> int:
+    """Land day DAY under `root` (landing/, data/truth/) in a child process, so that the
+    caller's peak RSS is its pipeline's alone; the child inherits ECHO_* settings from the
+    environment. Returns the client lines landed."""
+    import subprocess
+
+    cmd = [sys.executable, __file__, "--events", str(events), "--source", source,
+           "--workdir", str(root), "--generate-only"]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return _landed_lines(root / "landing", "client")
+
+
+def _generate_here(root: Path, events: int, source: str, settings) -> int:
+    if source == "synth":
+        return generate_synth(root / "landing", Path(settings.storage.truth_dir), events)
+    from echo_ops.simulate import simulate_days
+
+    users = max(6, events // 60_000)  # one simulated person writes ~70k events a day
+    simulate_days(DAY, 1, users=users, target_events=events, settings=settings)
+    return _landed_lines(root / "landing", "client")
+
+
 def _floor(landing: Path, db: Path) -> float:
     """DuckDB reading the landing files into tables of a database file (the pipeline must
     persist too, so an in-memory table would flatter the floor)."""
@@ -284,31 +306,10 @@ def main() -> None:
 
     settings = get_settings()
     t = time.perf_counter()
-    if not args.generate_only:
-        # Generate in a child process, so peak RSS below is the pipeline's alone.
-        import subprocess
-
-        cmd = [
-            sys.executable,
-            __file__,
-            "--events",
-            str(args.events),
-            "--source",
-            args.source,
-            "--workdir",
-            str(root),
-            "--generate-only",
-        ]
-        subprocess.run(cmd, check=True)
-        events = _landed_lines(root / "landing", "client")
-    elif args.source == "sim":
-        from echo_ops.simulate import simulate_days
-
-        users = max(6, args.events // 60_000)  # one simulated person writes ~70k events a day
-        simulate_days(DAY, 1, users=users, target_events=args.events, settings=settings)
-        events = _landed_lines(root / "landing", "client")
+    if args.generate_only:
+        events = _generate_here(root, args.events, args.source, settings)
     else:
-        events = generate_synth(root / "landing", Path(settings.storage.truth_dir), args.events)
+        events = generate_day(root, args.events, args.source)
     print(f"generated {events} client lines in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     if args.generate_only:
         return

@@ -1,15 +1,21 @@
-"""How much time the data-quality checks add to a day, against the cost of loading that day.
+"""How much time the data-quality checks add to a day, as a ratio to extracting that day.
 
-Builds a day of at least 2M client events as landing JSONL.gz (plus server lines), times
-the baseline: DuckDB reading that day's landing files into typed raw tables (extraction
-is not on this branch to time; reading the files is the floor of any extraction, so the
-ratio is an upper bound). Then derives the later hops' tables at realistic sizes and
-times all five suites (`run_suite`), plus the planted-secret score and the detector's
-false-positive rate on a slice of the standard library.
+Lands one simulated day (the simulator, as `bench/extract.py --source sim` does, with a
+raised planted-secret rate so redaction has something to score), then times extraction =
+ingest_day + align_day + extract_day, builds the day's training examples (untimed), and
+times the five suites (`run_suite`: raw_client, raw_server, aligned, refinements,
+training_set) on those real tables. ratio_to_extract = checks_seconds / extraction_seconds;
+checks_seconds includes loading Great Expectations once (each validate task pays it).
 
-    PYTHONPATH=plugins .venv/bin/python bench/quality.py [--events 2000000] [--truth-dir DIR]
+planted_secrets_leaked: distinct planted values of the day (truth `planted_secrets` and
+`doc_secrets`) found in that day's training.examples (prefix, suffix or target) after the
+build; a key block counts if any substantial line of its body is there, as
+echo_ops.safety scores leaks (its BEGIN/END lines, the same in every key, do not count). false_positive_rate: the detector on a slice of the standard library.
 
-Prints one JSON object as its last line.
+    PYTHONPATH=plugins .venv/bin/python bench/quality.py             # 2M events, minutes
+    PYTHONPATH=plugins .venv/bin/python bench/quality.py --quick     # 100k events, smoke run
+
+Progress goes to stderr; the last stdout line is one JSON object.
 """
 
 from __future__ import annotations
@@ -17,213 +23,174 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
-import string
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-DAY = date(2026, 11, 20)
-EVENTS_PER_COMPLETION = 20  # shown + accept/reject + the edits around it, roughly
+from extract import DAY, generate_day  # noqa: E402  (the bench's sibling, shared generator)
 
-
-def _landing(con, root: Path, events: int) -> None:
-    """Write the day's client and server landing files (4 client parts, 1 server part)."""
-    client_dir, server_dir = root / "client" / f"ds={DAY}", root / "server" / f"ds={DAY}"
-    client_dir.mkdir(parents=True)
-    server_dir.mkdir(parents=True)
-    # One completion per EVENTS_PER_COMPLETION events: shown, then accepted or rejected, then edits.
-    types = (
-        f"case i % {EVENTS_PER_COMPLETION} when 0 then 'completion.shown' when 1 then "
-        "(case when i % 3 = 1 then 'completion.accepted' else 'completion.rejected' end) "
-        "else 'document.changed' end"
-    )
-    for part in range(4):
-        lo, hi = part * events // 4, (part + 1) * events // 4
-        con.execute(f"""copy (
-            select 1 as schema_version, 'e' || i as event_id, {types} as type,
-                   strftime(timestamp '{DAY} 08:00:00' + to_milliseconds(i * 20), '%Y-%m-%dT%H:%M:%S.%gZ') as ts,
-                   'u' || (i % 50) as user_id, 's' || (i % 400) as session_id,
-                   {{'name': 'vscode', 'version': '1.95'}} as client,
-                   {{'uri': 'file:///repo/m' || (i % 3000) || '.py', 'version': i // 7,
-                     'language_id': 'python'}} as doc,
-                   'c' || (i // {EVENTS_PER_COMPLETION}) as completion_id,
-                   'r' || (i // {EVENTS_PER_COMPLETION}) as request_id
-            from range({lo}, {hi}) t(i)) to '{client_dir}/part-{part}.jsonl.gz' (format json, compression gzip)""")
-    n = events // EVENTS_PER_COMPLETION
-    con.execute(f"""copy (
-        select 1 as schema_version, 'r' || i as request_id,
-               strftime(timestamp '{DAY} 08:00:00' + to_milliseconds(i * 400), '%Y-%m-%dT%H:%M:%S.%gZ') as ts,
-               'm1' as model_version, {{'prefix': 'def f_' || i || '(x):\\n    ', 'suffix': '\\n'}} as prompt,
-               'return x + ' || i as completion, 30 + i % 200 as latency_ms
-        from range({n}) t(i)) to '{server_dir}/part-0.jsonl.gz' (format json, compression gzip)""")
+_TEXTS = {
+    "staging.refinements": ("prompt_prefix", "prompt_suffix", "proposal_text", "final_text"),
+    "training.examples": ("prefix", "suffix", "target"),
+}
 
 
-def _baseline_load(con, root: Path) -> float:
-    """DuckDB reading the day's files into typed, deduplicated raw tables (the timed baseline)."""
+def _timed(label: str, fn, *args):
     started = time.perf_counter()
-    con.execute(f"""create or replace table raw.client_events as
-        select distinct on (event_id) cast('{DAY}' as date) as ds, event_id, type,
-               cast(ts as timestamp) as ts, user_id, session_id, doc.uri as doc_uri,
-               cast(doc.version as bigint) as doc_version, completion_id, request_id,
-               filename as object_key, 0 as line_no, cast(to_json(t) as json) as payload
-        from read_json('{root}/client/ds={DAY}/*.jsonl.gz', format='newline_delimited', filename=true) t""")
-    con.execute(f"""create or replace table raw.server_events as
-        select distinct on (request_id) cast('{DAY}' as date) as ds, request_id, cast(ts as timestamp) as ts,
-               model_version, prompt.prefix as prompt_prefix, prompt.suffix as prompt_suffix, completion,
-               cast(latency_ms as double) as latency_ms, filename as object_key, 0 as line_no,
-               cast(to_json(t) as json) as payload
-        from read_json('{root}/server/ds={DAY}/*.jsonl.gz', format='newline_delimited', filename=true) t""")
-    return time.perf_counter() - started
+    out = fn(*args)
+    seconds = round(time.perf_counter() - started, 2)
+    print(f"{label}: {seconds}s", file=sys.stderr)
+    return out, seconds
 
 
-def _later_hops(con) -> None:
-    """Aligned, refinements and training examples at the sizes a 2M-event day yields (not timed)."""
-    con.execute("""create or replace table staging.int_completions_aligned_to_events as
-        select ds, completion_id, request_id, ts as shown_at, user_id, session_id, doc_uri,
-               'm1' as model_version, true as has_server
-        from raw.client_events where type = 'completion.shown'""")
-    con.execute("""create or replace table staging.refinements as
-        select ds, completion_id, request_id, user_id, session_id, doc_uri, 'python' as language_id,
-               model_version, shown_at, 'def f(x):' as prompt_prefix, '' as prompt_suffix,
-               'return x + 1' as proposal_text, 'return x + 1' as accepted_text, 'full' as accept_kind,
-               ['accepted_kept', 'accepted_refined', 'rejected_empty', 'rejected_written'][1 + (hash(completion_id) % 4)::int] as outcome,
-               'return x + ' || completion_id as final_text, 'quiet' as settled_reason, '{}'::json as trajectory_json,
-               (hash(completion_id) % 30)::bigint as edit_distance, 0.8 as kept_rate, 10 as accepted_retained_chars
-        from staging.int_completions_aligned_to_events""")
-    con.execute("""create or replace table training.examples as
-        select ds, 'x' || completion_id as example_id, 'refinement' as source, completion_id as refinement_id,
-               user_id, doc_uri,
-               'import os\\n\\n\\ndef handler_' || completion_id || '(request, retries=3):\\n    # Serve one request.\\n    value = request.get(' || chr(39) || 'key' || chr(39) || ')\\n    ' as prefix,
-               '\\n\\n\\nif __name__ == ' || chr(39) || '__main__' || chr(39) || ':\\n    main()\\n' as suffix,
-               'return process(value, retries=retries, tag=' || chr(39) || completion_id || chr(39) || ')' as target,
-               1.0 as weight, case when hash(doc_uri) % 10 = 0 then 'eval' else 'train' end as split
-        from staging.refinements where outcome <> 'rejected_empty'""")
-    # Two trailing days for the volume and drift checks (copies of the day, shifted).
-    for back in (1, 2):
-        con.execute(
-            f"insert into raw.client_events select * replace (ds - {back} as ds) from raw.client_events where ds = '{DAY}'"
-        )
+def _extraction(con, settings) -> dict[str, float]:
+    """Seconds of each extraction stage for DAY (writes raw, staging)."""
+    from echo_ops.align import align_day
+    from echo_ops.extract import extract_day
+    from echo_ops.ingest import ingest_day
+
+    stages = (("ingest", ingest_day), ("align", align_day), ("extract", extract_day))
+    return {name: _timed(name, fn, con, DAY, settings)[1] for name, fn in stages}
 
 
-def _fake_secrets(rng: random.Random, n: int) -> list[tuple[str, str, str]]:
-    """(kind, value, code around it): credentials the way people paste them into code."""
+def _checks(con, settings) -> tuple[dict[str, float], dict[str, dict]]:
+    """Seconds and outcome summary of each suite on DAY (writes ops.dq_results)."""
+    from echo_ops.quality import SUITE_NAMES, DataQualityError, run_suite
 
-    def rand(chars, k):
-        return "".join(rng.choice(chars) for _ in range(k))
-
-    up, al = string.ascii_uppercase + string.digits, string.ascii_letters + string.digits
-    makers = [
-        (
-            "aws_access_key",
-            lambda: "AKIA" + rand(up, 16),
-            "client = boto3.client('s3', aws_access_key_id='{v}')",
-        ),
-        (
-            "github_token",
-            lambda: "ghp_" + rand(al, 36),
-            "headers = {{'Authorization': 'token {v}'}}",
-        ),
-        (
-            "connection_password",
-            lambda: rand(al, 14),
-            "engine = create_engine('postgresql://svc:{v}@db:5432/x')",
-        ),
-        ("email", lambda: rand(string.ascii_lowercase, 7) + "@corp-mail.com", "OWNER = '{v}'"),
-        (
-            "private_key",
-            lambda: (
-                "-----BEGIN RSA PRIVATE KEY-----\n"
-                + "\n".join(rand(al + "+/", 64) for _ in range(4))
-                + "\n-----END RSA PRIVATE KEY-----"
-            ),
-            'PEM = """{v}"""',
-        ),
-    ]
-    out = []
-    for i in range(n):
-        kind, make, tpl = makers[i % len(makers)]
-        v = make()
-        out.append((kind, v, tpl.format(v=v)))
-    return out
+    seconds, summary = {}, {}
+    for name in SUITE_NAMES:
+        started = time.perf_counter()
+        try:
+            result = run_suite(con, name, DAY, settings)
+        except DataQualityError as exc:  # a red suite still took its time: record, go on
+            result = exc.result
+        seconds[name] = round(time.perf_counter() - started, 2)
+        summary[name] = {
+            "checks": len(result.outcomes),
+            "failed_blocking": [o.name for o in result.failed_blocking],
+            "warnings": [o.name for o in result.warnings],
+            "sampled": sorted({o.sampled for o in result.outcomes}),
+        }
+        print(f"{name}: {seconds[name]}s {summary[name]}", file=sys.stderr)
+    return seconds, summary
 
 
-def _secret_score(truth_dir: str | None) -> dict:
-    from echo_ops.safety import redact_text, score_documents, score_planted_secrets
+def _planted_values(truth_dir: Path) -> dict[str, str]:
+    """Distinct values (-> kind) the simulator planted on DAY, near completions or elsewhere
+    in a file."""
+    values: dict[str, str] = {}
+    path = truth_dir / f"ds={DAY}" / "completions.jsonl"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else {}
+        for s in (row.get("planted_secrets") or []) + (row.get("doc_secrets") or []):
+            if s.get("value"):
+                values[s["value"]] = s.get("kind", "?")
+    return dict(sorted(values.items()))
 
-    if truth_dir:
-        score, docs = score_planted_secrets(Path(truth_dir)), score_documents(Path(truth_dir))
-        score["planted_secrets_leaked"] += docs["leaked_in_documents"]
-        return {**score, **docs, "planted_source": truth_dir}
-    planted = _fake_secrets(random.Random(7), 500)
-    leaked = sum(
-        v.splitlines()[1 if "\n" in v else 0] in redact_text(f"x = 1\n{code}\nreturn x\n").text
-        for _, v, code in planted
-    )
-    return {
-        "planted": len(planted),
-        "planted_secrets_leaked": leaked,
-        "planted_source": "bench-generated (no simulator truth given)",
-    }
+
+def _pieces(value: str) -> list[str]:
+    # A PEM block's BEGIN/END lines are the same in every key: only its body is secret.
+    lines = [p.strip() for p in value.splitlines()]
+    return [p for p in lines if len(p) >= 8 and not p.startswith("-----")] or [value]
+
+
+def _found_in(con, table: str, values: dict[str, str]) -> dict[str, int]:
+    """How many of `values` appear in DAY's texts of `table`, per kind; a multi-line value
+    counts if any line of 8+ characters of its body does (the leak rule of echo_ops.safety,
+    less the PEM armor lines that every key shares)."""
+    pieces = [(i, p) for i, v in enumerate(values) for p in _pieces(v)]
+    if not pieces:
+        return {}
+    con.execute("create or replace temp table bench_pieces (value_id integer, piece varchar)")
+    con.executemany("insert into bench_pieces values (?, ?)", pieces)
+    hit = " or ".join(f"contains(t.{c}, p.piece)" for c in _TEXTS[table])
+    found = con.execute(
+        f"select distinct p.value_id from bench_pieces p join {table} t on t.ds = $ds and ({hit})",
+        {"ds": DAY},
+    ).fetchall()
+    kinds = list(values.values())
+    by_kind: dict[str, int] = {}
+    for (i,) in found:
+        by_kind[kinds[i]] = by_kind.get(kinds[i], 0) + 1
+    return dict(sorted(by_kind.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--truth-dir", default=None, help="simulator truth with planted_secrets")
+    parser.add_argument("--events", type=int, default=2_000_000, help="client events to land")
+    parser.add_argument("--quick", action="store_true", help="smoke run: --events 100000")
+    parser.add_argument("--secret-rate", type=float, default=0.5,
+                        help="share of simulated sessions that plant a secret")  # fmt: skip
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir, removed")
     args = parser.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="echo-bench-quality-"))
-    os.environ["ECHO_DATA_ROOT"] = str(tmp)
+    events = 100_000 if args.quick else args.events
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="echo-bench-quality-"))
+    os.environ.update(
+        {
+            "ECHO_DATA_ROOT": str(root / "data"),
+            "ECHO_STORAGE__LANDING_URI": str(root / "landing"),
+            "ECHO_SIMULATE__SECRET_RATE": str(args.secret_rate),
+        }
+    )
     from echo_ops.config import get_settings
-    from echo_ops.quality import SUITE_NAMES, run_suite
+    from echo_ops.datasets import build_training_examples
     from echo_ops.safety import false_positive_rate, stdlib_sample
     from echo_ops.warehouse import connect
 
     try:
         settings = get_settings()
+        landed, gen_s = _timed("generate", generate_day, root, events, "sim")
         con = connect(settings=settings)
-        _landing(con, tmp / "landing", args.events)
-        baseline_s = _baseline_load(con, tmp / "landing")
-        _later_hops(con)
-        per_suite, outcomes = {}, {}
-        for name in SUITE_NAMES:
-            started = time.perf_counter()
-            result = run_suite(con, name, DAY, settings)
-            per_suite[name] = round(time.perf_counter() - started, 2)
-            outcomes[name] = {
-                "checks": len(result.outcomes),
-                "warnings": [w.name for w in result.warnings],
-            }
-            print(f"{name}: {per_suite[name]}s {outcomes[name]}", file=sys.stderr)
-        (client_rows,) = con.execute(
-            "select count(*) from raw.client_events where ds = ?", [DAY]
-        ).fetchone()
+        extract_s = _extraction(con, settings)
+        built, build_s = _timed(
+            "build_training_examples", build_training_examples, con, DAY, settings
+        )
+        _, gx_import_s = _timed("import great_expectations", __import__, "great_expectations")
+        per_suite, summary = _checks(con, settings)
+        rows = {
+            t: con.execute(f"select count(*) from {t} where ds = ?", [DAY]).fetchone()[0]
+            for t in ("raw.client_events", "raw.server_events", *_TEXTS)
+        }
+        values = _planted_values(Path(settings.storage.truth_dir))
+        reached = _found_in(con, "staging.refinements", values)
+        leaked = _found_in(con, "training.examples", values)
         con.close()
-        checks_s = sum(per_suite.values())
         fp = false_positive_rate(stdlib_sample(settings.quality.fp_corpus_files))
-        score = _secret_score(args.truth_dir)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    extraction_s = sum(extract_s.values())
+    checks_s = gx_import_s + sum(per_suite.values())
     print(
         json.dumps(
             {
-                "events": client_rows,
-                "baseline": "duckdb read of the day's landing files into raw tables (no extraction on this branch)",
-                "baseline_s": round(baseline_s, 2),
-                "checks_s": round(checks_s, 2),
-                "ratio_to_extract": round(checks_s / baseline_s, 3),
-                "per_suite_s": per_suite,
-                "sampled_rows_max": settings.quality.sample_rows,
-                **score,
+                "events": landed,
+                "rows": rows,
+                "extraction_seconds": round(extraction_s, 2),
+                "extraction_stage_seconds": extract_s,
+                "checks_seconds": round(checks_s, 2),
+                "ratio_to_extract": round(checks_s / extraction_s, 3),
+                "per_suite_seconds": per_suite,
+                "gx_import_seconds": gx_import_s,
+                "suites": summary,
+                "sample_rows_max": settings.quality.sample_rows,
+                "build_training_seconds": build_s,
+                "training_build": built,
+                "planted_values": len(values),
+                "planted_in_refinements": sum(reached.values()),
+                "planted_secrets_leaked": sum(leaked.values()),
+                "leaked_by_kind": leaked,
+                "secret_rate": args.secret_rate,
                 "false_positive_rate": round(fp["rate"], 6),
                 "fp_lines_scanned": fp["lines"],
                 "fp_by_kind": fp["by_kind"],
+                "generate_seconds": gen_s,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )
     )
