@@ -40,6 +40,21 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         0,
     ),
     (
+        "private_key",
+        # A completion can start inside a key block: no BEGIN, but an END line follows.
+        re.compile(
+            r"\A(?:(?!-----BEGIN).)*?-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----", re.DOTALL
+        ),
+        0,
+    ),
+    (
+        "private_key",
+        # ...or hold only body lines: a whole line of base64 this long is key material,
+        # not code (the PEM body lines are 64 characters).
+        re.compile(r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*$"),
+        0,
+    ),
+    (
         "aws_access_key",
         re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])"),
         0,

@@ -86,3 +86,22 @@ def test_redaction_is_idempotent():
     once = redact_text(text).text
     assert once.count("<REDACTED:") == 4
     assert redact_text(once).text == once
+
+
+def test_key_material_without_its_begin_line_is_redacted():
+    """A completion that starts inside a key block (seen in bench/quality.py) still leaks nothing."""
+    body = ["k" * 20 + "Q3+/" * 11, "Zm9vYmFy" * 8]
+    tail = "\n".join([body[0][10:], body[1], "-----END RSA PRIVATE KEY-----", "x = 1"])
+    red = redact_text(tail)
+    assert body[1] not in red.text and "END RSA" not in red.text
+    assert red.text.endswith("x = 1")
+    only_body = f"{body[1]}\n{body[0]}\n"
+    red = redact_text(only_body)
+    assert body[0] not in red.text and body[1] not in red.text
+    assert {f.kind for f in red.findings} == {"private_key"}
+
+
+def test_code_before_a_complete_key_block_is_kept():
+    text = 'def f():\n    return 1\nKEY = """-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----"""\n'
+    red = redact_text(text)
+    assert red.text.startswith('def f():\n    return 1\nKEY = """<REDACTED:private_key>')
