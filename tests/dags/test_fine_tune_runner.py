@@ -6,11 +6,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from test_dag_integrity import _parse_in_fresh_interpreter
 
 from echo_ops.cli import build_parser
 from echo_ops.config import reset_settings_cache
-
-from test_dag_integrity import _parse_in_fresh_interpreter
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 

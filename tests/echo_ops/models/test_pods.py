@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from echo_ops.cli import main
-from echo_ops.config import Settings, ScheduleSettings, reset_settings_cache
+from echo_ops.config import ScheduleSettings, Settings, reset_settings_cache
 from echo_ops.pods import TRAIN_ARGUMENTS, XCOM_RESULT_FILE, fine_tune_pod_kwargs, pod_env
 from echo_ops.registry import register_model, set_champion
 from echo_ops.warehouse import open_warehouse
