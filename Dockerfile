@@ -5,6 +5,8 @@ ARG TORCH_INDEX=""
 WORKDIR /opt/echo
 COPY requirements-deploy.txt pyproject.toml ./
 COPY plugins ./plugins
+# The fine-tune pod (schedule.fine_tune_runner=kubernetes) gets no bind mounts: bake the SQL in.
+COPY include ./include
 RUN pip install --no-cache-dir -r requirements-deploy.txt \
     && if [ -n "$TORCH_INDEX" ]; then pip install --no-cache-dir --force-reinstall --index-url "$TORCH_INDEX" torch==2.13.0; fi \
     && pip install --no-cache-dir --no-deps -e .

@@ -8,7 +8,9 @@ enough new data? -> fine-tune (GPU pool and queue in production, CPU on the embe
 reason recorded in `registry.models` and in `decision.json` beside the candidate.
 
 Below `train.min_new_examples` new examples the run stops after the first task (skipped, not
-failed). A fine-tune retry resumes from its last checkpoint.
+failed). A fine-tune retry resumes from its last checkpoint. With
+`schedule.fine_tune_runner=kubernetes` the fine-tune runs `echo-ops train` in a GPU pod
+(KubernetesPodOperator, see `docs/models.md`); the graph is the same.
 
 On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_train`.
 """
@@ -38,6 +40,24 @@ def _data_errors_fail():
         yield
     except (EvalDataError, NoChampionError) as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _fine_tune_in_pod():
+    """Train a candidate from the champion in a Kubernetes pod (`echo-ops train`); a retry resumes."""
+    # The provider loads only on this path: the default DAG never parses it.
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    from echo_ops.pods import fine_tune_pod_kwargs
+
+    return KubernetesPodOperator(
+        task_id="fine_tune",
+        task_display_name="Fine-tune candidate",
+        pool=settings.schedule.gpu_pool,
+        queue=settings.schedule.gpu_queue,
+        retry_delay=timedelta(seconds=30),
+        doc_md=_fine_tune_in_pod.__doc__,
+        **fine_tune_pod_kwargs(settings),
+    ).output
 
 
 @dag(
@@ -105,7 +125,8 @@ def echo_train():
         return {"candidate_id": evaluated["candidate_id"], "promoted": decision["promote"],
                 "reason": decision["reason"]}  # fmt: skip
 
-    trained = fine_tune()
+    in_pod = settings.schedule.fine_tune_runner == "kubernetes"
+    trained = _fine_tune_in_pod() if in_pod else fine_tune()
     check_new_data() >> trained
     promote_or_reject(evaluate_candidate(trained))
 

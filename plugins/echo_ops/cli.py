@@ -347,7 +347,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     progress, on_step = _step_progress("fine-tuning")
     with progress:
-        _print_json(fine_tune(resume=args.resume, on_step=on_step))
+        result = fine_tune(resume=args.resume, on_step=on_step)
+    _print_json(result)
+    if args.result_file:  # written only on success: a KubernetesPodOperator's XCom
+        Path(args.result_file).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.result_file).write_text(json.dumps(result, default=str, sort_keys=True))
     return 0
 
 
@@ -450,8 +454,12 @@ def _add_models_parsers(sub) -> None:
         "train", help="fine-tune a candidate from the champion on the new data window"
     )
     p.add_argument(
-        "--resume", action="store_true", help="continue from the last checkpoint of this run"
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="continue from the last checkpoint of this run (--no-resume: start afresh)",
     )
+    p.add_argument("--result-file", default=None, help="also write the result JSON here (pod XCom)")
     p.set_defaults(handler=cmd_train)
 
     for name, handler, text in (("evaluate", cmd_evaluate, "score candidate vs champion on the eval set"),

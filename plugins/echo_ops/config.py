@@ -171,6 +171,16 @@ class ScheduleSettings(_Group):
     gpu_queue: str = "default"  # Celery queue for fine-tuning; "gpu" in docker-compose
     retries: int = 2  # task retries for transient faults (data errors fail at once)
     retry_delay_s: int = 300
+    # where echo_train.fine_tune runs: a Celery/local worker, or a KubernetesPodOperator pod
+    fine_tune_runner: Literal["worker", "kubernetes"] = "worker"
+    pod_image: str = "echo-airflow:latest"  # image with echo-ops installed (CUDA torch for GPUs)
+    pod_namespace: str = "default"  # namespace the fine-tune pod is started in
+    pod_gpus: int = Field(1, ge=0)  # nvidia.com/gpu limit; 0 = a CPU pod
+    pod_service_account: str | None = None  # None = the namespace's default service account
+    pod_env_secret: str | None = None  # k8s Secret whose keys become env (e.g. AWS_* for S3)
+    pod_volume_claim: str | None = None  # PVC mounted at data_root (the DuckDB warehouse)
+    pod_startup_timeout_s: int = 600  # pending this long fails the try (GPU nodes scale slowly)
+    pod_kubernetes_conn_id: str = "kubernetes_default"  # if absent: in-cluster, then kubeconfig
 
 
 class Settings(BaseSettings):
