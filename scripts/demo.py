@@ -56,13 +56,17 @@ def main() -> int:
     total = _run([echo_ops, "init"], env, log_dir, "init")
     total += _run(
         [echo_ops, "bootstrap-model", "--preset", "demo", "--if-no-champion"],
-        env, log_dir, "bootstrap-model (first run only)",
+        env,
+        log_dir,
+        "bootstrap-model (first run only)",
     )
     # One extra day of traffic: late events of the last demo day land in its partition.
     extra = days[-1] + timedelta(days=1)
     total += _run(
         [echo_ops, "simulate", "--start-date", days[0].isoformat(), "--days", str(len(days) + 1)],
-        env, log_dir, "simulate",
+        env,
+        log_dir,
+        "simulate",
     )
     for day in [*days, extra]:
         total += _run(

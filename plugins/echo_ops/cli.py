@@ -109,9 +109,14 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
     if not args.yes:
         if not sys.stdin.isatty():
-            print("echo-ops forget: refusing to erase without --yes (no terminal to confirm)", file=sys.stderr)
+            print(
+                "echo-ops forget: refusing to erase without --yes (no terminal to confirm)",
+                file=sys.stderr,
+            )
             return 2
-        typed = input(f"erase every record of user {args.user!r} everywhere? type the user id to confirm: ")
+        typed = input(
+            f"erase every record of user {args.user!r} everywhere? type the user id to confirm: "
+        )
         if typed.strip() != args.user:
             print("not confirmed; nothing erased", file=sys.stderr)
             return 1
@@ -143,9 +148,19 @@ def cmd_scan_secrets(args: argparse.Namespace) -> int:
     docs = score_documents(truth_dir)
     score["planted_secrets_leaked"] += docs["leaked_in_documents"]
     fp = false_positive_rate(stdlib_sample(args.fp_files or settings.quality.fp_corpus_files))
-    _print_json({**score, **docs, "false_positive_rate": fp["rate"], "fp_lines_scanned": fp["lines"],
-                 "fp_flagged_lines": fp["flagged_lines"], "fp_by_kind": fp["by_kind"]})
+    _print_json(
+        {
+            **score,
+            **docs,
+            "false_positive_rate": fp["rate"],
+            "fp_lines_scanned": fp["lines"],
+            "fp_flagged_lines": fp["flagged_lines"],
+            "fp_by_kind": fp["by_kind"],
+        }
+    )
     return 1 if score["planted_secrets_leaked"] else 0
+
+
 # --- ingest / align / extract / score (issue #4) ------------------------------------
 
 
@@ -212,6 +227,8 @@ def _add_extract_commands(sub) -> None:
         if name == "score":
             p.add_argument("--read-only", action="store_true", help="open the warehouse read-only")
         p.set_defaults(handler=handler)
+
+
 # --- simulate (issue #3) ---------------------------------------------------------------
 
 
@@ -515,8 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     # quality, consent and safety (issue #5)
     p = sub.add_parser("quality", help="run one hop's data-quality suite on a day")
-    p.add_argument("--suite", required=True,
-                   choices=["raw_client", "raw_server", "aligned", "refinements", "training_set"])
+    p.add_argument(
+        "--suite",
+        required=True,
+        choices=["raw_client", "raw_server", "aligned", "refinements", "training_set"],
+    )
     p.add_argument("--ds", required=True, type=_parse_date, help="day to check (YYYY-MM-DD)")
     p.set_defaults(handler=cmd_quality)
 
@@ -527,17 +547,26 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--opt-in", dest="opt_out", action="store_false")
     p.set_defaults(handler=cmd_consent)
 
-    p = sub.add_parser("forget", help="erase a user from every layer, the published copy and the landing zone")
+    p = sub.add_parser(
+        "forget", help="erase a user from every layer, the published copy and the landing zone"
+    )
     p.add_argument("--user", required=True, help="pseudonymous user id")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--requested-by", default=None, help="who asked (audit); default: the OS user")
     p.set_defaults(handler=cmd_forget)
 
-    p = sub.add_parser("scan-secrets", help="score redaction against the simulator's planted secrets")
+    p = sub.add_parser(
+        "scan-secrets", help="score redaction against the simulator's planted secrets"
+    )
     p.add_argument("--truth-dir", default=None, help="simulator truth (default: settings)")
-    p.add_argument("--fp-files", type=int, default=None, help="stdlib files for the false-positive rate")
-    p.add_argument("--check-training-set", action="store_true",
-                   help="also count planted values found in training.examples")
+    p.add_argument(
+        "--fp-files", type=int, default=None, help="stdlib files for the false-positive rate"
+    )
+    p.add_argument(
+        "--check-training-set",
+        action="store_true",
+        help="also count planted values found in training.examples",
+    )
     p.set_defaults(handler=cmd_scan_secrets)
     _add_extract_commands(sub)
     _add_simulate_parser(sub)

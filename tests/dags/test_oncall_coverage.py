@@ -31,5 +31,7 @@ def test_failure_summary_names_dag_task_error_and_runbook_anchor():
         task_id, dag_id = "ingest", "echo_daily"
 
     text = failure_summary({"ti": TI(), "exception": ValueError("3 bad lines")})
-    assert text.startswith("ECHO FAILURE dag=echo_daily task=ingest error=ValueError('3 bad lines')")
+    assert text.startswith(
+        "ECHO FAILURE dag=echo_daily task=ingest error=ValueError('3 bad lines')"
+    )
     assert ADVICE["ingest"] in text and "docs/runbook.md#echo_daily" in text

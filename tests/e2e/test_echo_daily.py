@@ -27,7 +27,8 @@ def _table_hashes(path) -> dict[str, object]:
     con = duckdb.connect(str(path), read_only=True)
     tables = ("staging.refinements", "training.examples", "marts.fct_completions")
     hashes = {
-        t: con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchall() for t in tables
+        t: con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchall()
+        for t in tables
     }
     con.close()
     return hashes
@@ -58,7 +59,9 @@ def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
     root, _ = simulated
     for day in (DAY, NEXT_DAY):
         proc = dags_test(airflow_env, "echo_daily", day, root, **SMALL)
-        assert proc.returncode == 0 and _state(proc) == "success", proc.stdout[-4000:] + proc.stderr[-2000:]
+        assert proc.returncode == 0 and _state(proc) == "success", (
+            proc.stdout[-4000:] + proc.stderr[-2000:]
+        )
 
     con = duckdb.connect(str(root / "warehouse" / "echo.duckdb"))
     from echo_ops.config import Settings
@@ -68,13 +71,20 @@ def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
     con.close()
     assert fidelity.truth > 20 and fidelity.extracted > 0
     assert fidelity.unaccounted == 0
-    assert fidelity.fidelity_exact >= 0.99 and fidelity.outcome_accuracy >= 0.99, fidelity.mismatches
+    assert fidelity.fidelity_exact >= 0.99 and fidelity.outcome_accuracy >= 0.99, (
+        fidelity.mismatches
+    )
 
     published = duckdb.connect(str(root / "published" / "echo_analyst.duckdb"), read_only=True)
-    (shown,) = published.execute("select sum(shown_count) from marts.rpt_daily_acceptance").fetchone()
+    (shown,) = published.execute(
+        "select sum(shown_count) from marts.rpt_daily_acceptance"
+    ).fetchone()
     assert shown == published.execute("select count(*) from staging.refinements").fetchone()[0] > 0
     assert published.execute("select count(*) from training.examples").fetchone()[0] > 0
-    schemas = {r[0] for r in published.execute("select schema_name from information_schema.schemata").fetchall()}
+    schemas = {
+        r[0]
+        for r in published.execute("select schema_name from information_schema.schemata").fetchall()
+    }
     assert "raw" not in schemas
     published.close()
 
