@@ -31,3 +31,20 @@ def tiny_train_settings(**overrides) -> TrainSettings:
                 learning_rate=3e-3, eval_every=3, eval_batches=1, checkpoint_every=2,
                 eval_max_examples=8, eval_generate_examples=2, max_new_tokens=8)  # fmt: skip
     return TrainSettings(**{**base, **overrides})
+
+
+def seed_champion_and_two_days(con, model_dir: Path) -> None:
+    """Register `model_dir` as the champion "base" and build two days of training examples
+    from the literal refinement rows in test_datasets."""
+    from echo_ops.datasets import build_training_examples
+    from echo_ops.registry import register_model, set_champion
+
+    from .test_datasets import _DDL, D1, D2, _load, _rows
+
+    register_model(con, model_dir, kind="bootstrap", model_id="base")
+    set_champion(con, "base", "first")
+    con.execute(_DDL)
+    for day in (D1, D2):
+        _load(con, day, _rows(day))
+    for day in (D1, D2):
+        build_training_examples(con, day)

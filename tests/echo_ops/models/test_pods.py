@@ -7,10 +7,9 @@ import json
 from echo_ops.cli import main
 from echo_ops.config import ScheduleSettings, Settings, reset_settings_cache
 from echo_ops.pods import TRAIN_ARGUMENTS, XCOM_RESULT_FILE, fine_tune_pod_kwargs, pod_env
-from echo_ops.registry import register_model, set_champion
 from echo_ops.warehouse import open_warehouse
 
-from .test_datasets import _DDL, D1, D2, _load, _rows
+from .conftest import seed_champion_and_two_days
 
 
 def _pod_args(result_file: str, resume: bool) -> list[str]:
@@ -42,15 +41,7 @@ def test_pod_command_trains_and_writes_the_xcom_result(tiny_copy, monkeypatch, t
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
     with open_warehouse() as con:
-        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
-        set_champion(con, "base", "first")
-        con.execute(_DDL)
-        _load(con, D1, _rows(D1))
-        _load(con, D2, _rows(D2))
-        from echo_ops.datasets import build_training_examples
-
-        build_training_examples(con, D1)
-        build_training_examples(con, D2)
+        seed_champion_and_two_days(con, tiny_copy)
 
     result_file = tmp_path / "xcom" / "return.json"
     assert main(_pod_args(str(result_file), resume=False)) == 0

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from echo_ops.config import reset_settings_cache
-from echo_ops.datasets import build_training_examples
 from echo_ops.evaluate import EvalDataError, edit_similarity, evaluate_candidate
 from echo_ops.finetune import fine_tune, new_data_window
 from echo_ops.promote import decide, promote_or_reject
 from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
 from echo_ops.warehouse import open_warehouse
 
-from .test_datasets import _DDL, D1, D2, _load, _rows
+from .conftest import seed_champion_and_two_days
+from .test_datasets import _DDL, D1, D2
 
 
 def test_rule_promotes_only_a_measurable_gain():
@@ -72,13 +72,7 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
     with open_warehouse() as con:
-        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
-        set_champion(con, "base", "first")
-        con.execute(_DDL)
-        _load(con, D1, _rows(D1))
-        _load(con, D2, _rows(D2))
-        build_training_examples(con, D1)
-        build_training_examples(con, D2)
+        seed_champion_and_two_days(con, tiny_copy)
         window = new_data_window(con)
     assert window["from"] == D1 and window["to"] == D2 and window["new_examples"] > 0
 
