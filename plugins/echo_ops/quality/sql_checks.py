@@ -176,20 +176,25 @@ def _volume(con, suite, check, day):
     return ok, observed, {"rows": today, "trailing_mean": hist, "ratio": ratio}, None
 
 
-def _acceptance_drift(con, suite, check, day):
-    kw = check.kwargs
-    rates = dict(
+def _today_vs_trailing(con, suite, agg_sql: str, days: int, day):
+    """A per-day aggregate today, and its mean over the trailing days (None if absent)."""
+    values = dict(
         con.execute(
-            f"select ds, {kw['rate_sql']} from {suite.table} "
-            f"where ds >= $ds - to_days({int(kw['days'])}) and ds <= $ds group by ds",
+            f"select ds, {agg_sql} from {suite.table} "
+            f"where ds >= $ds - to_days({int(days)}) and ds <= $ds group by ds",
             {"ds": day},
         ).fetchall()
     )
-    today = rates.pop(day, None)
-    hist = [r for r in rates.values() if r is not None]
-    if today is None or not hist:
+    today = values.pop(day, None)
+    hist = [v for v in values.values() if v is not None]
+    return today, (sum(hist) / len(hist) if hist else None)
+
+
+def _acceptance_drift(con, suite, check, day):
+    kw = check.kwargs
+    today, base = _today_vs_trailing(con, suite, kw["rate_sql"], kw["days"], day)
+    if today is None or base is None:
         return True, f"rate {today}, no trailing history", {"rate": today}, None
-    base = sum(hist) / len(hist)
     drift = today - base
     observed = f"acceptance rate {today:.3f} vs trailing {base:.3f} (drift {drift:+.3f})"
     return (
@@ -202,19 +207,11 @@ def _acceptance_drift(con, suite, check, day):
 
 def _quantile_drift(con, suite, check, day):
     kw = check.kwargs
-    values = dict(
-        con.execute(
-            f"select ds, quantile_cont({kw['expr']}, {float(kw['quantile'])}) from {suite.table} "
-            f"where ds >= $ds - to_days({int(kw['days'])}) and ds <= $ds group by ds",
-            {"ds": day},
-        ).fetchall()
-    )
-    today = values.pop(day, None)
-    hist = [v for v in values.values() if v is not None]
+    agg = f"quantile_cont({kw['expr']}, {float(kw['quantile'])})"
+    today, base = _today_vs_trailing(con, suite, agg, kw["days"], day)
     label = f"p{int(kw['quantile'] * 100)} of {kw['expr']}"
-    if today is None or not hist:
+    if today is None or base is None:
         return True, f"{label} = {today}, no trailing history", {"value": today}, None
-    base = sum(hist) / len(hist)
     # Ratios of tiny numbers swing wildly; +1 keeps a 0 -> 1 move from reading as infinite.
     ratio = (today + 1) / (base + 1)
     ok = 1 / kw["max_ratio"] <= ratio <= kw["max_ratio"]
