@@ -129,6 +129,29 @@ def test_late_event_defers_then_extracts_and_backfill_order_is_irrelevant(settin
     assert _hash(a) == _hash(b)
 
 
+def test_a_copy_redelivered_on_the_next_day_is_walked_once(settings):
+    kit = Kit()
+    d = kit.open("file:///a.py", "x = \n")
+    d.show("c", 4, "1")
+    d.accept("c", 4, "1")
+    d.change((4, 5, "12"), dt=1)  # replaces the accepted "1": a copy would apply it twice
+    d.close(dt=12)
+    # Day 1 ends before the region settles; day 2 brings the close and a copy of the edit.
+    again = [e for e in kit.client if e["type"] == "document.changed"][-1]
+    closed = kit.client[-1]
+    landing = Path(settings.storage.landing_uri)
+    kit.write(landing, DAY, client=kit.client[:-1])
+    kit.write(landing, DAY + timedelta(days=1), client=[again, closed], server=[])
+    con = connect()
+    for day in (DAY + timedelta(days=1), DAY):  # the later day first: order must not matter
+        ingest_day(con, day, settings)
+        extract_day(con, day, settings)
+    assert con.execute(
+        "select ds, outcome, final_text from staging.refinements"
+    ).fetchall() == [(DAY + timedelta(days=1), "accepted_refined", "12")]
+    assert con.execute("select count(*) from ops.quarantine where stage = 'extract'").fetchone() == (0,)
+
+
 def test_missing_server_side_is_quarantined_after_the_lookback(settings, monkeypatch):
     monkeypatch.setattr(settings.extract, "align_lookback_days", 1)
     kit = Kit()
