@@ -236,17 +236,17 @@ def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: Inges
         ).fetchall()
     )
     con.execute("delete from ops.manifest where ds = ? and source = ?", [ds, source])
+    records = []
     for key, size, sha, n_lines in rows:
         status = "new" if key not in prior else ("unchanged" if prior[key] == sha else "changed")
         if status == "changed":
             result.changed_objects.append(key)
             log.warning("landing object changed since last load: %s (sha256 now %s)", key, sha)
-        con.execute(
-            "insert into ops.manifest (ds, source, object_key, size_bytes, sha256, lines, status) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
-            [ds, source, key, size, sha, n_lines, status],
-        )
+        records.append((ds, source, key, size, sha, n_lines, status))
         result.lines += n_lines
+    # One statement: a row-at-a-time insert commits (and syncs) once per object.
+    insert_rows(con, "ops.manifest",
+                ["ds", "source", "object_key", "size_bytes", "sha256", "lines", "status"], records)  # fmt: skip
 
 
 def insert_rows(con, table: str, columns: list[str], rows: list[tuple]) -> None:

@@ -15,7 +15,7 @@ select
     request_id,
     object_key,
     line_no,
-    line::json as payload,
+    line as payload,
     change_count,
     change_start_line,
     change_start_character,

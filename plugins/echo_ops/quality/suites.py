@@ -133,7 +133,7 @@ def _raw_client(q: QualitySettings) -> Suite:
             "doc_version": "number",
             "completion_id": "text",
             "request_id": "text",
-            "payload": "json",
+            "payload": "text",
         },
         "ts",
         (

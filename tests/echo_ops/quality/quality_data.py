@@ -9,10 +9,10 @@ DAY = date(2026, 11, 20)
 DDL = {
     "raw.client_events": """create table raw.client_events (ds date, event_id varchar, type varchar,
         ts timestamp, user_id varchar, session_id varchar, doc_uri varchar, doc_version bigint,
-        completion_id varchar, request_id varchar, object_key varchar, line_no bigint, payload json)""",
+        completion_id varchar, request_id varchar, object_key varchar, line_no bigint, payload varchar)""",
     "raw.server_events": """create table raw.server_events (ds date, request_id varchar, ts timestamp,
         model_version varchar, prompt_prefix varchar, prompt_suffix varchar, completion varchar,
-        latency_ms bigint, object_key varchar, line_no bigint, payload json)""",
+        latency_ms bigint, object_key varchar, line_no bigint, payload varchar)""",
     "staging.refinements": """create table staging.refinements (ds date, completion_id varchar,
         request_id varchar, user_id varchar, session_id varchar, doc_uri varchar, language_id varchar,
         model_version varchar, shown_at timestamp, prompt_prefix varchar, prompt_suffix varchar,
