@@ -297,7 +297,9 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set,
     tally["lines"] += lines
     tally["valid"] += fast_ok + len(rescued)
     tally["quarantined"] += len(bad)
-    con.execute(f"insert into raw.{source}_events {_read_sql(f'raw/{source}_events')}", {"ds": ds})
+    con.execute(
+        f"insert into raw.{source}_events by name {_read_sql(f'raw/{source}_events')}", {"ds": ds}
+    )
     con.execute(f"drop table {table}")
 
 
@@ -312,26 +314,30 @@ def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> Non
     """Keep the first copy of each key of the day; quarantine copies that differ from it."""
     key_col = "event_id" if source == "client" else "request_id"
     table = f"raw.{source}_events"
+    # Only keys seen more than once are ranked: a window over the whole day costs seconds.
+    # A copy's content is compared by a hash of every column but where it came from.
     con.execute(
         f"""
         create or replace temp table _copies as
         select object_key, line_no, {key_col} as k,
+            hash(*columns(* exclude (ds, object_key, line_no))) as content,
             row_number() over (partition by {key_col} order by object_key, line_no) as copy_no
-        from {table} where ds = $ds
+        from {table}
+        where ds = $ds
+            and {key_col} in (select {key_col} from {table} where ds = $ds group by 1 having count(*) > 1)
         """,
         {"ds": ds},
     )
     conflicts = con.execute(
         f"""
-        with later as (select * from _copies where copy_no > 1),
-        firsts as (select c.k, r.payload::varchar as first_payload from _copies c
-                   join {table} r on r.ds = $ds and r.object_key = c.object_key and r.line_no = c.line_no
-                   where c.copy_no = 1 and c.k in (select k from later))
         select l.object_key, l.line_no,
-            'duplicate_conflict: same {key_col} as an earlier line, other content', r.payload::varchar
-        from later l join firsts f using (k)
+            'duplicate_conflict: same {key_col} as an earlier line, other content',
+            coalesce(r.payload, to_json(r)::varchar)
+        from _copies l
+        join _copies f on f.k = l.k and f.copy_no = 1 and f.content <> l.content
         join {table} r on r.ds = $ds and r.object_key = l.object_key and r.line_no = l.line_no
-        where r.payload::varchar <> f.first_payload
+        where l.copy_no > 1
+        order by 1, 2
         """,
         {"ds": ds},
     ).fetchall()

@@ -162,3 +162,49 @@ def test_wrong_types_are_quarantined_not_crashing(settings, monkeypatch):
         "select split_part(reason, ':', 1), count(*) from ops.quarantine group by 1 order by 1"
     ).fetchall()
     assert reasons == [("oversize_line", 1), ("schema", 5)]
+
+
+def test_plain_edits_live_in_columns_others_keep_their_json(settings):
+    kit = Kit()
+    d = kit.open("file:///a.py", "x = 1\n")
+    plain = d.change((0, 0, "# "))
+    several = d.change((0, 0, "a"), (1, 1, "b"))
+    shown = d.show("c1", 3, "y = 2")
+    kit.write(_landing(settings), DAY)
+    con = connect()
+    ingest_day(con, DAY, settings)
+    rows = dict(
+        con.execute(
+            "select event_id, (payload is not null, client_name, client_version, change_text) "
+            "from raw.client_events"
+        ).fetchall()
+    )
+    client = (plain["client"]["name"], plain["client"]["version"])
+    assert rows[plain["event_id"]] == (False, *client, "# ")
+    assert rows[several["event_id"]] == (True, *client, "a")
+    assert rows[shown["event_id"]][0] is True
+    (payload,) = con.execute(
+        "select payload from raw.client_events where event_id = ?", [several["event_id"]]
+    ).fetchone()
+    assert json.loads(payload) == several
+
+
+def test_a_copy_with_other_content_is_quarantined_an_exact_copy_is_counted(settings, monkeypatch):
+    monkeypatch.setattr(settings.extract, "max_quarantine_rate", 1.0)
+    kit = Kit()
+    d = kit.open("file:///a.py", "x = 1\n")
+    edit = d.change((0, 0, "# "))
+    forged = {**edit, "changes": [{**edit["changes"][0], "text": "#!"}]}
+    lines = [*_client_lines(kit), json.dumps(edit), json.dumps(forged)]
+    _write(_landing(settings), "client", "part-0.jsonl", ("\n".join(lines) + "\n").encode())
+    con = connect()
+    result = ingest_day(con, DAY, settings)
+    got = con.execute(
+        "select line_no, split_part(reason, ':', 1), raw_text from ops.quarantine"
+    ).fetchall()
+    assert [(n, r) for n, r, _ in got] == [(len(lines), "duplicate_conflict")]
+    assert '"#!"' in got[0][2]  # the conflicting copy's content, though its payload is not kept
+    assert result.duplicates["client"] == 2  # both later copies are gone from raw
+    assert con.execute(
+        "select change_text from raw.client_events where event_id = ?", [edit["event_id"]]
+    ).fetchall() == [("# ",)]

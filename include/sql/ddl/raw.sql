@@ -1,4 +1,5 @@
--- Raw layer: one row per unique event of a landing day, typed columns plus the whole event.
+-- Raw layer: one row per unique event of a landing day: typed columns, plus the event's
+-- JSON text wherever the typed columns do not hold all of it.
 -- Written only by echo_ops.ingest, one day's partition at a time.
 
 -- Editor telemetry: one row per unique event_id within the landing day `ds`.
@@ -17,10 +18,13 @@ create table if not exists raw.client_events (
     request_id varchar,
     object_key varchar not null,
     line_no bigint not null,
-    -- the event as delivered: JSON text, validated at ingest. VARCHAR, because a JSON
-    -- column would parse every line once more on insert (the costliest step of ingest).
-    payload varchar not null,
-    -- flattened from payload for extraction (the first change; the rest stay in payload)
+    -- The event as delivered (JSON text, validated at ingest), except for a plain edit
+    -- (document.changed with one change: 97% of a day), whose every v1 field has a column
+    -- below; storing those lines again was most of ingest's cost. Fields beyond v1 on such
+    -- an edit stay in the landing object (object_key, line_no). VARCHAR: a JSON column
+    -- would parse every line once more on insert.
+    payload varchar,
+    -- flattened for extraction (the first change; any others stay in payload)
     change_count bigint,
     change_start_line bigint,
     change_start_character bigint,
@@ -29,8 +33,15 @@ create table if not exists raw.client_events (
     change_text varchar,
     accepted_text varchar,
     accept_kind varchar,
-    reject_reason varchar
+    reject_reason varchar,
+    client_name varchar,
+    client_version varchar
 );
+
+-- Warehouses made before payload became optional (ALTERs are no-ops once applied).
+alter table raw.client_events alter column payload drop not null;
+alter table raw.client_events add column if not exists client_name varchar;
+alter table raw.client_events add column if not exists client_version varchar;
 
 -- Model-server log: one row per unique request_id within the landing day `ds`.
 create table if not exists raw.server_events (

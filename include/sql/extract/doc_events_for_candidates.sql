@@ -23,7 +23,6 @@ first_copies as (
 
 select
     doc_no,  -- the candidate document (an integer is cheaper to hand to Python than two strings)
-    event_id,
     event_type,
     doc_version,
     epoch(event_at) as ts_s,

@@ -84,6 +84,8 @@ select
     j.doc.uri as doc_uri,
     doc_version,
     j.doc.language_id as language_id,
+    j.client.name as client_name,
+    j.client.version as client_version,
     coalesce(j.client.position_encoding, 'utf-16') as position_encoding,
     j.completion_id,
     j.request_id,

@@ -15,7 +15,8 @@ select
     request_id,
     object_key,
     line_no,
-    line as payload,
+    -- a plain edit's fields all have columns (see ddl/raw.sql)
+    case when type <> 'document.changed' or change_count <> 1 then line end as payload,
     change_count,
     change_start_line,
     change_start_character,
@@ -24,7 +25,9 @@ select
     change_text,
     accepted_text,
     accept_kind,
-    reject_reason
+    reject_reason,
+    client_name,
+    client_version
 from echo_scratch._checked_client_lines as c
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -19,12 +21,13 @@ import duckdb
 from echo_ops.align import align_day, window
 from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
-from echo_ops.extract.settle import Document, Event, Outcome, day_number, follow
+from echo_ops.extract.settle import Document, Outcome, as_event, day_number, follow
 from echo_ops.ingest import ensure_tables, insert_rows, limit_memory
 from echo_ops.logs import stage_run
 from echo_ops.warehouse import read_sql
 
 FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
+_DOC_NO = itemgetter(0)  # Event.doc_no
 
 
 class ExtractError(ValueError):
@@ -149,30 +152,13 @@ def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
     cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
     doc_no, events, seen = None, [], set()
     while batch := cur.fetchmany(FETCH_ROWS):
-        for (
-            no,
-            eid,
-            type_,
-            version,
-            ts,
-            day,
-            cid,
-            sl,
-            sc,
-            el,
-            ec,
-            text,
-            more,
-            detail,
-            kind,
-        ) in batch:
+        for no, rows in groupby(map(as_event, batch), key=_DOC_NO):
             if no != doc_no:
                 if doc_no is not None:
                     yield Document(events), candidates[keys[doc_no]]
                 doc_no, events = no, []
                 seen.add(no)
-            first = ((sl, sc), (el, ec), text) if sl is not None else None
-            events.append(Event(eid, type_, version, ts, day, cid, first, more, detail, kind))
+            events.extend(rows)
         result.events_read += len(batch)
     if doc_no is not None:
         yield Document(events), candidates[keys[doc_no]]

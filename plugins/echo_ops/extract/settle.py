@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from echo_ops.extract.regions import ACCEPTED, OPEN, Region, find_accept, line_breaks
 from echo_ops.textdoc import PositionError
@@ -21,62 +22,46 @@ TRAJECTORY_CAP = 40  # states kept per completion: the first and last halves
 Change = tuple[tuple[int, int], tuple[int, int], str]  # (start, end, text) of one LSP change
 
 
-class Event:
-    """One client event, reduced to what the walk needs (DuckDB has flattened it already)."""
+class Event(NamedTuple):
+    """One client event, column for column as extract/doc_events_for_candidates.sql
+    returns it (DuckDB has flattened it already). A tuple: a day holds millions, and
+    building one from a fetched row then costs no Python-level call (`as_event`)."""
 
-    __slots__ = (
-        "event_id",
-        "type",
-        "version",
-        "ts",
-        "ds",
-        "completion_id",
-        "_changes",
-        "_more",
-        "detail",
-        "kind",
-    )
-
-    def __init__(
-        self,
-        event_id,
-        type_,
-        version,
-        ts,
-        ds,
-        completion_id,
-        first: Change | None = None,
-        more: str | None = None,
-        detail=None,
-        kind=None,
-    ):
-        self.event_id, self.type, self.version = event_id, type_, version
-        self.ts = ts  # client clock, epoch seconds
-        self.ds = ds  # landing day (earliest copy), as days since 1970-01-01
-        self.completion_id = completion_id
-        self._changes = None if more or first is None else [first]
-        self._more = more  # the whole `changes` JSON when an event holds several
-        self.detail = detail  # accepted_text or rejection reason
-        self.kind = kind  # accept_kind
+    doc_no: int  # which candidate document (the query's grouping key)
+    type: str
+    version: int
+    ts: float  # client clock, epoch seconds
+    ds: int  # landing day (earliest copy), as days since 1970-01-01
+    completion_id: str | None
+    start_line: int | None  # the first change (all an edit usually holds)
+    start_character: int | None
+    end_line: int | None
+    end_character: int | None
+    text: str | None
+    changes_json: str | None  # the whole `changes` JSON, only when an event holds several
+    detail: str | None  # accepted_text or rejection reason
+    kind: str | None  # accept_kind
 
     @property
     def changes(self) -> list[Change]:
-        if self._changes is None:
-            self._changes = [_as_change(c) for c in json.loads(self._more or "[]")]
-        return self._changes
+        if self.changes_json:
+            return [_as_change(c) for c in json.loads(self.changes_json)]
+        if self.start_line is None:
+            return []
+        start, end = (self.start_line, self.start_character), (self.end_line, self.end_character)
+        return [(start, end, self.text)]
 
     @property
     def is_change(self) -> bool:
         return self.type == "document.changed"
 
 
+as_event = partial(tuple.__new__, Event)  # a fetched row as an Event, in C (no __new__ call)
+
+
 def _as_change(c: dict[str, Any]) -> Change:
     s, e = c["range"]["start"], c["range"]["end"]
     return (int(s["line"]), int(s["character"])), (int(e["line"]), int(e["character"])), c["text"]
-
-
-def sort_key(e: Event) -> tuple:
-    return (e.version, not e.is_change, e.ts, e.event_id)
 
 
 def day_number(day: date) -> int:
@@ -87,7 +72,7 @@ _EPOCH = date(1970, 1, 1)
 
 
 class Document:
-    """One document's events in `sort_key` order, indexed by completion."""
+    """One document's events in walk order (doc.version, changes first), indexed by completion."""
 
     __slots__ = ("events", "shown", "accepts", "rejected")
 
