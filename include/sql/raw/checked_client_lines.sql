@@ -70,63 +70,72 @@ typed as (
             false
         ) as are_items_ok
     from parsed
-)
+),
 
-select
-    object_key,
-    line_no,
-    line,
-    j.event_id,
-    j.type,
-    timezone('UTC', ts_tz) as ts,
-    j.user_id,
-    j.session_id,
-    j.doc.uri as doc_uri,
-    doc_version,
-    j.doc.language_id as language_id,
-    j.client.name as client_name,
-    j.client.version as client_version,
-    coalesce(j.client.position_encoding, 'utf-16') as position_encoding,
-    j.completion_id,
-    j.request_id,
-    -- flattened for extraction, which then parses no JSON for a one-change edit
-    len(j.changes) as change_count,
-    try_cast(j.changes[1].range.start.line as bigint) as change_start_line,
-    try_cast(j.changes[1].range.start.character as bigint) as change_start_character,
-    try_cast(j.changes[1].range.end.line as bigint) as change_end_line,
-    try_cast(j.changes[1].range.end.character as bigint) as change_end_character,
-    j.changes[1].text as change_text,
-    j.accepted_text,
-    j.accept_kind,
-    j.reason as reject_reason,
-    coalesce(
-        j.schema_version::varchar = '1'
-        and length(j.event_id) between 1 and 512
-        and length(j.user_id) between 1 and 512
-        and length(j.session_id) between 1 and 512
-        and length(j.client.name) between 1 and 512
-        and length(j.client.version) between 1 and 512
-        and length(j.doc.uri) between 1 and 512
-        and length(j.doc.language_id) between 1 and 512
-        and doc_version is not null
-        and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
-        and ts_tz is not null
-        and (j.client.position_encoding is null or j.client.position_encoding in ('utf-16', 'utf-8', 'utf-32'))
-        and case j.type
-            when 'document.opened' then j.text is not null
-            when 'document.snapshot' then j.text is not null
-            when 'document.changed' then are_changes_ok
-            when 'document.saved' then true
-            when 'document.closed' then true
-            when 'completion.shown' then length(j.completion_id) between 1 and 512
-                and length(j.request_id) between 1 and 512 and are_items_ok
-            when 'completion.accepted' then length(j.completion_id) between 1 and 512
-                and json_type(j.item_index) = 'UBIGINT'
-                and length(j.accepted_text) > 0 and j.accept_kind in ('full', 'line', 'word')
-            when 'completion.rejected' then length(j.completion_id) between 1 and 512
-                and j.reason in ('dismissed', 'typed_over')
-            else false
-        end,
-        false
-    ) as is_fast_ok
-from typed
+checked as (
+    select
+        object_key,
+        line_no,
+        line,
+        j.event_id,
+        j.type,
+        timezone('UTC', ts_tz) as ts,
+        j.user_id,
+        j.session_id,
+        j.doc.uri as doc_uri,
+        doc_version,
+        j.doc.language_id as language_id,
+        j.client.name as client_name,
+        j.client.version as client_version,
+        coalesce(j.client.position_encoding, 'utf-16') as position_encoding,
+        j.completion_id,
+        j.request_id,
+        -- flattened for extraction, which then parses no JSON for a one-change edit
+        len(j.changes) as change_count,
+        try_cast(j.changes[1].range.start.line as bigint) as change_start_line,
+        try_cast(j.changes[1].range.start.character as bigint) as change_start_character,
+        try_cast(j.changes[1].range.end.line as bigint) as change_end_line,
+        try_cast(j.changes[1].range.end.character as bigint) as change_end_character,
+        j.changes[1].text as change_text,
+        j.accepted_text,
+        j.accept_kind,
+        j.reason as reject_reason,
+        coalesce(
+            j.schema_version::varchar = '1'
+            and length(j.event_id) between 1 and 512
+            and length(j.user_id) between 1 and 512
+            and length(j.session_id) between 1 and 512
+            and length(j.client.name) between 1 and 512
+            and length(j.client.version) between 1 and 512
+            and length(j.doc.uri) between 1 and 512
+            and length(j.doc.language_id) between 1 and 512
+            and doc_version is not null
+            and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
+            and ts_tz is not null
+            and (j.client.position_encoding is null or j.client.position_encoding in ('utf-16', 'utf-8', 'utf-32'))
+            and case j.type
+                when 'document.opened' then j.text is not null
+                when 'document.snapshot' then j.text is not null
+                when 'document.changed' then are_changes_ok
+                when 'document.saved' then true
+                when 'document.closed' then true
+                when 'completion.shown' then length(j.completion_id) between 1 and 512
+                    and length(j.request_id) between 1 and 512 and are_items_ok
+                when 'completion.accepted' then length(j.completion_id) between 1 and 512
+                    and json_type(j.item_index) = 'UBIGINT'
+                    and length(j.accepted_text) > 0 and j.accept_kind in ('full', 'line', 'word')
+                when 'completion.rejected' then length(j.completion_id) between 1 and 512
+                    and j.reason in ('dismissed', 'typed_over')
+                else false
+            end,
+            false
+        ) as is_fast_ok
+    from typed
+),
+
+-- A plain edit (one change, fast path) keeps no line: its every v1 field has a column,
+-- and carrying 2M lines of JSON on to raw was most of ingest's time (ddl/raw.sql).
+select * replace (
+    case when not is_fast_ok or type <> 'document.changed' or change_count <> 1 then line end as line
+)
+from checked

@@ -15,8 +15,7 @@ select
     request_id,
     object_key,
     line_no,
-    -- a plain edit's fields all have columns (see ddl/raw.sql)
-    case when type <> 'document.changed' or change_count <> 1 then line end as payload,
+    line as payload,  -- null for a plain edit (checked_client_lines.sql)
     change_count,
     change_start_line,
     change_start_character,
