@@ -4,9 +4,11 @@
 with
 
 events as (
+    -- completion events only: a window over every edit of the day would cost seconds
     select *
     from staging.stg_telemetry__editor_events
     where ds between $lo and $ds
+        and event_type in ('completion.shown', 'completion.accepted', 'completion.rejected')
     qualify row_number() over (partition by event_id order by ds) = 1
 ),
 
