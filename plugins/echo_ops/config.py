@@ -88,6 +88,7 @@ class ExtractSettings(_Group):
     max_quarantine_rate: float = 0.01  # above this share of bad lines, ingest fails loudly
     max_line_bytes: int = 1_048_576  # the collector's line limit: longer lines are quarantined
     duckdb_memory_limit: str = "2GB"  # ingest/extract cap DuckDB here and spill to disk beyond
+    walk_workers: int = 2  # processes that walk documents (the walk is Python: one core each)
 
 
 class QualitySettings(_Group):

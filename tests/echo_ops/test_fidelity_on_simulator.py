@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from echo_ops.extract import extract_day
+from echo_ops.extract import extract_day, shards
 from echo_ops.ingest import ingest_day
 from echo_ops.score import score_day
 from echo_ops.warehouse import connect
@@ -15,7 +15,7 @@ DAY = date(2026, 11, 10)
 
 
 @pytest.mark.slow
-def test_extraction_matches_simulator_truth(settings):
+def test_extraction_matches_simulator_truth(settings, monkeypatch):
     from echo_ops.simulate import simulate_days
 
     simulate_days(DAY, 2, users=2, target_events=30_000, workers=1, settings=settings)
@@ -31,3 +31,27 @@ def test_extraction_matches_simulator_truth(settings):
     assert f.outcome_accuracy >= 0.99
     unbalanced = con.execute("select sum(abs(unaccounted)) from ops.extract_accounting").fetchone()
     assert unbalanced == (0,)
+
+    # Walking the documents in worker processes (echo_ops.extract.shards) decides the same.
+    tables = ("staging.refinements", "ops.extract_deferrals", "ops.extract_accounting")
+
+    def extracted() -> list:
+        return [con.execute(f"select * from {t} order by all").fetchall() for t in tables]
+
+    in_process = extracted()
+    monkeypatch.setattr(shards, "MIN_CANDIDATES_PER_WORKER", 1)
+    monkeypatch.setattr(settings.extract, "walk_workers", 3)
+    started = []
+    monkeypatch.setattr(shards, "_start_worker", _spy(shards._start_worker, started))
+    for day in (DAY, DAY + timedelta(days=1)):
+        extract_day(con, day, settings)
+    assert len(started) == 4  # two workers a day
+    assert extracted() == in_process
+
+
+def _spy(fn, calls: list):
+    def spy(*args):
+        calls.append(args[0])
+        return fn(*args)
+
+    return spy

@@ -2,7 +2,8 @@
 
 Reads staging.int_completions_aligned_to_events (partition ds) and the documents' events
 (staging.stg_telemetry__editor_events, landing days of the window, streamed one document
-at a time so memory is bounded by the largest document, not the day). Writes, for day ds:
+at a time so memory is bounded by the largest document, not the day; big days are walked
+by `extract.walk_workers` processes, see extract/shards.py). Writes, for day ds:
 staging.refinements, ops.extract_deferrals, ops.quarantine (stage extract) and
 ops.extract_accounting. A completion is written by exactly one run: the first day whose
 landing data settles it (see docs/contracts.md). Re-running a day is safe.
@@ -12,8 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from itertools import groupby
-from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,13 +21,10 @@ import duckdb
 from echo_ops.align import align_day, window
 from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
-from echo_ops.extract.settle import Document, Outcome, as_event, day_number, follow
-from echo_ops.ingest import ensure_tables, insert_rows, limit_memory
+from echo_ops.extract.settle import Document, Outcome, day_number, follow
+from echo_ops.extract.shards import walk_documents
+from echo_ops.ingest import ensure_tables, limit_memory
 from echo_ops.logs import stage_run
-from echo_ops.warehouse import read_sql
-
-FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
-_DOC_NO = itemgetter(0)  # Event.doc_no
 
 
 class ExtractError(ValueError):
@@ -69,13 +66,11 @@ def extract_day(
         candidates = _candidates(con, ds)
         result.candidates = sum(len(v) for v in candidates.values())
         decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
-        for doc_events, cands in _documents(
-            con, ds, candidates, window(ds, cfg.align_lookback_days)[0], result
-        ):
-            for cand in cands:
-                decided.append(_decide(cand, doc_events, ds, cfg))
-            if progress:
-                progress(len(cands))
+        walked, result.events_read = walk_documents(
+            con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
+            Path(settings.data_root) / "tmp", progress,
+        )  # fmt: skip
+        decided += walked
         write_results(con, ds, decided, cfg.align_lookback_days, result)
         counts.update(result.counts())
         record_accounting(con, ds)
@@ -135,38 +130,6 @@ def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return by_doc
 
 
-def _documents(con, ds: date, candidates, lo: date, result: ExtractResult):
-    """Yield (Document, candidates) one document at a time, events in version order."""
-    con.execute(
-        "create or replace temp table _cand_docs "
-        "(doc_no bigint, session_id varchar, doc_uri varchar, min_version bigint)"
-    )
-    keys = sorted(candidates)
-    rows = [
-        (n, s, u, min(c["shown_doc_version"] for c in candidates[(s, u)]))
-        for n, (s, u) in enumerate(keys)
-    ]
-    insert_rows(con, "_cand_docs", ["doc_no", "session_id", "doc_uri", "min_version"], rows)
-    # Day numbers, not dates: converting a million DATE values to Python is the slow part.
-    # Full texts (opened/snapshot) are never needed: regions are tracked in position space.
-    cur = con.execute(read_sql("extract/doc_events_for_candidates"), {"lo": lo, "ds": ds})
-    doc_no, events, seen = None, [], set()
-    while batch := cur.fetchmany(FETCH_ROWS):
-        for no, rows in groupby(map(as_event, batch), key=_DOC_NO):
-            if no != doc_no:
-                if doc_no is not None:
-                    yield Document(events), candidates[keys[doc_no]]
-                doc_no, events = no, []
-                seen.add(no)
-            events.extend(rows)
-        result.events_read += len(batch)
-    if doc_no is not None:
-        yield Document(events), candidates[keys[doc_no]]
-    # A guard, so that no candidate is lost: its shown event is always among the events.
-    for n in sorted(set(range(len(keys))) - seen):
-        yield Document([]), candidates[keys[n]]
-
-
 @dataclass
 class Decision:
     cand: dict[str, Any]
@@ -175,7 +138,7 @@ class Decision:
     reason: str = ""
 
 
-def _decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
+def decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
     """Settle one candidate with data <= ds and decide which run owns it."""
     idx = doc.shown.get(cand["completion_id"])
     expires = cand["shown_ds"] + timedelta(days=cfg.align_lookback_days) <= ds
