@@ -55,8 +55,12 @@ create table if not exists raw.server_events (
     latency_ms double not null,
     object_key varchar not null,
     line_no bigint not null,
-    payload varchar not null  -- the request as delivered (JSON text, validated at ingest)
+    -- the request as delivered (JSON text) when it failed the fast path but passed the
+    -- JSON Schema; null when the columns above hold every v1 field (see client_events)
+    payload varchar
 );
+
+alter table raw.server_events alter column payload drop not null;
 
 -- Per landing day and source: what ingest read and what it kept (the dedup counts).
 create table if not exists ops.ingest_summary (

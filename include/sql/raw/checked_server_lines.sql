@@ -20,30 +20,36 @@ parsed as (
             "completion": "VARCHAR", "latency_ms": "JSON"
         }') end as j
     from lines
+),
+
+checked as (
+    select
+        object_key,
+        line_no,
+        line,
+        j.request_id,
+        timezone('UTC', try_cast(j.ts as timestamptz)) as ts,
+        j.model_version,
+        j.prompt.prefix as prompt_prefix,
+        j.prompt.suffix as prompt_suffix,
+        j.completion,
+        case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end as latency_ms,
+        coalesce(
+            (j.schema_version is null or j.schema_version::varchar = '1')
+            and j.type is null
+            and length(j.request_id) between 1 and 512
+            and length(j.model_version) between 1 and 512
+            and j.prompt.prefix is not null
+            and j.prompt.suffix is not null
+            and j.completion is not null
+            and (case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end) >= 0
+            and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
+            and try_cast(j.ts as timestamptz) is not null,
+            false
+        ) as is_fast_ok
+    from parsed
 )
 
-select
-    object_key,
-    line_no,
-    line,
-    j.request_id,
-    timezone('UTC', try_cast(j.ts as timestamptz)) as ts,
-    j.model_version,
-    j.prompt.prefix as prompt_prefix,
-    j.prompt.suffix as prompt_suffix,
-    j.completion,
-    case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end as latency_ms,
-    coalesce(
-        (j.schema_version is null or j.schema_version::varchar = '1')
-        and j.type is null
-        and length(j.request_id) between 1 and 512
-        and length(j.model_version) between 1 and 512
-        and j.prompt.prefix is not null
-        and j.prompt.suffix is not null
-        and j.completion is not null
-        and (case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end) >= 0
-        and regexp_full_match(j.ts, '\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})')
-        and try_cast(j.ts as timestamptz) is not null,
-        false
-    ) as is_fast_ok
-from parsed
+-- a fast-path line keeps no text: the columns hold all of it (ddl/raw.sql)
+select * replace (case when not is_fast_ok then line end as line)
+from checked

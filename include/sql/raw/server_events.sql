@@ -11,7 +11,7 @@ select
     latency_ms,
     object_key,
     line_no,
-    line as payload
+    line as payload  -- null for a fast-path line (checked_server_lines.sql)
 from echo_scratch._checked_server_lines as c
 where is_fast_ok
     or exists (select 1 from _schema_ok as s where s.object_key = c.object_key and s.line_no = c.line_no)
