@@ -118,7 +118,8 @@ def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any
 
 def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
     cur = con.execute(
-        "select * from staging.int_completions_aligned_to_events where ds = ? "
+        "select * exclude (prompt_prefix, prompt_suffix) "  # the writer joins them back
+        "from staging.int_completions_aligned_to_events where ds = ? "
         "order by session_id, doc_uri, shown_doc_version, completion_id",
         [ds],
     )

@@ -57,8 +57,6 @@ def refinement_row(cand: dict[str, Any], out: Outcome, ds: date) -> dict[str, An
         "model_version": cand["model_version"],
         "shown_ds": cand["shown_ds"],
         "shown_at": cand["shown_at"],
-        "prompt_prefix": cand["prompt_prefix"],
-        "prompt_suffix": cand["prompt_suffix"],
         "proposal_text": proposal,
         "accepted_text": out.accepted_text,
         "accept_kind": out.accept_kind,
