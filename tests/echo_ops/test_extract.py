@@ -146,10 +146,12 @@ def test_a_copy_redelivered_on_the_next_day_is_walked_once(settings):
     for day in (DAY + timedelta(days=1), DAY):  # the later day first: order must not matter
         ingest_day(con, day, settings)
         extract_day(con, day, settings)
+    assert con.execute("select ds, outcome, final_text from staging.refinements").fetchall() == [
+        (DAY + timedelta(days=1), "accepted_refined", "12")
+    ]
     assert con.execute(
-        "select ds, outcome, final_text from staging.refinements"
-    ).fetchall() == [(DAY + timedelta(days=1), "accepted_refined", "12")]
-    assert con.execute("select count(*) from ops.quarantine where stage = 'extract'").fetchone() == (0,)
+        "select count(*) from ops.quarantine where stage = 'extract'"
+    ).fetchone() == (0,)
 
 
 def test_missing_server_side_is_quarantined_after_the_lookback(settings, monkeypatch):
