@@ -316,9 +316,11 @@ def main() -> None:
     floor_s = _floor(root / "landing", root / "floor.duckdb")
     con = connect()
     timings = {}
+    workers_mb = 0
     for name, fn in (("ingest", ingest_day), ("align", align_day), ("extract", extract_day)):
         t = time.perf_counter()
-        fn(con, DAY, settings)
+        out = fn(con, DAY, settings)
+        workers_mb = max(workers_mb, getattr(out, "worker_peak_rss_mb", 0))
         timings[name] = round(time.perf_counter() - t, 2)
         print(f"{name}: {timings[name]}s", file=sys.stderr)
     total = sum(timings.values())
@@ -337,6 +339,7 @@ def main() -> None:
                 "floor_seconds": round(floor_s, 2),
                 "floor_ratio": round(total / floor_s, 2),
                 "peak_rss_mb": round(peak_mb),
+                "worker_peak_rss_mb": workers_mb,  # extract's walk workers, each
                 "fidelity_exact": round(fidelity.fidelity_exact, 5),
                 "outcome_accuracy": round(fidelity.outcome_accuracy, 5),
                 "unaccounted": fidelity.unaccounted,

@@ -40,6 +40,7 @@ class ExtractResult:
     quarantined: int = 0
     already_extracted: int = 0
     events_read: int = 0
+    worker_peak_rss_mb: int = 0  # the walk's worker processes (0: walked in this one)
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, Any]:
@@ -66,7 +67,7 @@ def extract_day(
         candidates = _candidates(con, ds)
         result.candidates = sum(len(v) for v in candidates.values())
         decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
-        walked, result.events_read = walk_documents(
+        walked, result.events_read, result.worker_peak_rss_mb = walk_documents(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
             Path(settings.data_root) / "tmp", progress,
         )  # fmt: skip

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,7 @@ WALK_FIELDS = (
 
 
 def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=None):
-    """(decisions, events read) for every candidate of {(session, uri): [cand, ...]}."""
+    """(decisions, events read, workers' peak RSS in MB) for {(session, uri): [cand, ...]}."""
     from echo_ops.extract import Decision, decide
 
     keys = sorted(candidates)
@@ -53,7 +54,7 @@ def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=
     cands = {n: candidates[key] for n, key in enumerate(keys)}
     params = {"lo": lo, "ds": ds, "shards": shards}
     sql = read_sql("extract/doc_events_for_candidates")
-    decided, events_read = [], 0
+    decided, events_read, worker_rss_mb = [], 0, 0
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="echo-walk-", dir=tmp_root) as tmp:
         workers = []
@@ -72,12 +73,13 @@ def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=
             if progress:
                 progress(len(mine[n]))
         for light, path, proc in workers:
-            rows, read = _finish_worker(path, proc)
+            rows, read, rss_mb = _finish_worker(path, proc)
+            worker_rss_mb = max(worker_rss_mb, rss_mb)
             decided += [Decision(cands[n][i], *rest) for n, i, *rest in rows]
             events_read += read
             if progress:
                 progress(sum(len(v) for v in light.values()))
-    return decided, events_read
+    return decided, events_read, worker_rss_mb
 
 
 def _register_documents(con, keys: list, candidates: dict) -> None:
@@ -122,7 +124,7 @@ def _start_worker(path: Path, cands: dict, ds, cfg) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _finish_worker(path: Path, proc: subprocess.Popen) -> tuple[list, int]:
+def _finish_worker(path: Path, proc: subprocess.Popen) -> tuple[list, int, int]:
     _, err = proc.communicate()
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-5:]
@@ -147,7 +149,8 @@ def _walk_file(path: Path) -> None:
             d = decide(cand, doc, ds, settings)
             rows.append((n, i, d.action, d.outcome, d.reason))
         read += len(doc.events)
-    path.with_suffix(".out").write_bytes(pickle.dumps((rows, read)))
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    path.with_suffix(".out").write_bytes(pickle.dumps((rows, read, rss_mb)))
 
 
 if __name__ == "__main__":
