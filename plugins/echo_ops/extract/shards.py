@@ -58,27 +58,33 @@ def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="echo-walk-", dir=tmp_root) as tmp:
         workers = []
-        for k in range(1, shards):
-            path = Path(tmp) / f"shard-{k}"
-            con.execute(
-                f"copy ({sql}) to '{path}.parquet' (format parquet)", {**params, "shard": k}
-            )
-            light = {n: [_light(c) for c in cs] for n, cs in cands.items() if n % shards == k}
-            workers.append((light, path, _start_worker(path, light, ds, cfg)))
-        cur = con.execute(sql, {**params, "shard": 0})
-        mine = {n: cs for n, cs in cands.items() if n % shards == 0}
-        for n, doc in _by_document(cur, mine):
-            decided += [decide(cand, doc, ds, cfg) for cand in mine[n]]
-            events_read += len(doc.events)
-            if progress:
-                progress(len(mine[n]))
-        for light, path, proc in workers:
-            rows, read, rss_mb = _finish_worker(path, proc)
-            worker_rss_mb = max(worker_rss_mb, rss_mb)
-            decided += [Decision(cands[n][i], *rest) for n, i, *rest in rows]
-            events_read += read
-            if progress:
-                progress(sum(len(v) for v in light.values()))
+        try:
+            for k in range(1, shards):
+                path = Path(tmp) / f"shard-{k}"
+                con.execute(
+                    f"copy ({sql}) to '{path}.parquet' (format parquet)", {**params, "shard": k}
+                )
+                light = {n: [_light(c) for c in cs] for n, cs in cands.items() if n % shards == k}
+                workers.append((light, path, _start_worker(path, light, ds, cfg)))
+            cur = con.execute(sql, {**params, "shard": 0})
+            mine = {n: cs for n, cs in cands.items() if n % shards == 0}
+            for n, doc in _by_document(cur, mine):
+                decided += [decide(cand, doc, ds, cfg) for cand in mine[n]]
+                events_read += len(doc.events)
+                if progress:
+                    progress(len(mine[n]))
+            for light, path, proc in workers:
+                rows, read, rss_mb = _finish_worker(path, proc)
+                worker_rss_mb = max(worker_rss_mb, rss_mb)
+                decided += [Decision(cands[n][i], *rest) for n, i, *rest in rows]
+                events_read += read
+                if progress:
+                    progress(sum(len(v) for v in light.values()))
+        finally:
+            for *_, proc in workers:  # this run failed (or was killed): no orphans
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
     return decided, events_read, worker_rss_mb
 
 
@@ -142,6 +148,7 @@ def _walk_file(path: Path) -> None:
     settings = SimpleNamespace(**cfg)
     con = duckdb.connect()
     con.execute("set threads = 1")  # the parent's DuckDB keeps the other cores busy
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     cur = con.execute("select * from read_parquet(?)", [f"{path}.parquet"])
     rows, read = [], 0
     for n, doc in _by_document(cur, cands):
