@@ -28,7 +28,7 @@ from echo_ops.logs import stage_run
 from echo_ops.simulate.corpus import default_corpus, list_files, make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
-from echo_ops.simulate.proposers import load_proposer
+from echo_ops.simulate.proposers import load_proposer, resolve_model
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
 
@@ -53,6 +53,7 @@ class Unit:
     landing: str
     corpus: str
     proposer: str
+    model: tuple[str, str] | None = None  # (model id, local dir) the model proposer serves
 
 
 def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, dict, random.Random]:
@@ -79,6 +80,8 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:p"),
         cfg.exact_share,
         cfg.near_share,
+        unit.model,
+        settings,
     )
     root = Path(unit.corpus)
     files = list_files(root)
@@ -180,6 +183,7 @@ def simulate_days(
     users: int | None = None,
     target_events: int | None = None,
     proposer: str | None = None,
+    model_id: str | None = None,
     landing_uri: str | None = None,
     workers: int | None = None,
     settings: Settings | None = None,
@@ -187,7 +191,8 @@ def simulate_days(
 ) -> dict:
     """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
 
-    Reads no table. Re-run safe: same arguments and settings give the same bytes."""
+    `model_id` picks the registry model the model proposer serves (default: the champion).
+    Reads no table but registry.models (model proposer). Re-run safe: same arguments and settings give the same bytes."""
     settings = settings or get_settings()
     cfg = settings.simulate
     seed = cfg.seed if seed is None else seed
@@ -206,6 +211,8 @@ def simulate_days(
     if users > 1999:
         raise ValueError(f"{users} people a day is over the 1999 the part numbering allows")
     per_unit = math.ceil(target / (days * users)) if target else None
+    kind = proposer or cfg.proposer
+    model = resolve_model(kind, model_id, settings)
     units = [
         Unit(
             start + timedelta(days=d),
@@ -214,7 +221,8 @@ def simulate_days(
             seed,
             landing,
             str(corpus),
-            proposer or cfg.proposer,
+            kind,
+            model,
         )
         for d in range(days)
         for u in range(users)
