@@ -103,24 +103,31 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
             settings.extract.quiet_s,
             settings.extract.horizon_s,
         )
-        writer = Writer(sess, person, proposer, rng, cfg, counts)
-        secret_file = rng.randrange(cfg.files_per_session) if rng.random() < cfg.secret_rate else -1
-        for f, path in enumerate(rng.sample(files, min(len(files), cfg.files_per_session))):
+        # Each session and document draws from its own seeded rng, so what one proposal
+        # changes (an accept skips typing) never reaches the next document: two models
+        # served on the same day meet the same sessions, files and holes (simulate-ab).
+        srng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:s{n}")
+        writer = Writer(sess, person, proposer, srng, cfg, counts)
+        secret_file = (
+            srng.randrange(cfg.files_per_session) if srng.random() < cfg.secret_rate else -1
+        )
+        for f, path in enumerate(srng.sample(files, min(len(files), cfg.files_per_session))):
+            writer.rng = drng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:s{n}:{f}")
             plan = plan_document(
                 path,
                 root,
-                rng,
+                drng,
                 cfg.max_file_lines,
                 cfg.hole_share,
                 cfg.crlf_share,
                 cfg.non_ascii_rate,
-                make_secret(rng) if f == secret_file else None,
+                make_secret(drng) if f == secret_file else None,
             )
             if plan is None:
                 continue
             writer.write_document(plan, f"file:///home/{user_id}/{root.name}/{plan.relpath}")
             counts["secrets_planted"] += len(plan.secrets)
-            sess.wait(rng.randint(2_000, 60_000))
+            sess.wait(srng.randint(2_000, 60_000))
         events += sess.events
         server += sess.server
         regions += sess.truth
