@@ -306,6 +306,59 @@ def _add_simulate_parser(sub) -> None:
     p.set_defaults(handler=cmd_simulate)
 
 
+def cmd_simulate_ab(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from echo_ops.simulate.ab import acceptance_ab
+
+    result = acceptance_ab(
+        args.ds, model_a=args.a, model_b=args.b, users=args.users, seed=args.seed,
+        workers=args.workers,
+    )  # fmt: skip
+    if args.json:
+        _print_json(result)
+        return 0
+    a, b = result["a"], result["b"]
+    table = Table(
+        title=f"echo-ops simulate-ab: {result['ds']}, {result['users']} people, same seed"
+    )
+    for col in ("", "A (before)", "B (after)", "B - A [95% CI]", "p"):
+        table.add_column(col, justify="right")
+    table.add_row("model", a["model_id"], b["model_id"], "", "")
+    table.add_row("requests", str(a["requests"]), str(b["requests"]), "", "")
+    table.add_row("shown", str(a["shown"]), str(b["shown"]), "", "")
+    table.add_row("accepted", str(a["accepted"]), str(b["accepted"]), "", "")
+    for key, label in (
+        ("acceptance", "accepted / shown"),
+        ("accepted_per_request", "accepted / request"),
+    ):
+        t = result[key]
+        rate = "acceptance_rate" if key == "acceptance" else key
+        table.add_row(label, f"{a[rate]:.3f}", f"{b[rate]:.3f}",
+                      f"{t['diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", f"{t['p_value']:.3g}")  # fmt: skip
+    Console().print(table)
+    print(
+        f"acceptance {result['acceptance']['verdict']}; per request {result['accepted_per_request']['verdict']}"
+    )
+    return 0
+
+
+def _add_simulate_ab_parser(sub) -> None:
+    p = sub.add_parser(
+        "simulate-ab",
+        help="serve one simulated day with the previous and the current champion: did acceptance rise?",
+    )
+    p.add_argument("--ds", type=_parse_date, required=True, help="simulated day YYYY-MM-DD")
+    p.add_argument("--users", type=int, default=2, help="people (default 2)")
+    p.add_argument("--seed", type=int, default=None, help="default: settings")
+    p.add_argument("--a", default=None, help="model id of arm A (default: the previous champion)")
+    p.add_argument("--b", default=None, help="model id of arm B (default: the champion)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: settings, 2)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_simulate_ab)
+
+
 # --- end simulate ------------------------------------------------------------------------
 
 
@@ -570,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_scan_secrets)
     _add_extract_commands(sub)
     _add_simulate_parser(sub)
+    _add_simulate_ab_parser(sub)
     return parser
 
 
