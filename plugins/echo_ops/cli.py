@@ -310,8 +310,15 @@ def cmd_simulate_ab(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from echo_ops.simulate.ab import acceptance_ab
+    from echo_ops.registry import RegistryError
+    from echo_ops.simulate.ab import ab_models, acceptance_ab
 
+    if args.if_promoted and not (args.a and args.b):
+        try:
+            ab_models()
+        except RegistryError as exc:
+            _print_json({"skipped": str(exc)})
+            return 0
     result = acceptance_ab(
         args.ds, model_a=args.a, model_b=args.b, users=args.users, seed=args.seed,
         workers=args.workers,
@@ -355,6 +362,9 @@ def _add_simulate_ab_parser(sub) -> None:
     p.add_argument("--a", default=None, help="model id of arm A (default: the previous champion)")
     p.add_argument("--b", default=None, help="model id of arm B (default: the champion)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: settings, 2)")
+    p.add_argument(
+        "--if-promoted", action="store_true", help="exit 0 without a run if no model was promoted"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_simulate_ab)
 
