@@ -10,7 +10,8 @@ serves (one person per process).
 
     PYTHONPATH=plugins .venv/bin/python bench/proposer.py [--model DIR] [--prompts 60]
 
-Default model: the registry's champion (ECHO_DATA_ROOT). The last stdout line is JSON.
+Default model: the registry's champion (ECHO_DATA_ROOT); with none it prints a skip. The
+last stdout line is JSON.
 """
 
 from __future__ import annotations
@@ -95,7 +96,11 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=60)
     args = parser.parse_args()
     settings = get_settings()
-    model_dir = Path(args.model) if args.model else registry_model_dir(None, settings)[1]
+    try:
+        model_dir = Path(args.model) if args.model else registry_model_dir(None, settings)[1]
+    except LookupError as exc:  # a fresh checkout: `make bench` before `make demo`
+        print(json.dumps({"skipped": f"{exc} (or pass --model DIR)"}))
+        return
     torch.set_num_threads(1)
     prompts = _prompts(args.prompts)
     cfg, gate = settings.train, settings.simulate.show_min_prob
