@@ -308,7 +308,6 @@ def _add_simulate_parser(sub) -> None:
 
 def cmd_simulate_ab(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from echo_ops.registry import RegistryError
     from echo_ops.simulate.ab import ab_models, acceptance_ab
@@ -326,35 +325,35 @@ def cmd_simulate_ab(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result)
         return 0
+    Console().print(_ab_table(result))
+    per_shown, per_request = result["acceptance"], result["accepted_per_request"]
+    print(f"acceptance {per_shown['verdict']}; per request {per_request['verdict']}")
+    return 0
+
+
+def _ab_table(result: dict):
+    from rich.table import Table
+
     a, b = result["a"], result["b"]
-    table = Table(
-        title=f"echo-ops simulate-ab: {result['ds']}, {result['users']} people, same seed"
-    )
+    table = Table(title=f"echo-ops simulate-ab: {result['ds']}, {result['users']} people")
     for col in ("", "A (before)", "B (after)", "B - A [95% CI]", "p"):
         table.add_column(col, justify="right")
-    table.add_row("model", a["model_id"], b["model_id"], "", "")
-    table.add_row("requests", str(a["requests"]), str(b["requests"]), "", "")
-    table.add_row("shown", str(a["shown"]), str(b["shown"]), "", "")
-    table.add_row("accepted", str(a["accepted"]), str(b["accepted"]), "", "")
-    for key, label in (
-        ("acceptance", "accepted / shown"),
-        ("accepted_per_request", "accepted / request"),
+    for key in ("model_id", "requests", "shown", "accepted"):
+        table.add_row(key, str(a[key]), str(b[key]), "", "")
+    for key, rate, label in (
+        ("acceptance", "acceptance_rate", "accepted / shown"),
+        ("accepted_per_request", "accepted_per_request", "accepted / request"),
     ):
         t = result[key]
-        rate = "acceptance_rate" if key == "acceptance" else key
-        table.add_row(label, f"{a[rate]:.3f}", f"{b[rate]:.3f}",
-                      f"{t['diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", f"{t['p_value']:.3g}")  # fmt: skip
-    Console().print(table)
-    print(
-        f"acceptance {result['acceptance']['verdict']}; per request {result['accepted_per_request']['verdict']}"
-    )
-    return 0
+        ci = f"{t['diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]"
+        table.add_row(label, f"{a[rate]:.3f}", f"{b[rate]:.3f}", ci, f"{t['p_value']:.3g}")
+    return table
 
 
 def _add_simulate_ab_parser(sub) -> None:
     p = sub.add_parser(
         "simulate-ab",
-        help="serve one simulated day with the previous and the current champion: did acceptance rise?",
+        help="one simulated day served by the previous and the current champion: acceptance up?",
     )
     p.add_argument("--ds", type=_parse_date, required=True, help="simulated day YYYY-MM-DD")
     p.add_argument("--users", type=int, default=2, help="people (default 2)")

@@ -6,7 +6,8 @@ both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
     proposer = ModelProposer("/path/to/hf-model-dir")      # or champion_proposer()
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
 
-Greedy decoding with the KV cache (`cache=`, transformers 5), one token at a time, stopping where editors stop:
+Greedy decoding on the KV cache (`cache=`, transformers 5), one token at a time, stopping
+where editors stop:
 - a mid-line cursor gets a single-line proposal (generation ends at the line break);
 - a cursor at a line start (only indentation before it on its line) gets up to
   `max_lines` lines, ending at a blank line after some code or at a dedent below the

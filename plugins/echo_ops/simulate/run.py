@@ -199,7 +199,8 @@ def simulate_days(
     """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
 
     `model_id` picks the registry model the model proposer serves (default: the champion).
-    Reads no table but registry.models (model proposer). Re-run safe: same arguments and settings give the same bytes."""
+    Reads no table but registry.models (model proposer). Re-run safe: same arguments and
+    settings give the same bytes."""
     settings = settings or get_settings()
     cfg = settings.simulate
     seed = cfg.seed if seed is None else seed

@@ -113,3 +113,25 @@ def test_two_proportions_matches_newcombes_worked_example():
     assert test["p_value"] < 0.01
     none = two_proportions(0, 0, 0, 0)
     assert (none["ci_low"], none["ci_high"], none["p_value"]) == (-1.0, 1.0, 1.0)
+
+
+def test_cli_prints_both_arms_and_skips_without_a_promotion(
+    tiny_base, tiny_other, monkeypatch, capsys
+):
+    from echo_ops.cli import main
+    from echo_ops.config import reset_settings_cache
+
+    for key, value in {"SIMULATE__USERS": "1", "SIMULATE__SESSIONS_PER_USER": "1",
+                       "SIMULATE__FILES_PER_SESSION": "2", "SIMULATE__MAX_FILE_LINES": "40",
+                       "SIMULATE__SHOW_MIN_PROB": "0", "TRAIN__TOKEN_MIN_PROB": "0",
+                       "TRAIN__MAX_NEW_TOKENS": "12", "TRAIN__DEVICE": "cpu"}.items():  # fmt: skip
+        monkeypatch.setenv(f"ECHO_{key}", value)
+    reset_settings_cache()
+    args = ["simulate-ab", "--ds", DAY.isoformat(), "--users", "1", "--workers", "1"]
+    assert main([*args, "--if-promoted"]) == 0
+    assert "needs a champion and an earlier one" in capsys.readouterr().out
+    _register(tiny_base, tiny_other)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "accepted / shown" in out and "accepted / request" in out
+    assert "before" in out and "after" in out and "acceptance " in out
