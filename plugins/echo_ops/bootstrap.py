@@ -93,10 +93,7 @@ def read_texts(files: list[Path]) -> list[str]:
 def corpus_fim_examples(
     texts: list[str], seed: int, chunk_chars: int, names: list[str] | None = None
 ):
-    """Cut texts into chunks of whole lines and hide part of each as the FIM middle, where
-    editors ask for a completion: 1-4 whole lines, the rest of a line and up to 3 more
-    after its indentation (the cursor after auto-indent), or the rest of a line after a
-    `(`, `.` or space (a mid-line cursor: the middle ends at the line break).
+    """Cut texts into chunks of whole lines and hide 1-4 lines of each as the FIM middle.
 
     Yields (name, Example); the same seed gives the same examples.
     """
@@ -112,29 +109,9 @@ def corpus_fim_examples(
             chunk = lines[start:end]
             a = rng.randrange(len(chunk))
             b = min(len(chunk), a + rng.randint(1, 4))
-            before, middle, after = _editor_cursor(chunk[a], rng)
-            example = Example(
-                "".join(chunk[:a]) + before,
-                after + "".join(chunk[b if after == "" else a + 1 :]),
-                middle + ("".join(chunk[a + 1 : b]) if after == "" else ""),
-            )
+            example = Example("".join(chunk[:a]), "".join(chunk[b:]), "".join(chunk[a:b]))
             yield (names[i] if names else str(i)), example
             start = end
-
-
-def _editor_cursor(line: str, rng: random.Random) -> tuple[str, str, str]:
-    """(before the cursor, middle, rest of the line after the middle) for one line: a
-    third of the time the whole line, a third after its indentation, a third mid-line."""
-    body = line.rstrip("\r\n")
-    indent = len(body) - len(body.lstrip())
-    stops = [k + 1 for k in range(indent, len(body) - 1) if body[k] in "(. "]
-    roll = rng.random()
-    if roll < 1 / 3 or not body.strip():
-        return "", line, ""
-    if roll < 2 / 3 or not stops:
-        return line[:indent], line[indent:], ""
-    col = rng.choice(stops)
-    return line[:col], body[col:], line[len(body) :]
 
 
 def train_tokenizer(texts: list[str], vocab_size: int, out_dir: Path):
