@@ -59,8 +59,7 @@ class ModelProposer:
         cut = editor_cut(text, mid_line, indent, self.max_lines)
         if not text[:cut].strip():
             return "", []  # whitespace is no proposal (an editor would not show it)
-        kept = sum(1 for start in [0, *ends[:-1]] if start < cut)
-        return text[:cut], logprobs[:kept]
+        return text[:cut], logprobs[: kept_tokens(ends, cut)]
 
     def _greedy(
         self, prompt: list[int], mid_line: bool, indent: int
@@ -88,6 +87,12 @@ class ModelProposer:
                     break
                 step = torch.tensor([[best]], device=self.device)
         return ids, logprobs, ends
+
+
+def kept_tokens(ends: list[int], cut: int) -> int:
+    """How many generated tokens put a character into `text[:cut]`, given the decoded
+    length after each token (`ends`): a token cut in the middle still counts."""
+    return sum(1 for start in [0, *ends[:-1]] if start < cut)
 
 
 def _done(text: str, mid_line: bool, indent: int, max_lines: int) -> bool:

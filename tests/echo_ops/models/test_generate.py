@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from echo_ops.generate import ModelProposer, editor_cut
+from echo_ops.generate import ModelProposer, editor_cut, kept_tokens
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,14 @@ from echo_ops.generate import ModelProposer, editor_cut
 )
 def test_editor_cut_stops_where_editors_do(text, mid_line, indent, kept):
     assert text[: editor_cut(text, mid_line, indent, max_lines=4)] == kept
+
+
+@pytest.mark.parametrize(
+    ("cut", "kept"), [(0, 0), (3, 1), (5, 2), (7, 2), (8, 3), (12, 4), (99, 4)]
+)
+def test_a_logprob_for_every_token_that_reaches_the_text(cut, kept):
+    ends = [3, 7, 8, 12]  # decoded length after each of 4 tokens: "abc" "defg" "h" "ijkl"
+    assert kept_tokens(ends, cut) == kept
 
 
 MID_LINE = ("import os\n\ndef path_of(name):\n    return os.path.join(", ")\n")
