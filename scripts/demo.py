@@ -3,8 +3,10 @@
 `make demo` runs this after setting up the venv and a project-local Airflow home:
 bootstrap the base model (once), simulate a few days of production traffic, run
 `airflow dags test echo_daily` for each day, then `airflow dags test echo_train`
-(fine-tune, evaluate, promote or reject), score extraction against the simulator's
-truth, and print what came out. Re-running is safe: every stage replaces its day.
+(fine-tune, evaluate, promote or reject), serve one more simulated day with the previous
+and the new champion (`echo-ops simulate-ab`: did acceptance rise?), score extraction
+against the simulator's truth, and print what came out. Re-running is safe: every stage
+replaces its day.
 """
 
 from __future__ import annotations
@@ -81,6 +83,15 @@ def main() -> int:
         log_dir,
         "echo_train",
     )
+    # Did the promotion raise acceptance? A day neither model trained on, served by each.
+    ab_day = (extra + timedelta(days=1)).isoformat()
+    total += _run(
+        [echo_ops, "simulate-ab", "--ds", ab_day, "--users", "2", "--if-promoted"],
+        env,
+        log_dir,
+        "simulate-ab",
+    )
+    print(_indent((log_dir / "simulate-ab.log").read_text()))
     for day in days:
         total += _run([echo_ops, "score", "--ds", day.isoformat()], env, log_dir, f"score {day}")
         print(_indent((log_dir / f"score_{day}.log").read_text()))

@@ -306,6 +306,68 @@ def _add_simulate_parser(sub) -> None:
     p.set_defaults(handler=cmd_simulate)
 
 
+def cmd_simulate_ab(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from echo_ops.registry import RegistryError
+    from echo_ops.simulate.ab import ab_models, acceptance_ab
+
+    if args.if_promoted and not (args.a and args.b):
+        try:
+            ab_models()
+        except RegistryError as exc:
+            _print_json({"skipped": str(exc)})
+            return 0
+    result = acceptance_ab(
+        args.ds, model_a=args.a, model_b=args.b, users=args.users, seed=args.seed,
+        workers=args.workers,
+    )  # fmt: skip
+    if args.json:
+        _print_json(result)
+        return 0
+    Console().print(_ab_table(result))
+    per_shown, per_request = result["acceptance"], result["accepted_per_request"]
+    print(f"acceptance {per_shown['verdict']}; per request {per_request['verdict']}")
+    return 0
+
+
+def _ab_table(result: dict):
+    from rich.table import Table
+
+    a, b = result["a"], result["b"]
+    table = Table(title=f"echo-ops simulate-ab: {result['ds']}, {result['users']} people")
+    for col in ("", "A (before)", "B (after)", "B - A [95% CI]", "p"):
+        table.add_column(col, justify="right")
+    for key in ("model_id", "requests", "shown", "accepted"):
+        table.add_row(key, str(a[key]), str(b[key]), "", "")
+    for key, rate, label in (
+        ("acceptance", "acceptance_rate", "accepted / shown"),
+        ("accepted_per_request", "accepted_per_request", "accepted / request"),
+    ):
+        t = result[key]
+        ci = f"{t['diff']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]"
+        table.add_row(label, f"{a[rate]:.3f}", f"{b[rate]:.3f}", ci, f"{t['p_value']:.3g}")
+    return table
+
+
+def _add_simulate_ab_parser(sub) -> None:
+    p = sub.add_parser(
+        "simulate-ab",
+        help="one simulated day served by the previous and the current champion: acceptance up?",
+    )
+    p.add_argument("--ds", type=_parse_date, required=True, help="simulated day YYYY-MM-DD")
+    p.add_argument("--users", type=int, default=2, help="people (default 2)")
+    p.add_argument("--seed", type=int, default=None, help="default: settings")
+    p.add_argument("--a", default=None, help="model id of arm A (default: the previous champion)")
+    p.add_argument("--b", default=None, help="model id of arm B (default: the champion)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: settings, 2)")
+    p.add_argument(
+        "--if-promoted", action="store_true", help="exit 0 without a run if no model was promoted"
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_simulate_ab)
+
+
 # --- end simulate ------------------------------------------------------------------------
 
 
@@ -570,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_scan_secrets)
     _add_extract_commands(sub)
     _add_simulate_parser(sub)
+    _add_simulate_ab_parser(sub)
     return parser
 
 

@@ -59,7 +59,10 @@ def score_model(
     from echo_ops.prompt import IGNORE_INDEX
     from echo_ops.train import _rows
 
-    proposer = ModelProposer(model_dir, cfg.device, cfg.max_new_tokens)
+    # the editor's line stops, but no token floor: quality is scored on whole proposals
+    proposer = ModelProposer(
+        model_dir, cfg.device, cfg.max_new_tokens, max_lines=cfg.max_proposal_lines
+    )
     model, tokenizer = proposer.model, proposer.tokenizer
     seq = min(cfg.seq_len, getattr(model.config, "max_position_embeddings", cfg.seq_len))
     examples = [Example(r["prefix"], r["suffix"], r["target"]) for r in rows]

@@ -1,18 +1,27 @@
 """Model-backed completions: `propose(prefix, suffix) -> (text, token_logprobs)`.
 
-The simulator's pluggable proposer (branch `sim`, its `Proposer` protocol) and evaluation
+The simulator's pluggable proposer (`echo_ops.simulate.proposers.Proposer`) and evaluation
 both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
 
     proposer = ModelProposer("/path/to/hf-model-dir")      # or champion_proposer()
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
 
-Greedy decoding, stops at <eos> or `max_new_tokens`; `logprobs[i]` is the model's log
-probability of the i-th generated token (the simulator gates on their geometric mean).
+Greedy decoding on the KV cache (`cache=`, transformers 5), one token at a time, stopping
+where editors stop:
+- a mid-line cursor gets a single-line proposal (generation ends at the line break);
+- a cursor at a line start (only indentation before it on its line) gets up to
+  `max_lines` lines, ending at a blank line after some code or at a dedent below the
+  first line's indentation;
+- always at <eos>, at `max_new_tokens`, and at the first token whose probability is
+  below `token_min_prob`: only the confident prefix is kept, as completion servers do.
+`logprobs[i]` is the model's log probability of the i-th kept token (every token that
+put at least one character into `text`); the simulator gates on their geometric mean.
 `proposer.model_version` is the registry model id (for the server log).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from echo_ops.config import Settings, get_settings
@@ -23,7 +32,8 @@ class ModelProposer:
     """A loaded model and tokenizer; load once, call `propose` many times."""
 
     def __init__(self, model_dir: Path | str, device: str = "auto", max_new_tokens: int = 48,
-                 model_version: str | None = None):  # fmt: skip
+                 model_version: str | None = None, token_min_prob: float = 0.0,
+                 max_lines: int = 4):  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -31,6 +41,8 @@ class ModelProposer:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model_dir, self.device, self.max_new_tokens = Path(model_dir), device, max_new_tokens
         self.model_version = model_version or self.model_dir.name  # what server logs record
+        self.token_min_logprob = math.log(token_min_prob) if token_min_prob > 0 else -math.inf
+        self.max_lines = max(1, max_lines)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.model = AutoModelForCausalLM.from_pretrained(self.model_dir).to(device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
@@ -38,55 +50,107 @@ class ModelProposer:
 
     def propose(self, prefix: str, suffix: str) -> tuple[str, list[float]]:
         """Greedy fill-in-the-middle completion between `prefix` and `suffix`."""
+        enc = encode_fim(self.tokenizer, prefix, suffix, None, self.max_prompt_tokens)
+        line = prefix[prefix.rfind("\n") + 1 :]
+        mid_line = bool(line.strip())
+        indent = len(line) - len(line.lstrip())
+        ids, logprobs, ends = self._greedy(enc.input_ids, mid_line, indent)
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        cut = editor_cut(text, mid_line, indent, self.max_lines)
+        if not text[:cut].strip():
+            return "", []  # whitespace is no proposal (an editor would not show it)
+        return text[:cut], logprobs[: kept_tokens(ends, cut)]
+
+    def _greedy(
+        self, prompt: list[int], mid_line: bool, indent: int
+    ) -> tuple[list[int], list[float], list[int]]:
+        """Generated ids, their log-probs and the decoded text length after each, stopping
+        at <eos>, a token below the floor, or once the text is long enough to cut."""
         import torch
 
-        enc = encode_fim(self.tokenizer, prefix, suffix, None, self.max_prompt_tokens)
-        ids = torch.tensor([enc.input_ids], device=self.device)
-        eos = self.tokenizer.eos_token_id
-        with torch.no_grad():
-            out = self.model.generate(
-                ids, attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-                do_sample=False, eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id or eos,
-                output_scores=True, return_dict_in_generate=True,
-            )  # fmt: skip
-            scores = self.model.compute_transition_scores(
-                out.sequences, out.scores, normalize_logits=True
-            )
-        new = out.sequences[0, ids.shape[1] :].tolist()
-        logprobs = scores[0].tolist()
-        if eos in new:
-            cut = new.index(eos)
-            new, logprobs = new[:cut], logprobs[:cut]
-        n = self._blank_line_cut(new)
-        text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
-        if not text.strip():
-            return "", []  # whitespace is no proposal (an editor would not show it)
-        return text, [float(x) for x in logprobs[:n]]
+        eos, past = self.tokenizer.eos_token_id, None
+        ids, logprobs, ends = [], [], []
+        step = torch.tensor([prompt], device=self.device)
+        with torch.inference_mode():
+            for _ in range(self.max_new_tokens):
+                out = self.model(input_ids=step, cache=past, use_cache=True)
+                past = out.cache  # the KV cache (transformers 5: `cache`, was past_key_values)
+                logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                best = int(logp.argmax())
+                if best == eos or float(logp[best]) < self.token_min_logprob:
+                    break
+                ids.append(best)
+                logprobs.append(float(logp[best]))
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                ends.append(len(text))
+                if _done(text, mid_line, indent, self.max_lines):
+                    break
+                step = torch.tensor([[best]], device=self.device)
+        return ids, logprobs, ends
 
-    def _blank_line_cut(self, new: list[int]) -> int:
-        """Tokens up to the first blank line after some code: a completion ends where the
-        block does, and small models otherwise run on with filler."""
-        for n in range(1, len(new) + 1):
-            text = self.tokenizer.decode(new[:n], skip_special_tokens=True)
-            start = len(text) - len(text.lstrip())
-            if "\n\n" in text[start:]:
-                return n - 1 if n > 1 else n
-        return len(new)
+
+def kept_tokens(ends: list[int], cut: int) -> int:
+    """How many generated tokens put a character into `text[:cut]`, given the decoded
+    length after each token (`ends`): a token cut in the middle still counts."""
+    return sum(1 for start in [0, *ends[:-1]] if start < cut)
+
+
+def _done(text: str, mid_line: bool, indent: int, max_lines: int) -> bool:
+    """Whether more tokens can no longer change where the editor cuts `text`."""
+    if mid_line:
+        return "\n" in text
+    cut = editor_cut(text, mid_line, indent, max_lines)
+    rest = text[cut:]
+    return bool(rest.strip()) or rest.count("\n") >= 2  # next line started, or a blank one
+
+
+def editor_cut(text: str, mid_line: bool, indent: int, max_lines: int) -> int:
+    """How many characters of `text` an editor shows: up to the line break for a mid-line
+    cursor; else up to a blank line after code, a dedent below the first code line, or
+    `max_lines` code lines (`indent`: the cursor's column on its line)."""
+    if mid_line:
+        n = text.find("\n")
+        return len(text) if n < 0 else len(text[:n].rstrip("\r"))
+    base, n_code, pos, end = None, 0, 0, 0  # end: where the last kept line ends
+    for i, line in enumerate(text.split("\n")):
+        body = line.rstrip("\r")
+        if not body.strip():
+            if base is not None:
+                return end  # a blank line after code ends the block
+        else:
+            width = len(body) - len(body.lstrip()) + (indent if i == 0 else 0)
+            base = width if base is None else base
+            if width < base or n_code == max_lines:
+                return end
+            n_code += 1
+        end, pos = pos + len(body), pos + len(line) + 1
+    return len(text)
+
+
+def registry_model_dir(
+    model_id: str | None = None, settings: Settings | None = None
+) -> tuple[str, Path]:
+    """(model id, local HF directory) of `model_id`, or of the champion when None."""
+    from echo_ops.registry import champion, fetch_model_dir, get_model
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(read_only=False, settings=settings or get_settings()) as con:
+        record = champion(con) if model_id is None else get_model(con, model_id)
+    if record is None:
+        raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
+    return record.model_id, fetch_model_dir(record)
 
 
 def champion_proposer(settings: Settings | None = None) -> ModelProposer:
     """A proposer serving the registry's current champion."""
-    from echo_ops.registry import champion, fetch_model_dir
-    from echo_ops.warehouse import open_warehouse
+    model_id, model_dir = registry_model_dir(None, settings)
+    return model_proposer(model_dir, model_id, settings)
 
-    settings = settings or get_settings()
-    with open_warehouse(read_only=False, settings=settings) as con:
-        record = champion(con)
-    if record is None:
-        raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
-    return ModelProposer(
-        fetch_model_dir(record),
-        settings.train.device,
-        settings.train.max_new_tokens,
-        record.model_id,
-    )
+
+def model_proposer(
+    model_dir: Path, model_id: str, settings: Settings | None = None
+) -> ModelProposer:
+    """A proposer serving `model_dir` with the serving settings (train.*)."""
+    cfg = (settings or get_settings()).train
+    return ModelProposer(model_dir, cfg.device, cfg.max_new_tokens, model_id,
+                         cfg.token_min_prob, cfg.max_proposal_lines)  # fmt: skip

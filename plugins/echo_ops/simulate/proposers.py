@@ -110,21 +110,45 @@ def _dir_name(inner) -> str:
     return str(getattr(path, "name", path) or type(inner).__name__)
 
 
-def load_proposer(kind: str, rng: random.Random, exact_share: float, near_share: float):
-    """The proposer a run asked for: 'fast', or 'model' (the registry's champion, served by
-    the models stage's `echo_ops.generate.champion_proposer`)."""
+def load_proposer(
+    kind: str,
+    rng: random.Random,
+    exact_share: float,
+    near_share: float,
+    model: tuple[str, str] | None = None,
+    settings=None,
+):
+    """The proposer a run asked for: 'fast', or 'model': `model` = (model id, local HF dir)
+    from `resolve_model`, served by the models stage's `echo_ops.generate`."""
     if kind == "fast":
         return FastProposer(rng, exact_share, near_share)
     if kind != "model":
         raise ValueError(f"unknown proposer {kind!r}; expected 'fast' or 'model'")
+    if model is None:
+        raise NoChampionError(_NO_CHAMPION)
+    import torch
+
+    from echo_ops.generate import model_proposer
+
+    torch.set_num_threads(1)  # one person per process: more threads only fight for the cores
+    model_id, model_dir = model
+    return _Adapted(model_proposer(model_dir, model_id, settings))
+
+
+def resolve_model(kind: str, model_id: str | None = None, settings=None) -> tuple[str, str] | None:
+    """(model id, local dir) a 'model' run serves: `model_id` from the registry, else the
+    champion; None for the fast proposer. Resolved once, before worker processes start."""
+    if kind != "model":
+        return None
     try:
-        from echo_ops.generate import champion_proposer
+        from echo_ops.generate import registry_model_dir
     except ImportError as exc:
         raise NoChampionError(_NO_CHAMPION) from exc
     try:
-        return _Adapted(champion_proposer())
+        found, model_dir = registry_model_dir(model_id, settings)
     except LookupError as exc:
         raise NoChampionError(f"{_NO_CHAMPION} ({exc})") from exc
+    return found, str(model_dir)
 
 
 _NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"

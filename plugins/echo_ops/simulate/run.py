@@ -28,7 +28,7 @@ from echo_ops.logs import stage_run
 from echo_ops.simulate.corpus import default_corpus, list_files, make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
-from echo_ops.simulate.proposers import load_proposer
+from echo_ops.simulate.proposers import load_proposer, resolve_model
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
 
@@ -53,6 +53,7 @@ class Unit:
     landing: str
     corpus: str
     proposer: str
+    model: tuple[str, str] | None = None  # (model id, local dir) the model proposer serves
 
 
 def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, dict, random.Random]:
@@ -79,6 +80,8 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:p"),
         cfg.exact_share,
         cfg.near_share,
+        unit.model,
+        settings,
     )
     root = Path(unit.corpus)
     files = list_files(root)
@@ -100,24 +103,31 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
             settings.extract.quiet_s,
             settings.extract.horizon_s,
         )
-        writer = Writer(sess, person, proposer, rng, cfg, counts)
-        secret_file = rng.randrange(cfg.files_per_session) if rng.random() < cfg.secret_rate else -1
-        for f, path in enumerate(rng.sample(files, min(len(files), cfg.files_per_session))):
+        # Each session and document draws from its own seeded rng, so what one proposal
+        # changes (an accept skips typing) never reaches the next document: two models
+        # served on the same day meet the same sessions, files and holes (simulate-ab).
+        srng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:s{n}")
+        writer = Writer(sess, person, proposer, srng, cfg, counts)
+        secret_file = (
+            srng.randrange(cfg.files_per_session) if srng.random() < cfg.secret_rate else -1
+        )
+        for f, path in enumerate(srng.sample(files, min(len(files), cfg.files_per_session))):
+            writer.rng = drng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:s{n}:{f}")
             plan = plan_document(
                 path,
                 root,
-                rng,
+                drng,
                 cfg.max_file_lines,
                 cfg.hole_share,
                 cfg.crlf_share,
                 cfg.non_ascii_rate,
-                make_secret(rng) if f == secret_file else None,
+                make_secret(drng) if f == secret_file else None,
             )
             if plan is None:
                 continue
             writer.write_document(plan, f"file:///home/{user_id}/{root.name}/{plan.relpath}")
             counts["secrets_planted"] += len(plan.secrets)
-            sess.wait(rng.randint(2_000, 60_000))
+            sess.wait(srng.randint(2_000, 60_000))
         events += sess.events
         server += sess.server
         regions += sess.truth
@@ -180,6 +190,7 @@ def simulate_days(
     users: int | None = None,
     target_events: int | None = None,
     proposer: str | None = None,
+    model_id: str | None = None,
     landing_uri: str | None = None,
     workers: int | None = None,
     settings: Settings | None = None,
@@ -187,7 +198,9 @@ def simulate_days(
 ) -> dict:
     """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
 
-    Reads no table. Re-run safe: same arguments and settings give the same bytes."""
+    `model_id` picks the registry model the model proposer serves (default: the champion).
+    Reads no table but registry.models (model proposer). Re-run safe: same arguments and
+    settings give the same bytes."""
     settings = settings or get_settings()
     cfg = settings.simulate
     seed = cfg.seed if seed is None else seed
@@ -206,6 +219,8 @@ def simulate_days(
     if users > 1999:
         raise ValueError(f"{users} people a day is over the 1999 the part numbering allows")
     per_unit = math.ceil(target / (days * users)) if target else None
+    kind = proposer or cfg.proposer
+    model = resolve_model(kind, model_id, settings)
     units = [
         Unit(
             start + timedelta(days=d),
@@ -214,7 +229,8 @@ def simulate_days(
             seed,
             landing,
             str(corpus),
-            proposer or cfg.proposer,
+            kind,
+            model,
         )
         for d in range(days)
         for u in range(users)

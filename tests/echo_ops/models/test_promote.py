@@ -111,6 +111,7 @@ def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
     from echo_ops.generate import champion_proposer
 
     monkeypatch.setenv("ECHO_TRAIN__MAX_NEW_TOKENS", "5")
+    monkeypatch.setenv("ECHO_TRAIN__TOKEN_MIN_PROB", "0")  # any proposal, however unsure
     reset_settings_cache()
     with pytest.raises(LookupError, match="no champion"):
         champion_proposer()
@@ -122,14 +123,3 @@ def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
     assert proposer.model_version == "base"
     assert isinstance(text, str) and 0 < len(logprobs) <= 5
     assert all(lp <= 0.0 for lp in logprobs)
-
-
-def test_proposals_end_at_the_first_blank_line(tiny_base):
-    from echo_ops.generate import ModelProposer
-
-    proposer = ModelProposer(tiny_base, "cpu", max_new_tokens=4)
-    ids = proposer.tokenizer.encode("x = compute(1)\n\ny = 2\n", add_special_tokens=False)
-    kept = proposer.tokenizer.decode(ids[: proposer._blank_line_cut(ids)])
-    assert kept.rstrip("\n") == "x = compute(1)"
-    lead = proposer.tokenizer.encode("\n\n    return x\n\nz", add_special_tokens=False)
-    assert "return x" in proposer.tokenizer.decode(lead[: proposer._blank_line_cut(lead)])

@@ -28,7 +28,7 @@ SMALL = {
     "non_ascii_rate": 1.0,
     "utf8_client_share": 0.4,
     "secret_rate": 1.0,
-    "seed": 1,  # this seed gives CRLF and LF documents under both utf-8 and utf-16 clients
+    "seed": 4,  # this seed gives CRLF and LF documents under both utf-8 and utf-16 clients
 }
 
 
@@ -49,7 +49,8 @@ def small(tmp_path_factory):
 @pytest.fixture(scope="module")
 def medium(tmp_path_factory):
     # Default behaviour and rates, a few people, two days (late events cross midnight).
-    return _run(tmp_path_factory.mktemp("medium"), days=2, users=6, sessions_per_user=1)
+    # seed 10: every outcome occurs (rejected_empty is rare: 0-11 of ~550 across seeds 7-11)
+    return _run(tmp_path_factory.mktemp("medium"), days=2, users=6, sessions_per_user=1, seed=10)
 
 
 def test_replay_reproduces_the_documents_exactly_crlf_and_non_ascii(small):
