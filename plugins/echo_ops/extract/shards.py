@@ -156,8 +156,18 @@ def _walk_file(path: Path) -> None:
             d = decide(cand, doc, ds, settings)
             rows.append((n, i, d.action, d.outcome, d.reason))
         read += len(doc.events)
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-    path.with_suffix(".out").write_bytes(pickle.dumps((rows, read, rss_mb)))
+    path.with_suffix(".out").write_bytes(pickle.dumps((rows, read, _peak_rss_mb())))
+
+
+def _peak_rss_mb() -> int:
+    """This process's own peak RSS: Linux's ru_maxrss would start from the parent's at fork."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return (
+            int(next(x for x in status.splitlines() if x.startswith("VmHWM:")).split()[1]) // 1024
+        )
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 if __name__ == "__main__":
