@@ -76,9 +76,20 @@ def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "ddl/raw")
+    _payload_as_text(con)
     run_sql_file(con, "ddl/extract")
     run_sql_file(con, "staging/stg_telemetry__editor_events")
     run_sql_file(con, "staging/stg_model_server__completions")
+
+
+def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made when `payload` was a JSON column: make it VARCHAR, once (the ALTER
+    rewrites the column, so it runs only where the type is still JSON)."""
+    for (table,) in con.execute(
+        "select table_name from information_schema.columns where table_schema = 'raw' "
+        "and column_name = 'payload' and data_type <> 'VARCHAR'"
+    ).fetchall():
+        con.execute(f"alter table raw.{table} alter payload type varchar")
 
 
 def ingest_day(

@@ -208,3 +208,32 @@ def test_a_copy_with_other_content_is_quarantined_an_exact_copy_is_counted(setti
     assert con.execute(
         "select change_text from raw.client_events where event_id = ?", [edit["event_id"]]
     ).fetchall() == [("# ",)]
+
+
+def test_a_warehouse_from_before_payload_was_optional_is_upgraded(settings):
+    con = connect()
+    con.execute("create schema if not exists raw")
+    con.execute(  # the client table as ingest created it before: JSON payload, required
+        "create table raw.client_events (ds date not null, event_id varchar not null, "
+        "type varchar not null, ts timestamp not null, user_id varchar not null, "
+        "session_id varchar not null, doc_uri varchar, doc_version bigint, language_id varchar, "
+        "position_encoding varchar not null, completion_id varchar, request_id varchar, "
+        "object_key varchar not null, line_no bigint not null, payload json not null, "
+        "change_count bigint, change_start_line bigint, change_start_character bigint, "
+        "change_end_line bigint, change_end_character bigint, change_text varchar, "
+        "accepted_text varchar, accept_kind varchar, reject_reason varchar)"
+    )
+    kit = _kit()
+    kit.write(_landing(settings), DAY)
+    result = ingest_day(con, DAY, settings)
+    assert result.loaded["client"] == len(kit.client)
+    columns = dict(
+        con.execute(
+            "select column_name, data_type || ' ' || is_nullable from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'client_events'"
+        ).fetchall()
+    )
+    assert columns["payload"] == "VARCHAR YES"
+    assert columns["client_name"] == "VARCHAR YES"
+    ingest_day(con, DAY, settings)  # and again, now that nothing is left to change
+    assert con.execute("select count(*) from raw.client_events").fetchone() == (len(kit.client),)

@@ -38,7 +38,8 @@ create table if not exists raw.client_events (
     client_version varchar
 );
 
--- Warehouses made before payload became optional (ALTERs are no-ops once applied).
+-- Warehouses made before payload became optional (ALTERs are no-ops once applied; the
+-- JSON -> VARCHAR change of payload is echo_ops.ingest._payload_as_text).
 alter table raw.client_events alter column payload drop not null;
 alter table raw.client_events add column if not exists client_name varchar;
 alter table raw.client_events add column if not exists client_version varchar;
