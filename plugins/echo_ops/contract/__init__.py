@@ -18,6 +18,16 @@ CLIENT_EVENT_TYPES = (
     "completion.accepted",
     "completion.rejected",
 )
+# What a shown completion became (staging.refinements.outcome; docs/contracts.md).
+OUTCOMES = (
+    "accepted_kept",
+    "accepted_refined",
+    "partial_accepted",
+    "rejected_written",
+    "rejected_empty",
+    "accepted_deleted",
+)
+ACCEPTED_OUTCOMES = ("accepted_kept", "accepted_refined", "partial_accepted", "accepted_deleted")
 
 
 @lru_cache(maxsize=1)

@@ -9,15 +9,6 @@ from typing import Any
 
 from echo_ops.extract.settle import Outcome
 
-OUTCOMES = (
-    "accepted_kept",
-    "accepted_refined",
-    "partial_accepted",
-    "rejected_written",
-    "rejected_empty",
-    "accepted_deleted",
-)
-
 
 def classify(proposal: str, accepted: str | None, final: str, deleted: bool = False) -> str:
     """The outcome class of a settled completion (values as in the simulator's truth).

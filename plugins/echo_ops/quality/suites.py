@@ -16,28 +16,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from echo_ops.config import QualitySettings
+from echo_ops.contract import ACCEPTED_OUTCOMES, CLIENT_EVENT_TYPES, OUTCOMES
 
 Severity = Literal["blocking", "warning"]
-
-CLIENT_TYPES = [
-    "document.opened",
-    "document.snapshot",
-    "document.changed",
-    "document.saved",
-    "document.closed",
-    "completion.shown",
-    "completion.accepted",
-    "completion.rejected",
-]
-OUTCOMES = [
-    "accepted_kept",
-    "accepted_refined",
-    "partial_accepted",
-    "rejected_written",
-    "rejected_empty",
-    "accepted_deleted",
-]
-ACCEPTED_OUTCOMES = ("accepted_kept", "accepted_refined", "partial_accepted", "accepted_deleted")
 
 
 @dataclass(frozen=True)
@@ -151,7 +132,7 @@ def _raw_client(q: QualitySettings) -> Suite:
                 "type_in_contract",
                 "ExpectColumnValuesToBeInSet",
                 "type",
-                value_set=CLIENT_TYPES,
+                value_set=list(CLIENT_EVENT_TYPES),
             ),
             _gx(
                 "doc_version_non_negative",
@@ -292,7 +273,9 @@ def _refinements(q: QualitySettings) -> Suite:
             ),
             *_distribution_drift(q, "edit_distance", "edit_distance"),
             *_distribution_drift(q, "final_text_length", "length(final_text)"),
-            _gx("outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=OUTCOMES),
+            _gx(
+                "outcome_in_set", "ExpectColumnValuesToBeInSet", "outcome", value_set=list(OUTCOMES)
+            ),
             _gx(
                 "settled_reason_in_set",
                 "ExpectColumnValuesToBeInSet",
