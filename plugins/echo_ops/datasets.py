@@ -91,11 +91,7 @@ def _load_refinements(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[st
         raise TrainingDataError(
             f"staging.refinements lacks column(s) {', '.join(missing)} (docs/contracts.md)"
         )
-    consent = (
-        "ops.consent"
-        if table_exists(con, "ops.consent")
-        else "(select null::varchar as user_id, false as opted_out)"
-    )
+    consent = _consent_table(con)
     rel = con.execute(
         f"""
         select r.completion_id, r.user_id, r.doc_uri, r.outcome, r.prompt_prefix as prefix,
@@ -147,15 +143,18 @@ def _earlier_eval(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, A
     ]
 
 
+def _consent_table(con: duckdb.DuckDBPyConnection) -> str:
+    """ops.consent, or an empty stand-in before anyone has opted out (the table is lazy)."""
+    if table_exists(con, "ops.consent"):
+        return "ops.consent"
+    return "(select null::varchar as user_id, false as opted_out)"
+
+
 def _replay_rows(con: duckdb.DuckDBPyConnection, day: date, n: int) -> list[dict[str, Any]]:
     """A deterministic sample of earlier days' refinement examples (users still consenting)."""
     if n <= 0:
         return []
-    consent = (
-        "ops.consent"
-        if table_exists(con, "ops.consent")
-        else "(select null::varchar as user_id, false as opted_out)"
-    )
+    consent = _consent_table(con)
     rel = con.execute(
         f"""
         select e.example_id, e.refinement_id, e.origin_ds, e.user_id, e.doc_uri, e.outcome,
