@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from echo_ops.config import TrainSettings
-from echo_ops.prompt import IGNORE_INDEX, encode_fim
+from echo_ops.prompt import IGNORE_INDEX, encode_fim, line_example
 
 log = logging.getLogger("echo.dpo")
 
@@ -33,7 +33,10 @@ def target_logprobs(model, tokenizer, pairs: list[Pair], side: str, seq_len: int
     import torch
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    encoded = [encode_fim(tokenizer, p.prefix, p.suffix, getattr(p, side), seq_len) for p in pairs]
+    encoded = [
+        encode_fim(tokenizer, *line_example(p.prefix, p.suffix, getattr(p, side)), seq_len)
+        for p in pairs
+    ]
     width = max(len(e.input_ids) for e in encoded)
     x = torch.tensor([e.input_ids + [pad] * (width - len(e.input_ids)) for e in encoded])
     y = torch.tensor([e.labels + [IGNORE_INDEX] * (width - len(e.labels)) for e in encoded])

@@ -1,7 +1,8 @@
 """Evaluate a candidate against the champion on the SAME held-out set.
 
 Metrics per model: target loss and perplexity on up to `eval_max_examples` held-out
-examples (training.examples, split = eval, refinements only), and exact match / edit
+examples (training.examples, split = eval, refinements only; the target is the cursor's
+whole line, as the model is served: `prompt.line_example`), and exact match / edit
 similarity of greedy FIM completions on the first `eval_generate_examples` of them.
 """
 
@@ -15,6 +16,7 @@ import duckdb
 
 from echo_ops.config import Settings, TrainSettings, get_settings
 from echo_ops.logs import stage_run
+from echo_ops.prompt import line_example
 from echo_ops.train import Example
 
 
@@ -65,7 +67,7 @@ def score_model(
     )
     model, tokenizer = proposer.model, proposer.tokenizer
     seq = min(cfg.seq_len, getattr(model.config, "max_position_embeddings", cfg.seq_len))
-    examples = [Example(r["prefix"], r["suffix"], r["target"]) for r in rows]
+    examples = [Example(*line_example(r["prefix"], r["suffix"], r["target"])) for r in rows]
     unpacked = cfg.model_copy(update={"packing": False, "seq_len": seq})
     x, y, _ = (t.to(proposer.device) for t in _rows(tokenizer, examples, unpacked, False))
     total, count = 0.0, 0

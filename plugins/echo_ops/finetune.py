@@ -21,6 +21,7 @@ import duckdb
 
 from echo_ops.config import Settings, get_settings
 from echo_ops.logs import stage_run
+from echo_ops.prompt import line_example
 from echo_ops.train import Example, train
 from echo_ops.warehouse import open_warehouse, run_sql_file
 
@@ -124,10 +125,16 @@ def _load_pairs(con: duckdb.DuckDBPyConnection, first: date, last: date):
 def _load_window(con: duckdb.DuckDBPyConnection, first: date, last: date, eval_limit: int):
     query = ("select prefix, suffix, target, weight from training.examples where ds between ? and ? "
              "and split = ? order by ds, example_id")  # fmt: skip
-    train_rows = [Example(*r) for r in con.execute(query, [first, last, "train"]).fetchall()]
+    # in the shape the model is served: the cursor's whole line is the middle
+    train_rows = [
+        Example(*line_example(p, s, t), w)
+        for p, s, t, w in con.execute(query, [first, last, "train"]).fetchall()
+    ]
     eval_rows = [
-        Example(*r)
-        for r in con.execute(query + " limit ?", [first, last, "eval", eval_limit]).fetchall()
+        Example(*line_example(p, s, t), w)
+        for p, s, t, w in con.execute(
+            query + " limit ?", [first, last, "eval", eval_limit]
+        ).fetchall()
     ]
     return train_rows, eval_rows
 

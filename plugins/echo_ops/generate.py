@@ -6,16 +6,24 @@ both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
     proposer = ModelProposer("/path/to/hf-model-dir")      # or champion_proposer()
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
 
-Greedy decoding on the KV cache (`cache=`, transformers 5), one token at a time, stopping
-where editors stop:
-- a mid-line cursor gets a single-line proposal (generation ends at the line break);
+The model is asked for the cursor's whole line (`prompt.align_to_lines`): the prompt ends
+at the start of that line and the text typed on it is forced, one token at a time, among
+the tokens that agree with it (token healing). That is the shape base models train on,
+and the model picks its own tokens across the cursor: after auto-indent or a space it is
+not stuck with a whitespace token it never saw before code. Then greedy decoding on the
+KV cache (`cache=`, transformers 5), stopping where editors stop:
+- a mid-line cursor gets a single-line proposal (generation ends at the line break), less
+  what already follows the cursor on its line (an auto-inserted closer);
 - a cursor at a line start (only indentation before it on its line) gets up to
   `max_lines` lines, ending at a blank line after some code or at a dedent below the
   first line's indentation;
 - always at <eos>, at `max_new_tokens`, and at the first token whose probability is
   below `token_min_prob`: only the confident prefix is kept, as completion servers do.
 `logprobs[i]` is the model's log probability of the i-th kept token (every token that
-put at least one character into `text`); the simulator gates on their geometric mean.
+put at least one character into `text`; for the one that crosses the cursor, given that
+it agrees with the typed text); the simulator gates on their geometric mean.
+Token healing assumes tokens that decode on their own (byte-level BPE, as ours and most
+code models have); a cursor no token agrees with gets no proposal.
 `proposer.model_version` is the registry model id (for the server log).
 """
 
@@ -25,7 +33,7 @@ import math
 from pathlib import Path
 
 from echo_ops.config import Settings, get_settings
-from echo_ops.prompt import encode_fim
+from echo_ops.prompt import align_to_lines, encode_fim
 
 
 class ModelProposer:
@@ -47,46 +55,95 @@ class ModelProposer:
         self.model = AutoModelForCausalLM.from_pretrained(self.model_dir).to(device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self.max_prompt_tokens = max(8, min(limit, 4096) - max_new_tokens)
+        self._piece_texts: list[str] | None = None
 
     def propose(self, prefix: str, suffix: str) -> tuple[str, list[float]]:
         """Greedy fill-in-the-middle completion between `prefix` and `suffix`."""
-        enc = encode_fim(self.tokenizer, prefix, suffix, None, self.max_prompt_tokens)
-        line = prefix[prefix.rfind("\n") + 1 :]
-        mid_line = bool(line.strip())
-        indent = len(line) - len(line.lstrip())
-        ids, logprobs, ends = self._greedy(enc.input_ids, mid_line, indent)
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        al = align_to_lines(prefix, suffix)
+        enc = encode_fim(self.tokenizer, al.head, al.tail, None, self.max_prompt_tokens)
+        mid_line = bool(al.typed.strip())
+        indent = len(al.typed) - len(al.typed.lstrip())
+        text, logprobs, ends = self._greedy(enc.input_ids, al.typed, mid_line, indent)
         cut = editor_cut(text, mid_line, indent, self.max_lines)
-        if not text[:cut].strip():
+        shown = _drop_line_rest(text[:cut], al.rest)
+        if not shown.strip():
             return "", []  # whitespace is no proposal (an editor would not show it)
-        return text[:cut], logprobs[: kept_tokens(ends, cut)]
+        return shown, logprobs[: kept_tokens(ends, cut)]
 
     def _greedy(
-        self, prompt: list[int], mid_line: bool, indent: int
-    ) -> tuple[list[int], list[float], list[int]]:
-        """Generated ids, their log-probs and the decoded text length after each, stopping
-        at <eos>, a token below the floor, or once the text is long enough to cut."""
+        self, prompt: list[int], typed: str, mid_line: bool, indent: int
+    ) -> tuple[str, list[float], list[int]]:
+        """The text generated after `typed`, and for each token that added to it its
+        log-prob and the text's length after it; stops at <eos>, a token below the floor,
+        or once the editor's cut can no longer move."""
         import torch
 
-        eos, past = self.tokenizer.eos_token_id, None
-        ids, logprobs, ends = [], [], []
+        eos, past, ids = self.tokenizer.eos_token_id, None, []
+        logprobs, ends, done = [], [], ""  # done: all text decoded so far, typed part included
         step = torch.tensor([prompt], device=self.device)
         with torch.inference_mode():
-            for _ in range(self.max_new_tokens):
+            for _ in range(self.max_new_tokens + len(typed)):
                 out = self.model(input_ids=step, cache=past, use_cache=True)
                 past = out.cache  # the KV cache (transformers 5: `cache`, was past_key_values)
                 logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-                best = int(logp.argmax())
-                if best == eos or float(logp[best]) < self.token_min_logprob:
-                    break
-                ids.append(best)
-                logprobs.append(float(logp[best]))
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                ends.append(len(text))
-                if _done(text, mid_line, indent, self.max_lines):
-                    break
+                todo = typed[len(done) :]
+                if todo:  # still on what the person typed: only tokens that agree with it
+                    allowed = self._agreeing(todo)
+                    if allowed is None:
+                        return "", [], []
+                    sub = logp[allowed]
+                    k = int(sub.argmax())
+                    best, lp = int(allowed[k]), float(sub[k] - torch.logsumexp(sub, 0))
+                else:
+                    best = int(logp.argmax())
+                    lp = float(logp[best])
+                    if best == eos:
+                        break
+                if len(done) + len(self._pieces()[best]) > len(typed):  # adds new text
+                    if lp < self.token_min_logprob:
+                        break
+                    ids.append(best)
+                    done = self.tokenizer.decode(ids, skip_special_tokens=True)
+                    logprobs.append(lp)
+                    ends.append(len(done) - len(typed))
+                    if len(logprobs) == self.max_new_tokens or _done(
+                        done[len(typed) :], mid_line, indent, self.max_lines
+                    ):
+                        break
+                else:
+                    ids.append(best)
+                    done = self.tokenizer.decode(ids, skip_special_tokens=True)
+                    if not typed.startswith(done):  # bytes of one character split oddly
+                        return "", [], []
                 step = torch.tensor([[best]], device=self.device)
-        return ids, logprobs, ends
+        return done[len(typed) :], logprobs, ends
+
+    def _agreeing(self, todo: str):
+        """Ids of the tokens whose text starts with `todo` or is a start of it; None if none."""
+        import torch
+
+        pieces = self._pieces()
+        hits = [i for i, p in enumerate(pieces) if p and (p.startswith(todo) or todo.startswith(p))]
+        return torch.tensor(hits, device=self.device) if hits else None
+
+    def _pieces(self) -> list[str]:
+        """Each token's text on its own ("" for special tokens), decoded once."""
+        if self._piece_texts is None:
+            special = set(self.tokenizer.all_special_ids)
+            self._piece_texts = [
+                "" if i in special else self.tokenizer.decode([i])
+                for i in range(len(self.tokenizer))
+            ]
+        return self._piece_texts
+
+
+def _drop_line_rest(text: str, rest: str) -> str:
+    """A one-line proposal that ends with what already follows the cursor on its line (an
+    auto-inserted closer, say) stops before it: the editor shows only the new part."""
+    rest = rest.rstrip("\r\n")
+    if rest.strip() and "\n" not in text and text.endswith(rest):
+        return text[: len(text) - len(rest)]
+    return text
 
 
 def kept_tokens(ends: list[int], cut: int) -> int:

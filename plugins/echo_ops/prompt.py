@@ -43,6 +43,37 @@ class Encoded:
     n_prompt: int  # tokens before the target starts
 
 
+@dataclass(frozen=True)
+class Aligned:
+    """An editor cursor's prompt moved to the start of its line (see `align_to_lines`)."""
+
+    head: str  # the prefix up to the cursor's line
+    tail: str  # the suffix after the cursor's line
+    typed: str  # the cursor's line before the cursor
+    rest: str  # the cursor's line after the cursor, with its line break
+
+
+def align_to_lines(prefix: str, suffix: str) -> Aligned:
+    """Split an editor's (prefix, suffix) at the cursor's line, so that the model is asked
+    for the whole line: `typed` + middle + `rest`. Base models learn middles of whole
+    lines (`bootstrap.corpus_fim_examples`), and an editor's cursor sits anywhere in one:
+    after auto-indent, a `(`, a `.` or a space. A cursor at the start of a line that
+    already has code is left as it is: that is the whole-line shape already."""
+    start = prefix.rfind("\n") + 1
+    end = suffix.find("\n") + 1 or len(suffix)
+    typed, rest = prefix[start:], suffix[:end]
+    if not typed and rest.strip():
+        return Aligned(prefix, suffix, "", "")
+    return Aligned(prefix[:start], suffix[end:], typed, rest)
+
+
+def line_example(prefix: str, suffix: str, target: str) -> tuple[str, str, str]:
+    """An editor example (the prompt at the cursor, the text that belongs there) in the
+    shape the model is served (`align_to_lines`): (prefix, suffix, middle)."""
+    al = align_to_lines(prefix, suffix)
+    return al.head, al.tail, al.typed + target + al.rest
+
+
 def build_prompt_text(prefix: str, suffix: str) -> str:
     """The FIM prompt as text (no truncation): what a model that tokenizes markers sees."""
     return f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"

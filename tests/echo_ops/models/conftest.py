@@ -20,6 +20,38 @@ def tiny_base(tmp_path_factory) -> Path:
     return root / "model"
 
 
+MEMORISED_SOURCE = """import os
+
+
+def path_of(name):
+    return os.path.join(ROOT, name)
+
+
+def size_of(name):
+    return os.path.getsize(path_of(name))
+"""
+
+
+@pytest.fixture(scope="session")
+def memorised_base(tmp_path_factory) -> Path:
+    """A tiny base model trained until it writes MEMORISED_SOURCE back (about 15 s): a
+    model that knows what comes next, for tests of what is offered at a cursor."""
+    from echo_ops import bootstrap
+    from echo_ops.bootstrap import Preset, bootstrap_model
+
+    root = tmp_path_factory.mktemp("memorised-base")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        (corpus / f"m{i}.py").write_text(MEMORISED_SOURCE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(
+            bootstrap.PRESETS, "memorise", Preset(512, 2, 64, 2, 172, 64, 120_000, 150, 8, 1e-2)
+        )
+        bootstrap_model("memorise", root / "model", corpus, Settings(data_root=root))
+    return root / "model"
+
+
 @pytest.fixture
 def tiny_copy(tiny_base, tmp_path) -> Path:
     """A private copy of the tiny model a test may register or overwrite."""

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from echo_ops.generate import ModelProposer, editor_cut, kept_tokens
+from echo_ops.generate import ModelProposer, _drop_line_rest, editor_cut, kept_tokens
 
 
 @pytest.mark.parametrize(
@@ -42,26 +42,24 @@ LINE_START = ("import os\n\ndef path_of(name):\n    ", "\n")
 
 
 def _kept_tokens(proposer, prefix, suffix):
-    """What the greedy loop generated for this prompt (ids, log-probs)."""
-    from echo_ops.prompt import encode_fim
+    """What the greedy loop generated for this prompt: (text after the typed part, log-probs)."""
+    from echo_ops.prompt import align_to_lines, encode_fim
 
-    enc = encode_fim(proposer.tokenizer, prefix, suffix, None, proposer.max_prompt_tokens)
-    line = prefix[prefix.rfind("\n") + 1 :]
-    ids, logprobs, _ = proposer._greedy(enc.input_ids, bool(line.strip()), 0)
-    return ids, logprobs
+    al = align_to_lines(prefix, suffix)
+    enc = encode_fim(proposer.tokenizer, al.head, al.tail, None, proposer.max_prompt_tokens)
+    text, logprobs, _ = proposer._greedy(enc.input_ids, al.typed, bool(al.typed.strip()), 0)
+    return text, logprobs
 
 
 def test_mid_line_proposals_are_one_line_with_a_logprob_per_kept_token(tiny_base):
     proposer = ModelProposer(tiny_base, "cpu", max_new_tokens=24)
     text, logprobs = proposer.propose(*MID_LINE)
     assert "\n" not in text and "\r" not in text
-    ids, all_logprobs = _kept_tokens(proposer, *MID_LINE)
+    generated, all_logprobs = _kept_tokens(proposer, *MID_LINE)
     # every kept token put a character into the text, and only those tokens are scored
-    n = len(logprobs)
-    assert logprobs == all_logprobs[:n]
-    assert proposer.tokenizer.decode(ids[:n], skip_special_tokens=True).startswith(text)
-    if n:
-        assert len(proposer.tokenizer.decode(ids[: n - 1], skip_special_tokens=True)) < len(text)
+    assert generated.startswith(text)
+    assert logprobs == all_logprobs[: len(logprobs)]
+    assert bool(text) == bool(logprobs)
 
 
 def test_line_start_proposals_stay_within_the_line_cap(tiny_base):
@@ -85,3 +83,60 @@ def test_token_floor_keeps_only_the_confident_prefix(tiny_base):
     assert all(lp >= math.log(floor) for lp in logprobs)
     everything_cut = ModelProposer(tiny_base, "cpu", max_new_tokens=12, token_min_prob=1.0)
     assert everything_cut.propose(*MID_LINE) == ("", [])
+
+
+@pytest.mark.parametrize(
+    ("text", "rest", "shown"),
+    [
+        ("x, y)", ")\n", "x, y"),  # the auto-inserted closer is already there
+        ("x, y", ")\n", "x, y"),
+        ("x)\n    y", ")\n", "x)\n    y"),  # a multi-line proposal is left alone
+        ("x)", "\n", "x)"),  # nothing after the cursor
+    ],
+)
+def test_a_proposal_stops_before_what_follows_the_cursor(text, rest, shown):
+    assert _drop_line_rest(text, rest) == shown
+
+
+def test_tokens_that_agree_with_typed_text(tiny_base):
+    proposer = ModelProposer(tiny_base, "cpu")
+    pieces = proposer._pieces()
+    agreeing = {int(i) for i in proposer._agreeing("    re")}
+    assert agreeing, "byte-level BPE has a token for every start of a text"
+    assert pieces.index(" ") in agreeing  # a start of the typed text
+    for i, piece in enumerate(pieces):
+        expected = bool(piece) and (piece.startswith("    re") or "    re".startswith(piece))
+        assert (i in agreeing) == expected, repr(piece)
+    assert proposer.tokenizer.eos_token_id not in agreeing
+
+
+HEAD = "import os\n\n\ndef path_of(name):\n"
+TAIL = "\n\ndef size_of(name):\n    return os.path.getsize(path_of(name))\n"
+
+
+def test_a_person_who_typed_the_start_of_the_models_line_gets_the_rest(memorised_base):
+    """Token healing: the typed part of the line is forced through the tokens that agree
+    with it, so a person who typed the start of what the model writes on an empty line
+    (cut anywhere, even inside a token) is offered exactly the rest."""
+    proposer = ModelProposer(memorised_base, "cpu", max_new_tokens=32, max_lines=1)
+    text, free_logprobs = proposer.propose(HEAD + "    ", "\n" + TAIL)  # after auto-indent
+    assert len(text) > 8 and not text.startswith(" "), text
+    line = "    " + text
+    for k in range(5, len(line)):
+        text, logprobs = proposer.propose(HEAD + line[:k], "\n" + TAIL)
+        assert text == line[k:], k
+        # the token crossing the cursor is scored given that it agrees with the typed
+        # text (so never below its plain probability); the ones after it as before
+        same = free_logprobs[len(free_logprobs) - len(logprobs) :]
+        assert logprobs[1:] == same[1:], k
+        assert logprobs[0] >= same[0] - 1e-6, k
+
+
+def test_the_proposal_stops_before_the_closer_the_editor_inserted(memorised_base):
+    proposer = ModelProposer(memorised_base, "cpu", max_new_tokens=32, max_lines=1)
+    text, _ = proposer.propose(HEAD + "    ", "\n" + TAIL)
+    line = "    " + text
+    opening = line.index("(") + 1
+    assert line.endswith(")"), line
+    text, _ = proposer.propose(HEAD + line[:opening], ")\n" + TAIL)
+    assert text == line[opening:-1]

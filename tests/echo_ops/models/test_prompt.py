@@ -10,9 +10,11 @@ from echo_ops.prompt import (
     FIM_SUFFIX,
     IGNORE_INDEX,
     FimTokens,
+    align_to_lines,
     build_prompt_text,
     encode_fim,
     fim_tokens,
+    line_example,
     split_budget,
 )
 
@@ -98,3 +100,35 @@ def test_alias_spelling_is_recognised():
             return {"<|fim_prefix|>": 5, "<|fim_suffix|>": 6, "<|fim_middle|>": 7}
 
     assert fim_tokens(QwenStyle()) == FimTokens((5,), (6,), (7,), 9)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "head", "tail", "typed", "rest"),
+    [
+        # after Enter + auto-indent: the indentation is typed, the empty rest of the line moves
+        ("def f():\n    ", "\nx = 1\n", "def f():\n", "x = 1\n", "    ", "\n"),
+        # mid-line, an auto-inserted closer after the cursor
+        ("a = 1\nb = g(", ")\nc\n", "a = 1\n", "c\n", "b = g(", ")\n"),
+        # CRLF: the line break is the \r\n
+        ("a\r\n  b.", "\r\nc", "a\r\n", "c", "  b.", "\r\n"),
+        # the last line of the file: no line break after the cursor
+        ("a\nb ", "", "a\n", "", "b ", ""),
+        # column 0 before existing code: already the whole-line shape
+        ("a\n", "b\nc\n", "a\n", "b\nc\n", "", ""),
+        # column 0 of an empty line
+        ("a\n", "\nc\n", "a\n", "c\n", "", "\n"),
+    ],
+)
+def test_align_to_lines_asks_for_the_cursors_whole_line(prefix, suffix, head, tail, typed, rest):
+    al = align_to_lines(prefix, suffix)
+    assert (al.head, al.tail, al.typed, al.rest) == (head, tail, typed, rest)
+    # nothing is lost: the document is the same text
+    assert al.head + al.typed + al.rest + al.tail == prefix + suffix
+
+
+def test_line_example_puts_typed_text_and_line_rest_around_the_target():
+    assert line_example("x = 1\nif a(", "):\n    pass\n", "b, c") == (
+        "x = 1\n",
+        "    pass\n",
+        "if a(b, c):\n",
+    )
