@@ -86,7 +86,7 @@ def main() -> int:
     # Did the promotion raise acceptance? A day neither model trained on, served by each.
     ab_day = (extra + timedelta(days=1)).isoformat()
     total += _run(
-        [echo_ops, "simulate-ab", "--ds", ab_day, "--users", "2", "--if-promoted"],
+        [echo_ops, "simulate-ab", "--ds", ab_day, "--users", "6", "--if-promoted"],
         env,
         log_dir,
         "simulate-ab",

@@ -20,6 +20,7 @@ from typing import Any
 from echo_ops.config import Settings, TrainSettings, get_settings
 from echo_ops.logs import stage_run
 from echo_ops.prompt import EOS, PAD, SPECIAL_TOKENS
+from echo_ops.simulate.corpus import generated_or_data
 from echo_ops.train import Example, TrainResult, train
 
 
@@ -41,8 +42,9 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     # seconds, for tests
     "tiny": Preset(512, 2, 64, 2, 172, 64, 120_000, 6, 4, 3e-3),
-    # the demo: about 4M parameters, under 5 minutes on 2 CPU cores (docs/models.md)
-    "demo": Preset(4096, 4, 256, 4, 688, 256, 2_500_000, 360, 8, 2e-3, 230.0),
+    # the demo: about 4M parameters, 10 minutes on 2 CPU cores; below ~700 steps people
+    # take almost nothing it proposes (docs/models.md, docs/simulator.md)
+    "demo": Preset(4096, 4, 256, 4, 688, 256, 8_000_000, 1200, 8, 2e-3, 600.0),
     # a GPU machine: about 98M parameters on the whole standard library
     "small": Preset(16384, 12, 768, 12, 2048, 1024, 400_000_000, 20_000, 32, 6e-4),
 }
@@ -71,13 +73,22 @@ def corpus_files(corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000
     )
     chosen, total = [], 0
     for path in candidates:
-        if total + path.stat().st_size > max_bytes:
+        if total + path.stat().st_size > max_bytes or _generated_or_data(path):
             continue
         chosen.append(path)
         total += path.stat().st_size
     if not chosen:
         raise ValueError(f"no usable *.py files under {corpus_dir}")
     return chosen
+
+
+def _generated_or_data(path: Path) -> bool:
+    """Codec tables, unicode data and other generated files take a small model's capacity
+    and teach it to propose `0x00a1` in ordinary code."""
+    try:
+        return generated_or_data(path.read_text(encoding="utf-8").splitlines())
+    except (UnicodeDecodeError, OSError):
+        return False  # read_texts skips it
 
 
 def read_texts(files: list[Path]) -> list[str]:

@@ -7,8 +7,9 @@ both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
 
 The model is asked for the cursor's whole line (`prompt.align_to_lines`): the prompt ends
-at the start of that line and the text typed on it is forced, one token at a time, among
-the tokens that agree with it (token healing). That is the shape base models train on,
+at the start of that line, the text typed on it goes into the prompt up to its last word
+(`split_typed`), and the last word is forced one token at a time among the tokens that
+agree with it (token healing). That is the shape base models train on,
 and the model picks its own tokens across the cursor: after auto-indent or a space it is
 not stuck with a whitespace token it never saw before code. Then greedy decoding on the
 KV cache (`cache=`, transformers 5), stopping where editors stop:
@@ -30,6 +31,7 @@ code models have); a cursor no token agrees with gets no proposal.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from echo_ops.config import Settings, get_settings
@@ -60,10 +62,13 @@ class ModelProposer:
     def propose(self, prefix: str, suffix: str) -> tuple[str, list[float]]:
         """Greedy fill-in-the-middle completion between `prefix` and `suffix`."""
         al = align_to_lines(prefix, suffix)
-        enc = encode_fim(self.tokenizer, al.head, al.tail, None, self.max_prompt_tokens)
+        settled, heal = split_typed(al.typed)
+        settled_ids = self.tokenizer.encode(settled, add_special_tokens=False) if settled else []
+        budget = self.max_prompt_tokens - len(settled_ids)
+        prompt = encode_fim(self.tokenizer, al.head, al.tail, None, budget).input_ids
         mid_line = bool(al.typed.strip())
         indent = len(al.typed) - len(al.typed.lstrip())
-        text, logprobs, ends = self._greedy(enc.input_ids, al.typed, mid_line, indent)
+        text, logprobs, ends = self._greedy(prompt + settled_ids, heal, mid_line, indent)
         cut = editor_cut(text, mid_line, indent, self.max_lines)
         shown = _drop_line_rest(text[:cut], al.rest)
         if not shown.strip():
@@ -135,6 +140,15 @@ class ModelProposer:
                 for i in range(len(self.tokenizer))
             ]
         return self._piece_texts
+
+
+def split_typed(typed: str) -> tuple[str, str]:
+    """(settled, heal): the typed text up to its last word, whose tokens are the ones the
+    whole line would have (byte-level BPE splits before a space or a word), so they go
+    into the prompt as they are; and the last word with the whitespace before it, which
+    may merge with what comes next, so it is forced token by token."""
+    cut = re.search(r"\s*\S*$", typed).start()
+    return typed[:cut], typed[cut:]
 
 
 def _drop_line_rest(text: str, rest: str) -> str:

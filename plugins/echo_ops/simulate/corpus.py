@@ -42,6 +42,9 @@ LANGUAGES = {
     ".cs": "csharp",
 }
 _HASH_COMMENTS = {"python", "ruby"}
+_GENERATED = re.compile(r"auto-?generated|generated (by|from)|do not edit", re.IGNORECASE)
+_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
+_WORD = re.compile(r"\b[A-Za-z_]\w*")  # a name or keyword; hex numbers (0x1f) are not
 
 
 class CorpusError(ValueError):
@@ -59,8 +62,8 @@ def default_corpus(kind: str) -> Path:
 
 @lru_cache(maxsize=4)
 def list_files(root: Path) -> tuple[Path, ...]:
-    """Every usable source file under `root` (see LANGUAGES), sorted: a stable split
-    across days and users."""
+    """Every source file under `root` a person would type (see LANGUAGES, `load_lines`),
+    sorted: a stable split across days and users."""
     if not root.is_dir():
         raise CorpusError(f"corpus directory {root} does not exist")
     files = tuple(
@@ -71,10 +74,12 @@ def list_files(root: Path) -> tuple[Path, ...]:
         and 600 <= p.stat().st_size <= 200_000
         and "test" not in p.name
         and "site-packages" not in p.relative_to(root).parts
+        and load_lines(p) is not None  # so a session never draws a file nobody types
     )
     if not files:
         raise CorpusError(
-            f"no source file ({', '.join(LANGUAGES)}) of 600 B to 200 kB under {root}"
+            f"no source file ({', '.join(LANGUAGES)}) of 600 B to 200 kB under {root} that"
+            " a person would type (UTF-8, space-indented, not generated or data tables)"
         )
     return files
 
@@ -91,7 +96,19 @@ def load_lines(path: Path) -> tuple[str, ...] | None:
     )
     if any(line.startswith("\t") or "\t" in line or "\f" in line for line in lines):
         return None  # tab-indented files would need another indent model
-    return lines
+    return None if generated_or_data(lines) else lines
+
+
+def generated_or_data(lines: tuple[str, ...] | list[str]) -> bool:
+    """A file nobody types by hand: marked as generated in a comment near its top, or mostly lines of
+    literals only (no name outside strings: unicode width tables, palettes, emoji maps,
+    codec tables). People do not write these, and completions there are no signal."""
+    head = lines[:10]
+    if any(ln.lstrip().startswith(("#", "//")) and _GENERATED.search(ln) for ln in head):
+        return True
+    code = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "//"))]
+    data = sum(1 for ln in code if not _WORD.search(_STRING.sub("", ln)))
+    return data > len(code) / 2
 
 
 @dataclass

@@ -57,13 +57,13 @@ class FastProposer:
         """`other` is plausible code from elsewhere (what a confused model would write)."""
         roll = self.rng.random()
         if roll < self.exact_share:
-            return self._scored(intended, "exact", 0.62, 0.98)
+            return self._scored(intended, "exact", 0.4, 0.98)
         if roll < self.exact_share + self.near_share:
-            return self._scored(self._corrupt(intended), "near", 0.45, 0.9)
+            return self._scored(self._corrupt(intended), "near", 0.12, 0.92)
         cut = intended.find("\n") + 1
         if 0 < cut < len(intended) and other and self.rng.random() < 0.15:
             other = intended[:cut] + other  # the first line right, then off on a tangent
-        return self._scored(other or self._corrupt(intended), "wrong", 0.2, 0.8)
+        return self._scored(other or self._corrupt(intended), "wrong", 0.02, 0.5)
 
     def _scored(self, text: str, quality: str, lo: float, hi: float) -> Proposal:
         base = math.log(self.rng.uniform(lo, hi))

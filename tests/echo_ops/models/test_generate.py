@@ -7,7 +7,13 @@ import math
 
 import pytest
 
-from echo_ops.generate import ModelProposer, _drop_line_rest, editor_cut, kept_tokens
+from echo_ops.generate import (
+    ModelProposer,
+    _drop_line_rest,
+    editor_cut,
+    kept_tokens,
+    split_typed,
+)
 
 
 @pytest.mark.parametrize(
@@ -140,3 +146,29 @@ def test_the_proposal_stops_before_the_closer_the_editor_inserted(memorised_base
     assert line.endswith(")"), line
     text, _ = proposer.propose(HEAD + line[:opening], ")\n" + TAIL)
     assert text == line[opening:-1]
+
+
+@pytest.mark.parametrize(
+    ("typed", "settled", "heal"),
+    [
+        ("    ", "", "    "),  # auto-indent only: all of it may merge with the first word
+        ("    return os.path.join(", "    return", " os.path.join("),
+        ("    x = ", "    x =", " "),  # a trailing space belongs to the next word
+        ("x", "", "x"),
+        ("", "", ""),
+    ],
+)
+def test_typed_text_is_settled_up_to_its_last_word(typed, settled, heal):
+    assert split_typed(typed) == (settled, heal)
+
+
+def test_settled_tokens_are_the_ones_the_whole_line_has(tiny_base):
+    """What goes into the prompt as it is must tokenize as inside the full line."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    line = "        return os.path.join(root, name)  # where it lives\n"
+    for k in range(len(line)):
+        settled, _ = split_typed(line[:k])
+        ids = tok.encode(settled, add_special_tokens=False)
+        assert tok.encode(line, add_special_tokens=False)[: len(ids)] == ids, repr(settled)
