@@ -123,3 +123,21 @@ def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
     assert proposer.model_version == "base"
     assert isinstance(text, str) and 0 < len(logprobs) <= 5
     assert all(lp <= 0.0 for lp in logprobs)
+
+
+def test_fine_tuning_examples_have_the_served_shape(tiny_copy):
+    """The cursor's whole line is the middle, as the proposer is served (prompt.line_example)."""
+    from echo_ops.finetune import _load_window
+
+    with open_warehouse() as con:
+        seed_champion_and_two_days(con, tiny_copy)
+        train_rows, eval_rows = _load_window(con, D1, D2, 8)
+    rows = train_rows + eval_rows
+    assert rows
+    for ex in rows:
+        assert ex.prefix == "" or ex.prefix.endswith("\n"), ex.prefix
+        assert ex.target.endswith("\n") and not ex.suffix.startswith("\n"), ex
+    # e.g. "    return " was typed before the cursor: it starts the middle now
+    assert any(
+        ex.target.startswith(("    return ", "path = ", "    total", "squares = ")) for ex in rows
+    )
