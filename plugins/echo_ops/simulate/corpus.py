@@ -45,6 +45,7 @@ _HASH_COMMENTS = {"python", "ruby"}
 _GENERATED = re.compile(r"auto-?generated|generated (by|from)|do not edit", re.IGNORECASE)
 _STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
 _WORD = re.compile(r"\b[A-Za-z_]\w*")  # a name or keyword; hex numbers (0x1f) are not
+_TRAILING_COMMENT = re.compile(r"(#|//).*$")
 
 
 class CorpusError(ValueError):
@@ -100,14 +101,16 @@ def load_lines(path: Path) -> tuple[str, ...] | None:
 
 
 def generated_or_data(lines: tuple[str, ...] | list[str]) -> bool:
-    """A file nobody types by hand: marked as generated in a comment near its top, or mostly lines of
-    literals only (no name outside strings: unicode width tables, palettes, emoji maps,
-    codec tables). People do not write these, and completions there are no signal."""
+    """A file nobody types by hand: marked as generated in a comment near its top, or mostly
+    lines of literals only (no name outside strings and comments: unicode width tables,
+    palettes, emoji maps, codec tables). People do not write these, and completions there
+    are no signal."""
     head = lines[:10]
     if any(ln.lstrip().startswith(("#", "//")) and _GENERATED.search(ln) for ln in head):
         return True
     code = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "//"))]
-    data = sum(1 for ln in code if not _WORD.search(_STRING.sub("", ln)))
+    names = (_WORD.search(_TRAILING_COMMENT.sub("", _STRING.sub("", ln))) for ln in code)
+    data = sum(1 for found in names if not found)
     return data > len(code) / 2
 
 

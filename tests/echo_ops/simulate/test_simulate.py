@@ -379,6 +379,8 @@ def test_any_directory_of_source_files(tmp_path):
         ),
         ("TABLE = [\n" + "    (4352, 4447, 2),\n" * 20 + "]\n", True),  # unicode widths
         ("EMOJI = {\n" + '    "smile": "\U0001f604",\n' * 20 + "}\n", True),
+        # a codec table: a string and a comment per line
+        ("decoding_table = (\n" + "    '\\x00'     #  0x00 -> NULL\n" * 20 + ")\n", True),
         ("def f(x):\n    y = [\n        (1, 2),\n    ]\n    z = x + 1\n    return y, z\n", False),
         ("MAP = {\n" + "    0x00a1: 0x00a1,\n" * 8 + "}\ndef f():\n    pass\n", True),  # hex
     ],
