@@ -164,7 +164,7 @@ class TrainSettings(_Group):
     eval_generate_examples: int = 16  # of those, how many get a greedy completion
     max_new_tokens: int = 48  # cap on a generated completion
     # serving (echo_ops.generate, the simulator's model proposer): the editor-like stops
-    token_min_prob: float = 0.1  # generation stops before the first token less likely than this
+    token_min_prob: float = 0.05  # generation stops before the first token less likely than this
     max_proposal_lines: int = 4  # a line-start proposal ends after this many code lines
     min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
     max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this

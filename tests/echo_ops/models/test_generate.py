@@ -45,6 +45,10 @@ def test_a_logprob_for_every_token_that_reaches_the_text(cut, kept):
 
 MID_LINE = ("import os\n\ndef path_of(name):\n    return os.path.join(", ")\n")
 LINE_START = ("import os\n\ndef path_of(name):\n    ", "\n")
+# the file the `memorised_base` model knows by heart, cut at a line
+HEAD = "import os\n\n\ndef path_of(name):\n"
+TAIL = "\n\ndef size_of(name):\n    return os.path.getsize(path_of(name))\n"
+MEMORISED_MID_LINE = (HEAD + "    return os.", "\n" + TAIL)
 
 
 def _kept_tokens(proposer, prefix, suffix):
@@ -62,15 +66,19 @@ def _kept_tokens(proposer, prefix, suffix):
     return text, logprobs
 
 
-def test_mid_line_proposals_are_one_line_with_a_logprob_per_kept_token(tiny_base):
-    proposer = ModelProposer(tiny_base, "cpu", max_new_tokens=24)
-    text, logprobs = proposer.propose(*MID_LINE)
+@pytest.mark.parametrize("model", ["tiny_base", "memorised_base"])
+def test_mid_line_proposals_are_one_line_with_a_logprob_per_kept_token(model, request):
+    proposer = ModelProposer(request.getfixturevalue(model), "cpu", max_new_tokens=24)
+    prompt = MID_LINE if model == "tiny_base" else MEMORISED_MID_LINE
+    text, logprobs = proposer.propose(*prompt)
     assert "\n" not in text and "\r" not in text
-    generated, all_logprobs = _kept_tokens(proposer, *MID_LINE)
+    generated, all_logprobs = _kept_tokens(proposer, *prompt)
     # every kept token put a character into the text, and only those tokens are scored
     assert generated.startswith(text)
     assert logprobs == all_logprobs[: len(logprobs)]
     assert bool(text) == bool(logprobs)
+    if model == "memorised_base":  # a model that knows the line: it says the rest of it
+        assert text and generated[len(text)] == "\n" and len(logprobs) < len(all_logprobs)
 
 
 def test_line_start_proposals_stay_within_the_line_cap(tiny_base):
@@ -80,20 +88,20 @@ def test_line_start_proposals_stay_within_the_line_cap(tiny_base):
     assert len(logprobs) <= 40 and all(lp <= 0.0 for lp in logprobs)
 
 
-def test_token_floor_keeps_only_the_confident_prefix(tiny_base):
-    free = ModelProposer(tiny_base, "cpu", max_new_tokens=12, token_min_prob=0.0)
-    _, all_logprobs = _kept_tokens(free, *MID_LINE)
-    assert len(all_logprobs) >= 2, "the tiny model should say something here"
+def test_token_floor_keeps_only_the_confident_prefix(memorised_base):
+    free = ModelProposer(memorised_base, "cpu", max_new_tokens=12, token_min_prob=0.0)
+    _, all_logprobs = _kept_tokens(free, *MEMORISED_MID_LINE)
+    assert len(all_logprobs) >= 2, "the model knows this line"
     k = min(range(len(all_logprobs)), key=all_logprobs.__getitem__)
     floor = math.exp(all_logprobs[k]) * 1.0001  # just above the least likely token
-    text0, lp0 = free.propose(*MID_LINE)
-    cut = ModelProposer(tiny_base, "cpu", max_new_tokens=12, token_min_prob=floor)
-    text, logprobs = cut.propose(*MID_LINE)
-    assert text0.startswith(text)
+    text0, lp0 = free.propose(*MEMORISED_MID_LINE)
+    cut = ModelProposer(memorised_base, "cpu", max_new_tokens=12, token_min_prob=floor)
+    text, logprobs = cut.propose(*MEMORISED_MID_LINE)
+    assert text0.startswith(text) and len(text) < len(text0)
     assert logprobs == lp0[: len(logprobs)] and len(logprobs) <= k
     assert all(lp >= math.log(floor) for lp in logprobs)
-    everything_cut = ModelProposer(tiny_base, "cpu", max_new_tokens=12, token_min_prob=1.0)
-    assert everything_cut.propose(*MID_LINE) == ("", [])
+    everything_cut = ModelProposer(memorised_base, "cpu", max_new_tokens=12, token_min_prob=1.0)
+    assert everything_cut.propose(*MEMORISED_MID_LINE) == ("", [])
 
 
 @pytest.mark.parametrize(
@@ -119,10 +127,6 @@ def test_tokens_that_agree_with_typed_text(tiny_base):
         expected = bool(piece) and (piece.startswith("    re") or "    re".startswith(piece))
         assert (i in agreeing) == expected, repr(piece)
     assert proposer.tokenizer.eos_token_id not in agreeing
-
-
-HEAD = "import os\n\n\ndef path_of(name):\n"
-TAIL = "\n\ndef size_of(name):\n    return os.path.getsize(path_of(name))\n"
 
 
 def test_a_person_who_typed_the_start_of_the_models_line_gets_the_rest(memorised_base):
