@@ -23,12 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from echo_ops.bootstrap import (  # noqa: E402
     PRESETS,
-    corpus_files,
     corpus_fim_examples,
+    corpus_texts,
     default_corpus_dir,
     init_model,
     pretrain_settings,
-    read_texts,
     train_tokenizer,
 )
 from echo_ops.config import TrainSettings  # noqa: E402
@@ -96,7 +95,8 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="echo-bench-") as tmp:
         tmp = Path(tmp)
-        texts = read_texts(corpus_files(default_corpus_dir(), min(preset.corpus_bytes, 1_000_000)))
+        corpus = corpus_texts(default_corpus_dir(), min(preset.corpus_bytes, 1_000_000))
+        texts = [text for _, text in corpus]
         tokenizer = train_tokenizer(texts, preset.vocab_size, tmp / "init")
         n_params = init_model(tokenizer, preset, tmp / "init", cfg.seed)
         examples = [ex for _, ex in corpus_fim_examples(texts, cfg.seed, preset.seq_len * 3)]

@@ -54,11 +54,16 @@ def default_corpus_dir() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-def corpus_files(corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000) -> list[Path]:
-    """A deterministic, spread-out selection of *.py files totalling at most `max_bytes`.
+def corpus_texts(
+    corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000
+) -> list[tuple[Path, str]]:
+    """A deterministic, spread-out selection of *.py files totalling at most `max_bytes`,
+    as (path, text), each file read once.
 
     Ordered by a hash of the relative path rather than alphabetically, so a small budget
-    samples many packages instead of the first few; test suites and huge files are skipped.
+    samples many packages instead of the first few; test suites and huge files are skipped,
+    and so are generated and data files (codec tables, unicode data): they take a small
+    model's capacity and teach it to propose `0x00a1` in ordinary code.
     """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
@@ -73,32 +78,20 @@ def corpus_files(corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000
     )
     chosen, total = [], 0
     for path in candidates:
-        if total + path.stat().st_size > max_bytes or _generated_or_data(path):
+        size = path.stat().st_size
+        if total + size > max_bytes:
             continue
-        chosen.append(path)
-        total += path.stat().st_size
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # a few stdlib files are latin-1 test data; not worth a codec guess
+        if generated_or_data(text.splitlines()):
+            continue
+        chosen.append((path, text))
+        total += size
     if not chosen:
         raise ValueError(f"no usable *.py files under {corpus_dir}")
     return chosen
-
-
-def _generated_or_data(path: Path) -> bool:
-    """Codec tables, unicode data and other generated files take a small model's capacity
-    and teach it to propose `0x00a1` in ordinary code."""
-    try:
-        return generated_or_data(path.read_text(encoding="utf-8").splitlines())
-    except (UnicodeDecodeError, OSError):
-        return False  # read_texts skips it
-
-
-def read_texts(files: list[Path]) -> list[str]:
-    texts = []
-    for path in files:
-        try:
-            texts.append(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, OSError):
-            continue  # a few stdlib files are latin-1 test data; not worth a codec guess
-    return texts
 
 
 def corpus_fim_examples(
@@ -190,8 +183,7 @@ def bootstrap_model(
     with stage_run("bootstrap", preset=preset_name, corpus=corpus_dir) as counts:
         started = time.perf_counter()
         shutil.rmtree(work, ignore_errors=True)
-        files = corpus_files(corpus_dir, preset.corpus_bytes)
-        texts = read_texts(files)
+        texts = [text for _, text in corpus_texts(corpus_dir, preset.corpus_bytes)]
         tokenizer = train_tokenizer(texts, preset.vocab_size, work / "init")
         n_params = init_model(tokenizer, preset, work / "init", settings.train.seed)
         cfg = pretrain_settings(settings.train, preset)
@@ -205,7 +197,7 @@ def bootstrap_model(
         )  # fmt: skip
         shutil.rmtree(out_dir, ignore_errors=True)
         shutil.move(str(result.model_dir), out_dir)
-        counts.update(files=len(files), corpus_bytes=sum(len(t) for t in texts), params=n_params,
+        counts.update(files=len(texts), corpus_bytes=sum(len(t) for t in texts), params=n_params,
                       examples=len(examples), steps=result.steps, final_loss=result.final_loss,
                       eval_loss=result.eval_loss, tokens_per_s=result.tokens_per_s,
                       wall_s=time.perf_counter() - started)  # fmt: skip

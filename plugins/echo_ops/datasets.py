@@ -177,17 +177,16 @@ def _base_corpus_rows(n: int, day: date, settings: Settings) -> list[dict[str, A
     """`n` FIM examples cut from the base corpus (the model's pretraining distribution)."""
     if n <= 0:
         return []
-    from echo_ops.bootstrap import corpus_files, corpus_fim_examples, default_corpus_dir, read_texts
+    from echo_ops.bootstrap import corpus_fim_examples, corpus_texts, default_corpus_dir
 
     root = settings.train.corpus_dir or default_corpus_dir()
-    files = corpus_files(root, max_bytes=400_000)
+    files = corpus_texts(root, max_bytes=400_000)
     rng = random.Random(f"{day.isoformat()}:{settings.train.seed}")
     files = rng.sample(files, min(len(files), 20))
-    names = [f"corpus://{p.relative_to(root).as_posix()}" for p in files]
+    names = [f"corpus://{p.relative_to(root).as_posix()}" for p, _ in files]
+    texts = [text for _, text in files]
     pool = list(
-        corpus_fim_examples(
-            read_texts(files), rng.randrange(1 << 30), settings.train.seq_len * 3, names
-        )
+        corpus_fim_examples(texts, rng.randrange(1 << 30), settings.train.seq_len * 3, names)
     )
     rows = []
     for name, ex in rng.sample(pool, min(n * 2, len(pool))):

@@ -125,17 +125,14 @@ def _load_pairs(con: duckdb.DuckDBPyConnection, first: date, last: date):
 def _load_window(con: duckdb.DuckDBPyConnection, first: date, last: date, eval_limit: int):
     query = ("select prefix, suffix, target, weight from training.examples where ds between ? and ? "
              "and split = ? order by ds, example_id")  # fmt: skip
-    # in the shape the model is served: the cursor's whole line is the middle
-    train_rows = [
-        Example(*line_example(p, s, t), w)
-        for p, s, t, w in con.execute(query, [first, last, "train"]).fetchall()
-    ]
-    eval_rows = [
-        Example(*line_example(p, s, t), w)
-        for p, s, t, w in con.execute(
-            query + " limit ?", [first, last, "eval", eval_limit]
-        ).fetchall()
-    ]
+
+    def examples(sql: str, params: list) -> list[Example]:
+        # in the shape the model is served: the cursor's whole line is the middle
+        rows = con.execute(sql, params).fetchall()
+        return [Example(*line_example(p, s, t), w) for p, s, t, w in rows]
+
+    train_rows = examples(query, [first, last, "train"])
+    eval_rows = examples(query + " limit ?", [first, last, "eval", eval_limit])
     return train_rows, eval_rows
 
 

@@ -104,22 +104,21 @@ class ModelProposer:
                     lp = float(logp[best])
                     if best == eos:
                         break
-                if len(done) + len(self._pieces()[best]) > len(typed):  # adds new text
-                    if lp < self.token_min_logprob:
-                        break
-                    ids.append(best)
-                    done = self.tokenizer.decode(ids, skip_special_tokens=True)
+                text = self.tokenizer.decode([*ids, best], skip_special_tokens=True)
+                adds = len(text) > len(typed)  # past what the person typed
+                if adds and lp < self.token_min_logprob:
+                    break
+                ids.append(best)
+                done = text
+                if adds:
                     logprobs.append(lp)
                     ends.append(len(done) - len(typed))
                     if len(logprobs) == self.max_new_tokens or _done(
                         done[len(typed) :], mid_line, indent, self.max_lines
                     ):
                         break
-                else:
-                    ids.append(best)
-                    done = self.tokenizer.decode(ids, skip_special_tokens=True)
-                    if not typed.startswith(done):  # bytes of one character split oddly
-                        return "", [], []
+                elif not typed.startswith(done):  # bytes of one character split oddly
+                    return "", [], []
                 step = torch.tensor([[best]], device=self.device)
         return done[len(typed) :], logprobs, ends
 
