@@ -74,10 +74,10 @@ def fine_tune(
                 if settings.train.dpo_steps > 0
                 else []
             )
+            key = f"{champ.model_id}:{window['from']}:{window['to']}"
+            candidate_id = unique_candidate_id(con, f"ft-{window['to']:%Y%m%d}", key)
         init_dir = fetch_model_dir(champ)
         cfg = _fit_to_model(settings, init_dir)
-        key = hashlib.sha1(f"{champ.model_id}:{window['from']}:{window['to']}".encode()).hexdigest()
-        candidate_id = f"ft-{window['to']:%Y%m%d}-{key[:6]}"
         run_dir = settings.data_root / "train" / "runs" / candidate_id
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -96,6 +96,25 @@ def fine_tune(
                       final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1),
                       preference_pairs=len(pairs))  # fmt: skip
         return dict(counts)
+
+
+def unique_candidate_id(con: duckdb.DuckDBPyConnection, stem: str, key: str) -> str:
+    """`stem-<hash of key>`, or `-2`, `-3`... when a model with that id is registered already.
+
+    A second fine-tune on the same champion and window (after a rejection, or with other
+    settings) must not overwrite the first one's files and registry row. A retry of a run
+    that never registered gets the same id again, so `resume` finds its checkpoints."""
+    base = f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+    taken = {
+        r[0]
+        for r in con.execute(
+            "select model_id from registry.models where model_id like ?", [base + "%"]
+        ).fetchall()
+    }
+    n = 1
+    while (candidate := base if n == 1 else f"{base}-{n}") in taken:
+        n += 1
+    return candidate
 
 
 def _register_candidate(

@@ -141,3 +141,27 @@ def test_fine_tuning_examples_have_the_served_shape(tiny_copy):
     assert any(
         ex.target.startswith(("    return ", "path = ", "    total", "squares = ")) for ex in rows
     )
+
+
+def test_a_second_fine_tune_on_the_same_window_gets_its_own_id(tiny_copy, monkeypatch, settings):
+    """Issue 13: the second run reused the rejected candidate's id and replaced its files."""
+    from echo_ops.registry import set_status
+
+    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "2",
+                 "WARMUP_STEPS": "1", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2",
+                 "EVAL_SHARE": "0.5", "REPLAY_SHARE": "0.0"}.items():  # fmt: skip
+        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
+    reset_settings_cache()
+    with open_warehouse() as con:
+        seed_champion_and_two_days(con, tiny_copy)
+    first = fine_tune()["candidate_id"]
+    with open_warehouse() as con:
+        set_status(con, first, "rejected", "test: not better")
+    marker = Path(settings.storage.artifacts_uri) / first / "decision.json"
+    marker.write_text("{}")
+    second = fine_tune()["candidate_id"]
+    assert second != first and second.startswith(first)
+    with open_warehouse() as con:
+        assert get_model(con, first).status == "rejected"
+        assert get_model(con, second).status == "candidate"
+    assert marker.is_file(), "the first candidate's files were replaced"
