@@ -57,6 +57,8 @@ class SimulateSettings(_Group):
     files_per_session: int = 3  # documents opened, written, saved and closed per session
     max_file_lines: int = 160  # a longer file is cut to a window of this many lines
     hole_share: float = 0.3  # share of a file's lines the person writes (the rest is there)
+    repo_max_file_lines: int = 800  # flywheel "repo" deployment: a file's first lines kept
+    repo_write_share: float = 0.6  # ... and the share of them written over the run's days
     target_events: int | None = None  # per run: keep adding sessions until reached; None = fixed
     workers: int = 0  # processes over (day, user); 0 = min(2, CPUs)
     proposer: Literal["fast", "model"] = "fast"  # fast = intended text, corrupted; model = champion

@@ -17,7 +17,7 @@ parsed as (
         case when strlen(line) <= $max_line_bytes and json_valid(line) then json_transform(line, '{
             "schema_version": "JSON", "type": "JSON", "request_id": "VARCHAR", "ts": "VARCHAR",
             "model_version": "VARCHAR", "prompt": {"prefix": "VARCHAR", "suffix": "VARCHAR"},
-            "completion": "VARCHAR", "latency_ms": "JSON"
+            "completion": "VARCHAR", "latency_ms": "JSON", "arm": "VARCHAR", "user_id": "VARCHAR"
         }') end as j
     from lines
 ),
@@ -33,6 +33,8 @@ checked as (
         j.prompt.prefix as prompt_prefix,
         j.prompt.suffix as prompt_suffix,
         j.completion,
+        j.arm,
+        j.user_id,
         case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end as latency_ms,
         coalesce(
             (j.schema_version is null or j.schema_version::varchar = '1')

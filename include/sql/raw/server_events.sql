@@ -9,6 +9,8 @@ select
     prompt_suffix,
     completion,
     latency_ms,
+    arm,
+    user_id,
     object_key,
     line_no,
     line as payload  -- null for a fast-path line (checked_server_lines.sql)
