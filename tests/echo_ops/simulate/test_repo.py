@@ -8,13 +8,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from simkit import good_events
 
 from echo_ops.config import Settings
 from echo_ops.simulate.corpus import default_corpus
 from echo_ops.simulate.repo import day_document, plan_repo
 from echo_ops.simulate.run import arm_of, simulate_days
-
-from simkit import good_events
 
 DAYS = 4
 
