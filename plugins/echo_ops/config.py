@@ -170,6 +170,19 @@ class TrainSettings(_Group):
     max_proposal_lines: int = 4  # a line-start proposal ends after this many code lines
     min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
     max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this
+    # guarded promotion (echo_ops.offline, docs/metrics.md): "loss" = the two rules above only
+    promotion_rule: Literal["guarded", "loss"] = "guarded"
+    promote_metric: Literal["acceptance", "accepted_per_request", "retained_chars_per_request"] = (
+        "accepted_per_request"  # the offline estimate a candidate must raise
+    )
+    promote_margin: float = 0.0  # ... its paired interval's low end must lie above this
+    replay_eval_examples: int = 300  # held-out recent requests replayed through both models
+    bootstrap_samples: int = 2000  # paired-bootstrap resamples (by file)
+    regression_examples: int = 64  # fixed base-corpus FIM examples guarding against forgetting
+    regression_max_loss_rise: float = 0.05  # relative loss rise there that rejects a candidate
+    # online guard (echo_ops.flywheel): roll back when treatment's acceptance falls below
+    # control's with a 95% interval under 0, once both arms showed this many completions
+    rollback_min_shown: int = 300
 
 
 class ScheduleSettings(_Group):

@@ -1,0 +1,167 @@
+"""The closed loop: each simulated day is served by that day's champion, with a control arm.
+
+`run_flywheel(start, days)` plays a team working in one repository (simulate/repo.py)
+for `days` days. Every day:
+1. serve: each person is served by the model of their arm (`run.arm_of`: a share
+   `control_share` of people, by a hash of their user id, stays on the model that was
+   champion when the run started; the others get whatever is champion that morning),
+   through the model proposer, i.e. `echo_ops.generate`, the code that serves editors;
+   the server log carries model_version, arm and user id;
+2. echo_daily on the day: ingest, align, extract, training examples, marts, online guard
+   (a significant drop of treatment against control rolls the champion back);
+3. echo_train when enough new data arrived: fine-tune the champion, evaluate against it
+   (offline estimate + regression set), promote or reject;
+so the next day is served by whatever was promoted. After the last day one more
+echo_daily run ingests the late events and settles the deferred completions.
+
+`runner="inprocess"` calls the stage functions the DAG tasks call (the bench: no Airflow
+start-up per task; validations skipped); `runner="airflow"` runs the real DAGs with
+`airflow dags test` (the demo). Same seed, same settings: the same run (the simulator and
+the training batches are seeded; the champion each day depends only on them).
+Reads and writes everything the stages do, under `settings.data_root`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from echo_ops.config import Settings
+
+
+def run_flywheel(
+    start: date,
+    days: int,
+    *,
+    users: int,
+    control_share: float,
+    settings: Settings,
+    seed: int | None = None,
+    runner: str = "inprocess",
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run the loop; returns the per-day log and the registry's decisions."""
+    from echo_ops.evaluate import serving_gate
+    from echo_ops.registry import champion, get_model
+    from echo_ops.simulate.run import simulate_days
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(settings=settings) as con:
+        base = champion(con)
+    if base is None:
+        raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
+    log = []
+    for i in range(days):
+        day = start + timedelta(days=i)
+        with open_warehouse(settings=settings) as con:
+            champ = champion(con)
+            base_rec = get_model(con, base.model_id)
+        arms = {
+            "control": (base.model_id, serving_gate(base_rec, settings)),
+            "treatment": (champ.model_id, serving_gate(champ, settings)),
+        }
+        t0 = time.perf_counter()
+        sim = simulate_days(day, 1, seed=seed, users=users, proposer="model", arms=arms,
+                            control_share=control_share, repo_day=i, repo_days=days,
+                            settings=settings)  # fmt: skip
+        t1 = time.perf_counter()
+        daily = _daily(day, settings, runner)
+        with open_warehouse(settings=settings) as con:
+            after = champion(con)
+            if after.model_id != champ.model_id:  # the online guard rolled it back
+                daily["guard"] = {"rolled_back": champ.model_id, "restored": after.model_id,
+                                  "reason": get_model(con, champ.model_id).decided_reason}  # fmt: skip
+        t2 = time.perf_counter()
+        trained = _train(day, settings, runner)
+        entry = {"day": day.isoformat(), "treatment_model": champ.model_id,
+                 "control_model": base.model_id, "shown": sim["completions_shown"],
+                 "guard": daily.get("guard", {}), "train": trained,
+                 "seconds": {"serve": round(t1 - t0, 1), "daily": round(t2 - t1, 1),
+                             "train": round(time.perf_counter() - t2, 1)}}  # fmt: skip
+        log.append(entry)
+        say(_line(entry))
+    drain = start + timedelta(days=days)
+    _daily(drain, settings, runner)  # late events and deferred completions of the last day
+    return {"start": start.isoformat(), "days": days, "base_model": base.model_id, "log": log,
+            "drain_day": drain.isoformat()}  # fmt: skip
+
+
+def _line(entry: dict[str, Any]) -> str:
+    t = entry["train"]
+    what = (
+        f"promoted {t['candidate_id']}"
+        if t.get("promoted")
+        else f"rejected {t['candidate_id']}"
+        if t.get("candidate_id")
+        else f"no fine-tune ({t.get('skipped', '')})"
+    )
+    guard = entry["guard"]
+    rb = (
+        f"; ROLLBACK {guard['rolled_back']} -> {guard['restored']}"
+        if guard.get("rolled_back")
+        else ""
+    )
+    return (f"{entry['day']}: treatment on {entry['treatment_model']}, {entry['shown']} shown; "
+            f"{what}{rb}  ({entry['seconds']})")  # fmt: skip
+
+
+def _daily(day: date, settings: Settings, runner: str) -> dict[str, Any]:
+    from echo_ops.align import align_day
+    from echo_ops.datasets import build_training_examples
+    from echo_ops.extract import extract_day
+    from echo_ops.guard import online_guard
+    from echo_ops.ingest import ingest_day
+    from echo_ops.marts import refresh_marts
+    from echo_ops.warehouse import open_warehouse
+
+    if runner == "airflow":
+        _airflow("echo_daily", day)
+        return {"guard": {}}
+    with open_warehouse(settings=settings) as con:
+        ingest_day(con, day, settings)
+        align_day(con, day, settings)
+        extract_day(con, day, settings)
+        build_training_examples(con, day, settings)
+        refresh_marts(con, day)
+        return {"guard": online_guard(con, day, settings)}
+
+
+def _train(day: date, settings: Settings, runner: str) -> dict[str, Any]:
+    from echo_ops.evaluate import evaluate_candidate
+    from echo_ops.finetune import fine_tune, new_data_window
+    from echo_ops.promote import promote_or_reject
+    from echo_ops.registry import list_models
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(settings=settings) as con:
+        window = new_data_window(con)
+    if window["new_examples"] < settings.train.min_new_examples:
+        return {
+            "skipped": f"{window['new_examples']} new examples < {settings.train.min_new_examples}"
+        }
+    if runner == "airflow":
+        _airflow("echo_train", day)
+        with open_warehouse(settings=settings) as con:
+            newest = [m for m in list_models(con) if m.kind == "fine_tune"][-1]
+        return {"candidate_id": newest.model_id, "promoted": newest.status == "champion",
+                "reason": newest.decided_reason}  # fmt: skip
+    ft = fine_tune(settings)
+    with open_warehouse(settings=settings) as con:
+        evaluate_candidate(con, ft["candidate_id"], settings)
+        decision = promote_or_reject(con, ft["candidate_id"], settings)
+    return {"candidate_id": ft["candidate_id"], "promoted": decision["promote"],
+            "reason": decision["reason"], "examples": ft["examples"]}  # fmt: skip
+
+
+def _airflow(dag_id: str, day: date) -> None:
+    airflow = str(Path(sys.executable).parent / "airflow")
+    done = subprocess.run([airflow, "dags", "test", dag_id, day.isoformat()], env=dict(os.environ),
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow dags test {dag_id} {day} failed:\n{done.stdout[-3000:]}")
