@@ -79,6 +79,13 @@ def refresh_marts(day: str) -> dict:
         return {"day": day, **refresh(con, date.fromisoformat(day))}
 
 
+def online_guard(day: str) -> dict:
+    from echo_ops.guard import online_guard as guard
+
+    with open_warehouse() as con:
+        return {"day": day, **guard(con, date.fromisoformat(day), get_settings())}
+
+
 def publish_snapshot(day: str) -> dict:
     from echo_ops.warehouse import publish_snapshot as publish
 
