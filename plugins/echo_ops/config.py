@@ -180,6 +180,10 @@ class TrainSettings(_Group):
     bootstrap_samples: int = 2000  # paired-bootstrap resamples (by file)
     regression_examples: int = 64  # fixed base-corpus FIM examples guarding against forgetting
     regression_max_loss_rise: float = 0.05  # relative loss rise there that rejects a candidate
+    # serve each fine-tune with its own show gate, set so that it shows as often as the
+    # lineage's base does at simulate.show_min_prob on the held-out requests (same procedure
+    # for every arm: the base's own calibrated gate is simulate.show_min_prob)
+    calibrate_gate: bool = False
     # online guard (echo_ops.flywheel): roll back when treatment's acceptance falls below
     # control's with a 95% interval under 0, once both arms showed this many completions
     rollback_min_shown: int = 300

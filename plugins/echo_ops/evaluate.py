@@ -133,6 +133,8 @@ def evaluate_candidate(
         if cfg.promotion_rule == "guarded":
             report["offline"] = offline_comparison(con, candidate, champ, settings)
             metrics["offline"] = report["offline"]
+            if report["offline"]["serving"]:  # served with its calibrated gate if promoted
+                metrics["serving"] = report["offline"]["serving"]
         update_metrics(con, candidate_id, metrics)
         report["report_uri"] = write_artifact_json(candidate, "eval_report.json", report)
         if "offline" in report:
@@ -142,6 +144,15 @@ def evaluate_candidate(
         counts.update(examples=len(rows), candidate_loss=report["candidate"]["loss"],
                       champion_loss=report["champion"]["loss"])  # fmt: skip
         return report
+
+
+def _lineage_root(con, record):
+    """The model a lineage started from (the base the control arm is served)."""
+    from echo_ops.registry import get_model
+
+    while record.parent_id:
+        record = get_model(con, record.parent_id)
+    return record
 
 
 def serving_gate(record, settings: Settings) -> float:
@@ -155,7 +166,9 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
     gate) and on the fixed regression set (echo_ops.offline); paired intervals by file."""
     from echo_ops.generate import ModelProposer
     from echo_ops.offline import (
+        calibrated_gate,
         estimate,
+        gated,
         load_replay_rows,
         paired_bootstrap,
         regression_examples,
@@ -166,15 +179,30 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
     cfg = settings.train
     window = candidate.data_window
     rows = load_replay_rows(con, window.get("from"), window.get("to"), cfg.replay_eval_examples)
-    runs, regression = {}, {}
+    served, regression = {}, {}
     reg_rows = regression_examples(settings, cfg.regression_examples)
     for name, record in (("candidate", candidate), ("champion", champ)):
         model_dir = fetch_model_dir(record)
-        runs[name] = replay(
-            model_dir, record.model_id, rows, serving_gate(record, settings), settings
-        )
+        served[name] = replay(model_dir, record.model_id, rows, settings)
         proposer = ModelProposer(model_dir, cfg.device, cfg.max_new_tokens)
         regression[name] = target_loss(proposer, reg_rows, cfg)[0]
+    gates = {
+        "candidate": serving_gate(candidate, settings),
+        "champion": serving_gate(champ, settings),
+    }
+    serving = None
+    if cfg.calibrate_gate:  # the candidate shows as often as the lineage's base does
+        root = _lineage_root(con, champ)
+        if root.model_id == champ.model_id:
+            root_served = served["champion"]
+        else:
+            root_served = replay(fetch_model_dir(root), root.model_id, rows, settings)
+        root_gate = serving_gate(root, settings)
+        target = sum(c > 0 and c >= root_gate for c, _, _ in root_served) / max(len(rows), 1)
+        gates["candidate"] = calibrated_gate([c for c, _, _ in served["candidate"]], target)
+        serving = {"show_min_prob": gates["candidate"], "target_show_rate": target,
+                   "reference_model": root.model_id, "calibration_requests": len(rows)}  # fmt: skip
+    runs = {name: gated(served[name], gates[name]) for name in served}
     groups = [r["doc_uri"] or r["example_id"] for r in rows]
     tests = {
         m: paired_bootstrap(
@@ -186,7 +214,8 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
         "requests": len(rows),
         "candidate": estimate(runs["candidate"]),
         "champion": estimate(runs["champion"]),
-        "gates": {"candidate": serving_gate(candidate, settings), "champion": serving_gate(champ, settings)},
+        "gates": gates,
+        "serving": serving,
         "tests": tests,
         "primary": tests[cfg.promote_metric],
         "regression": {"candidate_loss": regression["candidate"],

@@ -68,8 +68,9 @@ def judge(proposal: str, settled: str) -> tuple[bool, int]:
     return False, 0
 
 
-def replay(model_dir: Path, model_id: str, rows: list[dict], gate: float, settings: Settings):
-    """Per request: (shown, accepted, retained chars) of the model served with `gate`."""
+def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings):
+    """Per request: (confidence, accepted, retained chars) of the model's served proposal
+    (before the gate: `gated` applies one)."""
     import torch
 
     from echo_ops.generate import model_proposer
@@ -80,10 +81,25 @@ def replay(model_dir: Path, model_id: str, rows: list[dict], gate: float, settin
     out = []
     for r in rows:
         text, logprobs = proposer.propose(r["prefix"], r["suffix"])
-        shown = bool(text) and confidence(Proposal(text, tuple(logprobs))) >= gate
-        accepted, chars = judge(text, r["target"]) if shown else (False, 0)
-        out.append((shown, accepted, chars))
+        conf = confidence(Proposal(text, tuple(logprobs))) if text else 0.0
+        out.append((conf, *judge(text, r["target"])))
     return out
+
+
+def gated(served: list[tuple[float, bool, int]], gate: float) -> list[tuple[bool, bool, int]]:
+    """(shown, accepted, retained chars) per request when the editor shows at `gate`."""
+    return [(c > 0 and c >= gate, c > 0 and c >= gate and a, n if c > 0 and c >= gate else 0)
+            for c, a, n in served]  # fmt: skip
+
+
+def calibrated_gate(confidences: list[float], show_rate: float) -> float:
+    """The gate at which a model shows `show_rate` of the requests (its top confidences):
+    production systems tune how often they suggest; every arm gets this same procedure."""
+    ranked = sorted((c for c in confidences if c > 0), reverse=True)
+    k = round(show_rate * len(confidences))
+    if k <= 0 or not ranked:
+        return 1.0
+    return ranked[min(k, len(ranked)) - 1]
 
 
 def estimate(per_request: list[tuple[bool, int, int]]) -> dict[str, float]:
