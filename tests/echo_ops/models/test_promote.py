@@ -68,7 +68,9 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
     for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "4", "WARMUP_STEPS": "1",
                  "LEARNING_RATE": "3e-3", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
                  "REPLAY_SHARE": "0.0", "EVAL_GENERATE_EXAMPLES": "2", "MAX_NEW_TOKENS": "6",
-                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2"}.items():  # fmt: skip
+                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2",
+                 "PROMOTE_MARGIN": "-1", "REGRESSION_MAX_LOSS_RISE": "10", "REPLAY_EVAL_EXAMPLES": "8",
+                 "REGRESSION_EXAMPLES": "4", "BOOTSTRAP_SAMPLES": "50"}.items():  # fmt: skip
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
     with open_warehouse() as con:
@@ -89,8 +91,12 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
         assert (
             report["candidate"]["loss"] < report["champion"]["loss"]
         )  # 4 steps on the same distribution
+        assert report["offline"]["requests"] > 0  # the guarded rule's offline estimate
+        assert report["offline"]["regression"]["examples"] == 4
         decision = promote_or_reject(con, cid)
         assert decision["promote"] and champion(con).model_id == cid
+        assert decision["rule"]["promotion_rule"] == "guarded"
+        assert get_model(con, cid).decided_reason.startswith("promoted: accepted_per_request")
         # the champion now covers D2: nothing new to train on
         assert new_data_window(con)["new_examples"] == 0
     assert Path(report["report_uri"]).is_file()
