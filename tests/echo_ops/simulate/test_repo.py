@@ -88,3 +88,21 @@ def test_arms_are_stable_by_user_and_logged_by_the_server(tmp_path):
     assert docs and all(
         Path(d["doc_uri"]).as_posix().split("/rich/", 1)[1] in planned for d in docs
     )
+
+
+def test_same_seed_same_repo_day(tmp_path):
+    """A flywheel day's serving is a pure function of seed and settings (two runs, same bytes)."""
+    from simkit import read_lines
+
+    arms = {"control": ("fast-oracle-v1", None), "treatment": ("fast-oracle-v1", 0.5)}
+    out = []
+    for run in ("a", "b"):
+        settings = Settings(data_root=tmp_path / run)
+        landing = str(tmp_path / run / "landing")
+        simulate_days(date(2026, 11, 3), 1, users=3, proposer="fast", landing_uri=landing,
+                      workers=1, settings=settings, arms=arms, repo_day=1, repo_days=3)  # fmt: skip
+        out.append(read_lines(landing, "client") + read_lines(landing, "server"))
+    assert out[0] == out[1] and len(out[0]) > 100
+    assert plan_repo(default_corpus("deploy"), 7, 3) == plan_repo.__wrapped__(
+        default_corpus("deploy"), 7, 3
+    )
