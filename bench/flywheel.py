@@ -114,7 +114,7 @@ def summarise(run: dict, settings) -> dict:
     base = run["base_model"]
     served = [date.fromisoformat(e["day"]) for e in run["log"] if e["treatment_model"] != base]
     first = served[0] if served else None
-    last = date.fromisoformat(run["drain_day"])
+    last = date.fromisoformat(run["last_day"])
     out: dict = {"first_promoted_day": first and first.isoformat()}
     with open_warehouse(settings=settings) as con:
         models = list_models(con)

@@ -11,8 +11,10 @@ for `days` days. Every day:
    (a significant drop of treatment against control rolls the champion back);
 3. echo_train when enough new data arrived: fine-tune the champion, evaluate against it
    (offline estimate + regression set), promote or reject;
-so the next day is served by whatever was promoted. After the last day one more
-echo_daily run ingests the late events and settles the deferred completions.
+so the next day is served by whatever was promoted. One more day is served and processed
+after the last one, with no fine-tune after it: its partition holds the late events of the
+day before, and its data settles the completions deferred then (the echo_daily checks
+want a day with traffic, as production always has).
 
 `runner="inprocess"` calls the stage functions the DAG tasks call (the bench: no Airflow
 start-up per task; validations skipped); `runner="airflow"` runs the real DAGs with
@@ -57,7 +59,7 @@ def run_flywheel(
     if base is None:
         raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
     log = []
-    for i in range(days):
+    for i in range(days + 1):
         day = start + timedelta(days=i)
         with open_warehouse(settings=settings) as con:
             champ = champion(con)
@@ -68,7 +70,7 @@ def run_flywheel(
         }
         t0 = time.perf_counter()
         sim = simulate_days(day, 1, seed=seed, users=users, proposer="model", arms=arms,
-                            control_share=control_share, repo_day=i, repo_days=days,
+                            control_share=control_share, repo_day=i, repo_days=days + 1,
                             settings=settings)  # fmt: skip
         t1 = time.perf_counter()
         daily = _daily(day, settings, runner)
@@ -78,7 +80,7 @@ def run_flywheel(
                 daily["guard"] = {"rolled_back": champ.model_id, "restored": after.model_id,
                                   "reason": get_model(con, champ.model_id).decided_reason}  # fmt: skip
         t2 = time.perf_counter()
-        trained = _train(day, settings, runner)
+        trained = _train(day, settings, runner) if i < days else {"skipped": "last day"}
         entry = {"day": day.isoformat(), "treatment_model": champ.model_id,
                  "control_model": base.model_id, "shown": sim["completions_shown"],
                  "guard": daily.get("guard", {}), "train": trained,
@@ -86,10 +88,9 @@ def run_flywheel(
                              "train": round(time.perf_counter() - t2, 1)}}  # fmt: skip
         log.append(entry)
         say(_line(entry))
-    drain = start + timedelta(days=days)
-    _daily(drain, settings, runner)  # late events and deferred completions of the last day
+    last = start + timedelta(days=days)
     return {"start": start.isoformat(), "days": days, "base_model": base.model_id, "log": log,
-            "drain_day": drain.isoformat()}  # fmt: skip
+            "last_day": last.isoformat()}  # fmt: skip
 
 
 def _line(entry: dict[str, Any]) -> str:
@@ -133,10 +134,10 @@ def _daily(day: date, settings: Settings, runner: str) -> dict[str, Any]:
 
 
 def _train(day: date, settings: Settings, runner: str) -> dict[str, Any]:
-    from echo_ops.evaluate import evaluate_candidate
+    from echo_ops.evaluate import EvalDataError, evaluate_candidate
     from echo_ops.finetune import fine_tune, new_data_window
     from echo_ops.promote import promote_or_reject
-    from echo_ops.registry import list_models
+    from echo_ops.registry import list_models, set_status
     from echo_ops.warehouse import open_warehouse
 
     with open_warehouse(settings=settings) as con:
@@ -153,7 +154,12 @@ def _train(day: date, settings: Settings, runner: str) -> dict[str, Any]:
                 "reason": newest.decided_reason}  # fmt: skip
     ft = fine_tune(settings)
     with open_warehouse(settings=settings) as con:
-        evaluate_candidate(con, ft["candidate_id"], settings)
+        try:
+            evaluate_candidate(con, ft["candidate_id"], settings)
+        except EvalDataError as exc:  # the DAG fails the task; the loop records it and goes on
+            reason = f"not evaluated: {exc}"
+            set_status(con, ft["candidate_id"], "rejected", reason)
+            return {"candidate_id": ft["candidate_id"], "promoted": False, "reason": reason}
         decision = promote_or_reject(con, ft["candidate_id"], settings)
     return {"candidate_id": ft["candidate_id"], "promoted": decision["promote"],
             "reason": decision["reason"], "examples": ft["examples"]}  # fmt: skip
