@@ -107,8 +107,8 @@ def main() -> int:
 def summarise(run: dict, settings) -> dict:
     """The issue's figures, from the marts and the registry (not the simulator's truth)."""
     from echo_ops.abtest import arm_user_totals, compare_arms
+    from echo_ops.corpus import default_corpus
     from echo_ops.registry import list_models
-    from echo_ops.simulate.corpus import default_corpus
     from echo_ops.warehouse import open_warehouse, read_sql
 
     base = run["base_model"]
@@ -116,7 +116,7 @@ def summarise(run: dict, settings) -> dict:
     first = served[0] if served else None
     last = date.fromisoformat(run["last_day"])
     out: dict = {"first_promoted_day": first and first.isoformat()}
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         models = list_models(con)
         promotions = [
             m
@@ -176,7 +176,7 @@ def summarise(run: dict, settings) -> dict:
 
 
 def _small_repo(target: Path) -> Path:
-    from echo_ops.simulate.corpus import default_corpus, list_files
+    from echo_ops.corpus import default_corpus, list_files
 
     target.mkdir(parents=True, exist_ok=True)
     for path in list_files(default_corpus("deploy"))[:60:6]:
@@ -187,10 +187,11 @@ def _small_repo(target: Path) -> Path:
 def _base_model(preset: str, root: Path) -> Path:
     """The base model: bootstrapped once per preset and reused across bench runs."""
     from echo_ops.bootstrap import bootstrap_model
+    from echo_ops.config import get_settings
 
     out = REPO / "data" / "bench-base" / preset
     if not (out / "config.json").is_file():
-        bootstrap_model(preset, out)
+        bootstrap_model(preset, out, settings=get_settings())
     return out
 
 
@@ -198,7 +199,7 @@ def _register_base(base_dir: Path, settings) -> None:
     from echo_ops.registry import register_model, set_champion
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         model_id = register_model(
             con, base_dir, kind="bootstrap", model_id="base", settings=settings
         )

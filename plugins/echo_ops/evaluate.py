@@ -14,13 +14,14 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, TrainSettings, get_settings
+from echo_ops.config import Settings, TrainSettings
+from echo_ops.errors import DataError
 from echo_ops.logs import stage_run
 from echo_ops.prompt import line_example
 from echo_ops.train import Example
 
 
-class EvalDataError(ValueError):
+class EvalDataError(DataError):
     """There is no held-out data to judge a candidate on."""
 
 
@@ -97,7 +98,7 @@ def target_loss(proposer, examples: list[Example], cfg: TrainSettings) -> tuple[
 
 
 def evaluate_candidate(
-    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
 ) -> dict[str, Any]:
     """Score the candidate and the champion on the same eval set; store both in the
     candidate's metrics (registry.models) and `eval_report.json` beside it. Re-runnable."""
@@ -109,7 +110,6 @@ def evaluate_candidate(
         write_artifact_json,
     )
 
-    settings = settings or get_settings()
     cfg = settings.train
     with stage_run("evaluate", candidate=candidate_id) as counts:
         rows = load_eval_set(con, cfg.eval_max_examples)
@@ -125,8 +125,8 @@ def evaluate_candidate(
         report = {
             "candidate_id": candidate_id, "champion_id": champ.model_id,
             "eval_example_ids": [r["example_id"] for r in rows],
-            "candidate": score_model(fetch_model_dir(candidate), rows, cfg),
-            "champion": score_model(fetch_model_dir(champ), rows, cfg),
+            "candidate": score_model(fetch_model_dir(candidate, settings), rows, cfg),
+            "champion": score_model(fetch_model_dir(champ, settings), rows, cfg),
             "config": settings.train.model_dump(),
         }  # fmt: skip
         metrics = {"eval": report["candidate"], "champion_eval": report["champion"]}
@@ -136,7 +136,9 @@ def evaluate_candidate(
             if report["offline"]["serving"]:  # served with its calibrated gate if promoted
                 metrics["serving"] = report["offline"]["serving"]
         update_metrics(con, candidate_id, metrics)
-        report["report_uri"] = write_artifact_json(candidate, "eval_report.json", report)
+        report["report_uri"] = write_artifact_json(
+            candidate, "eval_report.json", report, settings.storage
+        )
         if "offline" in report:
             primary = report["offline"]["primary"]
             counts.update(offline_metric=primary["metric"], offline_diff=primary["diff"],
@@ -182,7 +184,7 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
     served, regression = {}, {}
     reg_rows = regression_examples(settings, cfg.regression_examples)
     for name, record in (("candidate", candidate), ("champion", champ)):
-        model_dir = fetch_model_dir(record)
+        model_dir = fetch_model_dir(record, settings)
         served[name] = replay(model_dir, record.model_id, rows, settings)
         proposer = ModelProposer(model_dir, cfg.device, cfg.max_new_tokens)
         regression[name] = target_loss(proposer, reg_rows, cfg)[0]
@@ -196,7 +198,7 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
         if root.model_id == champ.model_id:
             root_served = served["champion"]
         else:
-            root_served = replay(fetch_model_dir(root), root.model_id, rows, settings)
+            root_served = replay(fetch_model_dir(root, settings), root.model_id, rows, settings)
         root_gate = serving_gate(root, settings)
         target = sum(c > 0 and c >= root_gate for c, _, _ in root_served) / max(len(rows), 1)
         gates["candidate"] = calibrated_gate([c for c, _, _ in served["candidate"]], target)

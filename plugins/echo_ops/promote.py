@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.logs import stage_run
 
 
@@ -76,7 +76,7 @@ def decide_guarded(offline: dict[str, Any], margin: float, max_loss_rise: float)
 
 
 def promote_or_reject(
-    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
 ) -> dict[str, Any]:
     """Apply the rule to the candidate's stored eval metrics; switch the champion atomically
     or mark it rejected; save `decision.json` beside it. Re-running repeats the same decision."""
@@ -88,7 +88,6 @@ def promote_or_reject(
         write_artifact_json,
     )
 
-    settings = settings or get_settings()
     cfg = settings.train
     with stage_run("promote", candidate=candidate_id) as counts:
         record = get_model(con, candidate_id)
@@ -123,6 +122,8 @@ def promote_or_reject(
         payload = {"candidate_id": candidate_id, "previous_champion": previous, **asdict(decision),
                    "rule": rule,
                    "config": settings.train.model_dump()}  # fmt: skip
-        payload["decision_uri"] = write_artifact_json(record, "decision.json", payload)
+        payload["decision_uri"] = write_artifact_json(
+            record, "decision.json", payload, settings.storage
+        )
         counts.update(promoted=decision.promote, reason=decision.reason)
         return payload

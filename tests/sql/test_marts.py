@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from echo_ops.marts import refresh_marts
-from echo_ops.warehouse import run_sql_file
+from tests.kit import given, warehouse
 
 DAY = date(2026, 11, 2)
-COLUMNS = (
-    "ds date, completion_id varchar, user_id varchar, model_version varchar, language_id varchar, "
-    "outcome varchar, accept_kind varchar, settled_reason varchar, proposal_text varchar, "
-    "final_text varchar, accepted_retained_chars bigint, edit_distance bigint, kept_rate double, "
-    "shown_at timestamp"
-)
+# The refinement columns the marts read; the table itself comes from include/sql/ddl.
+COLUMNS = ("ds", "completion_id", "user_id", "model_version", "language_id", "outcome",
+           "accept_kind", "settled_reason", "proposal_text", "final_text",
+           "accepted_retained_chars", "edit_distance", "kept_rate")  # fmt: skip
 ROWS = [
     (
         "2026-11-02",
@@ -61,7 +58,7 @@ ROWS = [
         "yy",
         0,
         2,
-        None,
+        0.0,  # extraction writes 0 for a rejected proposal (nothing of it retained)
     ),
     (
         "2026-11-02",
@@ -76,7 +73,7 @@ ROWS = [
         "",
         0,
         1,
-        None,
+        0.0,
     ),
     (
         "2026-11-01",
@@ -98,29 +95,22 @@ ROWS = [
 
 @pytest.fixture
 def con():
-    con = duckdb.connect()
-    run_sql_file(con, "ddl/schemas")
-    con.execute(f"create table staging.refinements ({COLUMNS})")
-    for row in ROWS:
-        con.execute(
-            "insert into staging.refinements values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2026-11-02 10:00')",
-            row,
-        )
-    con.execute("alter table staging.refinements add column request_id varchar")
-    con.execute("update staging.refinements set request_id = 'r-' || completion_id")
+    con = warehouse()
+    given(con, "staging.refinements", [
+        {**dict(zip(COLUMNS, row, strict=True)), "shown_at": datetime(2026, 11, 2, 10),
+         "request_id": f"r-{row[1]}", "session_id": "s", "doc_uri": "file:///a.py",
+         "shown_ds": row[0], "settled_at": datetime(2026, 11, 2, 10, 5), "touching_edits": 0,
+         "trajectory_json": "[]"}
+        for row in ROWS
+    ])  # fmt: skip
     # the server log: c1..c3 served in an A/B (u1 control, u2 treatment), plus requests
     # that were never shown; c4 and c0 outside any experiment
-    con.execute(
-        "create table staging.stg_model_server__completions (ds date, request_id varchar, "
-        "model_version varchar, arm varchar, user_id varchar)"
-    )
-    con.execute(
-        "insert into staging.stg_model_server__completions values "
-        "('2026-11-02', 'r-c1', 'm1', 'control', 'u1'), ('2026-11-02', 'r-c2', 'm1', 'control', 'u1'), "
-        "('2026-11-02', 'r-x1', 'm1', 'control', 'u1'), ('2026-11-02', 'r-c3', 'm1', 'treatment', 'u2'), "
-        "('2026-11-02', 'r-x2', 'm3', 'treatment', 'u2'), ('2026-11-02', 'r-c4', 'm2', null, null), "
-        "('2026-11-01', 'r-c0', 'm1', 'treatment', 'u2')"
-    )
+    given(con, "raw.server_events", [
+        ("2026-11-02", "r-c1", "m1", "control", "u1"), ("2026-11-02", "r-c2", "m1", "control", "u1"),
+        ("2026-11-02", "r-x1", "m1", "control", "u1"), ("2026-11-02", "r-c3", "m1", "treatment", "u2"),
+        ("2026-11-02", "r-x2", "m3", "treatment", "u2"), ("2026-11-02", "r-c4", "m2", None, None),
+        ("2026-11-01", "r-c0", "m1", "treatment", "u2"),
+    ], columns=("ds", "request_id", "model_version", "arm", "user_id"))  # fmt: skip
     return con
 
 

@@ -54,14 +54,14 @@ def run_flywheel(
     from echo_ops.simulate.run import simulate_days
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         base = champion(con)
     if base is None:
         raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
     log = []
     for i in range(days + 1):
         day = start + timedelta(days=i)
-        with open_warehouse(settings=settings) as con:
+        with open_warehouse(settings) as con:
             champ = champion(con)
             base_rec = get_model(con, base.model_id)
         arms = {
@@ -74,7 +74,7 @@ def run_flywheel(
                             settings=settings)  # fmt: skip
         t1 = time.perf_counter()
         daily = _daily(day, settings, runner)
-        with open_warehouse(settings=settings) as con:
+        with open_warehouse(settings) as con:
             after = champion(con)
             if after.model_id != champ.model_id:  # the online guard rolled it back
                 daily["guard"] = {"rolled_back": champ.model_id, "restored": after.model_id,
@@ -113,55 +113,43 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 def _daily(day: date, settings: Settings, runner: str) -> dict[str, Any]:
-    from echo_ops.align import align_day
-    from echo_ops.datasets import build_training_examples
-    from echo_ops.extract import extract_day
-    from echo_ops.guard import online_guard
-    from echo_ops.ingest import ingest_day
-    from echo_ops.marts import refresh_marts
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops import pipeline
 
     if runner == "airflow":
         _airflow("echo_daily", day)
         return {"guard": {}}
-    with open_warehouse(settings=settings) as con:
-        ingest_day(con, day, settings)
-        align_day(con, day, settings)
-        extract_day(con, day, settings)
-        build_training_examples(con, day, settings)
-        refresh_marts(con, day)
-        return {"guard": online_guard(con, day, settings)}
+    # the task layer the DAG calls, minus the GX validations and the analyst snapshot
+    for step in (pipeline.init_warehouse, pipeline.ingest, pipeline.align, pipeline.extract,
+                 pipeline.build_training_examples, pipeline.refresh_marts):  # fmt: skip
+        step(day, settings)
+    return {"guard": pipeline.online_guard(day, settings)}
 
 
 def _train(day: date, settings: Settings, runner: str) -> dict[str, Any]:
-    from echo_ops.evaluate import EvalDataError, evaluate_candidate
-    from echo_ops.finetune import fine_tune, new_data_window
-    from echo_ops.promote import promote_or_reject
+    from echo_ops import pipeline
+    from echo_ops.evaluate import EvalDataError
     from echo_ops.registry import list_models, set_status
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(settings=settings) as con:
-        window = new_data_window(con)
-    if window["new_examples"] < settings.train.min_new_examples:
-        return {
-            "skipped": f"{window['new_examples']} new examples < {settings.train.min_new_examples}"
-        }
+    check = pipeline.check_new_data(settings)
+    if not check["fine_tune"]:
+        return {"skipped": check["reason"]}
     if runner == "airflow":
         _airflow("echo_train", day)
-        with open_warehouse(settings=settings) as con:
+        with open_warehouse(settings) as con:
             newest = [m for m in list_models(con) if m.kind == "fine_tune"][-1]
         return {"candidate_id": newest.model_id, "promoted": newest.status == "champion",
                 "reason": newest.decided_reason}  # fmt: skip
-    ft = fine_tune(settings)
-    with open_warehouse(settings=settings) as con:
-        try:
-            evaluate_candidate(con, ft["candidate_id"], settings)
-        except EvalDataError as exc:  # the DAG fails the task; the loop records it and goes on
-            reason = f"not evaluated: {exc}"
+    ft = pipeline.fine_tune(settings=settings)
+    try:
+        pipeline.evaluate_candidate(ft["candidate_id"], settings)
+    except EvalDataError as exc:  # the DAG fails the task; the loop records it and goes on
+        reason = f"not evaluated: {exc}"
+        with open_warehouse(settings) as con:
             set_status(con, ft["candidate_id"], "rejected", reason)
-            return {"candidate_id": ft["candidate_id"], "promoted": False, "reason": reason}
-        decision = promote_or_reject(con, ft["candidate_id"], settings)
-    return {"candidate_id": ft["candidate_id"], "promoted": decision["promote"],
+        return {"candidate_id": ft["candidate_id"], "promoted": False, "reason": reason}
+    decision = pipeline.promote_or_reject(ft["candidate_id"], settings)
+    return {"candidate_id": ft["candidate_id"], "promoted": decision["promoted"],
             "reason": decision["reason"], "examples": ft["examples"]}  # fmt: skip
 
 

@@ -24,13 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from echo_ops.simulate.corpus import (
-    DocPlan,
-    finish_plan,
-    list_files,
-    load_lines,
-    pick_holes,
-)
+from echo_ops.corpus import list_files, load_lines
+from echo_ops.simulate.corpus import DocPlan, finish_plan, pick_holes
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 from simkit import good_events
 
 from echo_ops.config import Settings
-from echo_ops.simulate.corpus import default_corpus
+from echo_ops.corpus import default_corpus
 from echo_ops.simulate.repo import day_document, plan_repo
 from echo_ops.simulate.run import arm_of, simulate_days
 

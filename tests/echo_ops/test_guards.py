@@ -30,8 +30,8 @@ from echo_ops.registry import (
 )
 from echo_ops.train import Example, train
 from echo_ops.warehouse import open_warehouse, run_sql_file
-
-from .conftest import MEMORISED_SOURCE, tiny_train_settings
+from tests.echo_ops.conftest import MEMORISED_SOURCE
+from tests.kit import tiny_train_settings
 
 D = date(2026, 11, 3)
 
@@ -94,7 +94,7 @@ def _repo_examples(shuffled: bool) -> list[Example]:
 def test_sabotaged_candidate_is_rejected_and_the_real_one_would_win(memorised_base, tmp_path):
     settings = _guard_settings(tmp_path)
     sabotaged = _fine_tune(memorised_base, tmp_path / "sabotage", _repo_examples(True), 40)
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         _seed_eval_rows(con)
         _register(con, memorised_base, "good", settings)
         _register(con, sabotaged, "sabotaged", settings, parent="good")
@@ -114,7 +114,7 @@ def test_sabotaged_candidate_is_rejected_and_the_real_one_would_win(memorised_ba
 def test_candidate_that_wrecks_the_regression_set_is_rejected(tiny_base, tmp_path):
     settings = _guard_settings(tmp_path, regression_max_loss_rise=0.05)
     overfit = _fine_tune(tiny_base, tmp_path / "overfit", _repo_examples(False), 80)
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         _seed_eval_rows(con)
         _register(con, tiny_base, "base", settings)
         set_champion(con, "base", "first")
@@ -163,7 +163,7 @@ def test_online_drop_triggers_rollback(tmp_path, treatment, rolled_back):
     from echo_ops.guard import online_guard
 
     settings = Settings(data_root=tmp_path, train=TrainSettings(rollback_min_shown=300))
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         _register(con, _fake(tmp_path, "base"), "base", settings)
         set_champion(con, "base", "first")
         register_model(con, _fake(tmp_path, "ft"), kind="fine_tune", model_id="ft",
@@ -183,7 +183,7 @@ def test_online_drop_triggers_rollback(tmp_path, treatment, rolled_back):
 
 def test_rollback_restores_the_exact_previous_champion(tmp_path):
     settings = Settings(data_root=tmp_path)
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         for name in ("base", "a", "b", "c"):
             register_model(con, _fake(tmp_path, name), kind="fine_tune", model_id=name,
                            settings=settings)  # fmt: skip
@@ -203,7 +203,7 @@ def test_rollback_restores_the_exact_previous_champion(tmp_path):
 def test_promotion_is_atomic_under_a_concurrent_reader(tmp_path):
     settings = Settings(data_root=tmp_path)
     seen: list[int] = []
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         for name in ("a", "b"):
             register_model(con, _fake(tmp_path, name), kind="fine_tune", model_id=name,
                            settings=settings)  # fmt: skip

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from echo_ops.cli import main
 from echo_ops.warehouse import connect
+from tests.kit import create_tables, given
 
 PLANTED = [
     ("aws_access_key", "AKIAQ3EGRUZ7XK2LMN4P", "k = '{v}'"),
@@ -46,9 +48,9 @@ def test_scan_secrets_scores_planted_secrets(settings, capsys):
 
 def test_scan_secrets_fails_when_training_data_holds_a_planted_value(settings, capsys):
     _truth(settings)
-    con = connect(settings=settings)
-    con.execute("create table training.examples (prefix varchar, target varchar, suffix varchar)")
-    con.execute("insert into training.examples values ('', 'k = ''AKIAQ3EGRUZ7XK2LMN4P''', '')")
+    con = create_tables(connect(settings))
+    planted = {"ds": date(2026, 11, 20), "prefix": "", "target": "k = 'AKIAQ3EGRUZ7XK2LMN4P'"}
+    given(con, "training.examples", [{**planted, "suffix": ""}])
     con.close()
     assert main(["scan-secrets", "--fp-files", "1", "--check-training-set"]) == 1
     assert json.loads(capsys.readouterr().out)["leaked_in_training_set"] == 1
@@ -68,7 +70,7 @@ def test_consent_then_quality_cli(settings, capsys):
 
 
 def test_planted_values_outside_the_completion_are_scored_standalone(settings, tmp_path):
-    from echo_ops.safety import score_planted_secrets
+    from echo_ops.simulate.score import score_planted_secrets
 
     day = tmp_path / "ds=2026-11-20"
     day.mkdir()
@@ -97,7 +99,7 @@ def test_planted_values_outside_the_completion_are_scored_standalone(settings, t
 def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
     assert main(["forget", "--user", "u7", "--yes", "--requested-by", "dpo"]) == 0
     out = json.loads(capsys.readouterr().out)
-    con = connect(settings=settings)
+    con = connect(settings)
     places = con.execute(
         "select count(*) from ops.erasure_audit where erasure_id = ? and requested_by = 'dpo'",
         [out["erasure_id"]],
@@ -109,7 +111,7 @@ def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
 
 
 def test_whole_documents_are_scored_and_a_missed_secret_counts_as_leaked(tmp_path):
-    from echo_ops.safety import score_documents
+    from echo_ops.simulate.score import score_documents
 
     day = tmp_path / "ds=2026-11-20"
     day.mkdir()

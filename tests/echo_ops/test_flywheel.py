@@ -16,7 +16,7 @@ START = date(2026, 11, 2)
 
 @pytest.fixture
 def loop_env(tiny_copy, monkeypatch, tmp_path):
-    from echo_ops.simulate.corpus import default_corpus, list_files
+    from echo_ops.corpus import default_corpus, list_files
 
     repo = tmp_path / "repo"  # a small team repository: a few files of the deploy corpus
     repo.mkdir()
@@ -37,10 +37,11 @@ def loop_env(tiny_copy, monkeypatch, tmp_path):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     reset_settings_cache()
-    with open_warehouse() as con:
-        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
+    settings = get_settings()
+    with open_warehouse(settings) as con:
+        register_model(con, tiny_copy, kind="bootstrap", model_id="base", settings=settings)
         set_champion(con, "base", "first")
-    return get_settings()
+    return settings
 
 
 def test_closed_loop_serves_the_champion_with_a_control_arm(loop_env):
@@ -51,7 +52,7 @@ def test_closed_loop_serves_the_champion_with_a_control_arm(loop_env):
     assert [e["treatment_model"] for e in out["log"]][0] == "base"
     first = out["log"][0]["train"]
     assert first.get("candidate_id"), first  # day 1's data was enough to fine-tune
-    with open_warehouse() as con:
+    with open_warehouse(loop_env) as con:
         models = {m.model_id: m for m in list_models(con)}
         cand = models[first["candidate_id"]]
         assert cand.status in ("champion", "rejected") and cand.decided_reason
