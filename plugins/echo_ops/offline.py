@@ -145,9 +145,10 @@ def paired_bootstrap(
 
 def regression_examples(settings: Settings, n: int) -> list[Example]:
     """A fixed set of `n` FIM examples from the base corpus, in the served whole-line shape."""
-    from echo_ops.bootstrap import corpus_fim_examples, corpus_texts, default_corpus_dir
+    from echo_ops.bootstrap import corpus_fim_examples
+    from echo_ops.corpus import corpus_texts, default_corpus
 
-    corpus = Path(settings.train.corpus_dir or default_corpus_dir())
+    corpus = Path(settings.train.corpus_dir or default_corpus("base"))
     texts = [t for _, t in corpus_texts(corpus, 400_000)]
     rows = [ex for _, ex in corpus_fim_examples(texts, 20261207, chunk_chars=600)]
     rows = random.Random(7).sample(rows, min(n, len(rows)))
