@@ -104,8 +104,8 @@ def cmd_consent(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     import getpass
 
-    from echo_ops.consent import forget_user
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops.config import get_settings
+    from echo_ops.consent import forget
 
     if not args.yes:
         if not sys.stdin.isatty():
@@ -120,9 +120,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if typed.strip() != args.user:
             print("not confirmed; nothing erased", file=sys.stderr)
             return 1
-    with open_warehouse() as con:
-        report = forget_user(con, args.user, requested_by=args.requested_by or getpass.getuser())
-    _print_json({"erasure_id": report.erasure_id, "removed": report.removed, "total": report.total})
+    report = forget(args.user, args.requested_by or getpass.getuser(), get_settings())
+    _print_json(
+        {
+            "erasure_id": report.erasure_id,
+            "by_layer": report.by_layer(),
+            "removed": report.removed,
+            "total": report.total,
+            "warehouse_file_bytes_before_after": report.file_bytes,
+        }
+    )
     return 0
 
 

@@ -65,11 +65,11 @@ def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
     spill = Path(settings.data_root) / "tmp" / "duckdb"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
+    con.execute("set memory_limit = ?", [settings.extract.duckdb_memory_limit])
     (current,) = con.execute("select current_setting('temp_directory')").fetchone()
     if current != str(spill):
         try:
-            con.execute(f"set temp_directory = '{spill}'")
+            con.execute("set temp_directory = ?", [str(spill)])
         except duckdb.NotImplementedException:
             pass  # this connection has spilled already: it keeps the directory it used
 

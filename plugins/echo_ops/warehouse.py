@@ -21,6 +21,8 @@ from echo_ops.config import Settings, get_settings
 from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
+# Never published: the suppression list of opted-out and forgotten users names them.
+UNPUBLISHED_TABLES = ("ops.consent",)
 
 
 def sql_path(name: str, sql_dir: Path | None = None) -> Path:
@@ -36,6 +38,12 @@ def sql_path(name: str, sql_dir: Path | None = None) -> Path:
             f"expected one SQL file named {name}.sql under {root}; found {found}"
         )
     return matches[0]
+
+
+def quote_literal(value: str) -> str:
+    """`value` as a SQL string literal, for the few places DuckDB takes no parameter
+    (COPY ... TO): a data root may hold an apostrophe."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def read_sql(name: str, sql_dir: Path | None = None) -> str:
@@ -155,8 +163,53 @@ def publish_snapshot(
     return published
 
 
+def remove_stale_publish_temps(target: Path) -> int:
+    """Delete copies a killed publish left beside `target` (they hold analyst data, and
+    nothing else would ever remove them); returns how many files went. Publishes are
+    serialised by the writer pool, so no other publish is writing one now."""
+    if not target.parent.is_dir():
+        return 0
+    stale = [
+        p
+        for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.tmp.wal")
+        for p in target.parent.glob(pattern)
+    ]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def rewrite_file(path: Path) -> tuple[int, int]:
+    """Copy the warehouse at `path` into a fresh file and swap it in; (bytes before, after).
+
+    DuckDB reuses freed blocks but never clears them, so deleted rows stay readable in
+    the file until it is rewritten: erasure needs this. Takes the writer's lock (fails
+    fast if someone holds the file) for the whole copy.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.rewrite")
+    before = path.stat().st_size
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("force checkpoint")
+        (src,) = con.execute("select current_database()").fetchone()
+        con.execute("attach ? as fresh", [str(tmp)])
+        try:
+            con.execute(f'copy from database "{src}" to fresh')
+        finally:
+            con.execute("detach fresh")
+        os.replace(tmp, path)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    return before, path.stat().st_size
+
+
 def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_publish_temps(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     (src_db,) = con.execute("select current_database()").fetchone()
     tables = con.execute(
@@ -165,13 +218,13 @@ def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> di
         [src_db],
     ).fetchall()
     published: dict[str, int] = {}
-    con.execute(f"attach '{tmp}' as snapshot")
+    con.execute("attach ? as snapshot", [str(tmp)])
     try:
         for schema in LAYERS:
             if schema not in exclude_schemas:
                 con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, name in tables:
-            if schema in exclude_schemas:
+            if schema in exclude_schemas or f"{schema}.{name}" in UNPUBLISHED_TABLES:
                 continue
             con.execute(
                 f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}"
