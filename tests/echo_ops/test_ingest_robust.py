@@ -115,11 +115,9 @@ def test_duplicate_keys_and_non_finite_numbers_are_refused_with_reasons(settings
     client, server = _events(2)
     event = json.loads(client[0])
     twice = json.dumps(event)[:-1] + ', "user_id": "someone-else"}'
-    nested = json.dumps({**event, "doc": {**event["doc"]}}).replace(
-        '"language_id"', '"uri": "file:///other.py", "language_id"'
-    )
+    before = '{"user_id": "someone-else", ' + json.dumps({**event, "event_id": "x2"})[1:]
     _folder(settings, "client").joinpath("c.jsonl").write_text(
-        "\n".join([twice, nested, *client[1:]]) + "\n"
+        "\n".join([twice, before, *client[1:]]) + "\n"
     )
     bad_server = [
         server[0].replace('"latency_ms": 40', f'"latency_ms": {v}')
