@@ -72,6 +72,33 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         0,
     ),
     ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), 0),
+    # The next three follow gitleaks' maintained rules (huggingface-access-token,
+    # huggingface-organization-api-token, openai-api-key, npm-access-token), widened where
+    # keys in the wild differ: a project key without its T3BlbkFJ marker is still a key.
+    ("huggingface_token", re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{34,40}\b"), 0),
+    ("openai_key", re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), 0),
+    ("npm_token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),
+    (
+        "auth_token",
+        # 32-64 hex digits given to a name that says token/auth/secret/key: a bearer token
+        # or an API key, not a checksum (those are named hash, digest, md5, ...).
+        re.compile(
+            r"(?i)(?:token|auth|secret|api[_\-]?key|access[_\-]?key)[\w.\-]*['\"]?"
+            r"\s*[:=]\s*['\"]?([0-9a-f]{32,64})(?![0-9a-z])"
+        ),
+        1,
+    ),
+    (
+        "env_secret",
+        # a .env / shell line: NAME=value with no spaces, the name upper case (Python's
+        # `password=password` keyword arguments are lower case), the value a literal
+        re.compile(
+            r"(?m)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|SECRET_KEY|TOKEN"
+            r"|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*=(?!(?:None|True|False|null)\b|\$)(['\"]?)"
+            r"([^\s'\"(),]{4,})\1[ \t]*$"
+        ),
+        2,
+    ),
     ("stripe_key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b"), 0),
     (
         "connection_password",
@@ -90,6 +117,10 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         0,
     ),
 )
+
+# A secret manager's name for a secret (GCP projects/.../secrets/..., an AWS ARN, a Vault
+# or file path) says where a secret lives, not what it is.
+_RESOURCE_PATH = re.compile(r"arn:[\w:\-/.+=@]+|[\w.\-]*(?:/[\w.:@\-]+){2,}/?|/[\w.\-/]+")
 
 _DS_KIND = {
     "AWS Access Key": "aws_access_key",
@@ -170,7 +201,10 @@ def _scan_line(line: str) -> Iterable[tuple[str, str]]:
             if not value or is_sequential_string(value) or is_potential_uuid(value):
                 continue
             if plugin.secret_type == "Secret Keyword" and (
-                is_templated_secret(value) or is_indirect_reference(line) or len(value) < 6
+                is_templated_secret(value)
+                or is_indirect_reference(line)
+                or len(value) < 6
+                or _RESOURCE_PATH.fullmatch(value)
             ):
                 continue
             yield _DS_KIND.get(plugin.secret_type, _slug(plugin.secret_type)), value
