@@ -50,8 +50,11 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "private_key",
         # ...or hold only body lines: a whole line of base64 this long is key material,
-        # not code (the PEM body lines are 64 characters).
-        re.compile(r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*$"),
+        # not code (the PEM body lines are 64 characters), and so is the shorter last
+        # line that follows such a run.
+        re.compile(
+            r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*$(?:\r?\n[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*$)*"
+        ),
         0,
     ),
     (
@@ -129,6 +132,29 @@ _DS_KIND = {
     "Basic Auth Credentials": "connection_password",
     "Secret Keyword": "secret_assignment",
 }
+
+
+# Token shapes no code holds by chance (RE2 syntax, for DuckDB's regexp_matches): the
+# training_set suite scans every text with these in SQL, a tripwire beside the stamp each
+# example carries of the detector that redacted it (scanned_by).
+TRIPWIRE = (
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY|(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}"
+    r"|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}|xox[abposr]-[A-Za-z0-9-]{10}"
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{16}|(?:hf|api_org)_[A-Za-z0-9]{34}"
+    r"|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}"
+)
+
+
+@lru_cache(maxsize=1)
+def detector_version() -> str:
+    """Names what redact_text finds: Echo's rules, detect-secrets' version and plugins."""
+    import hashlib
+    from importlib.metadata import version
+
+    parts = [f"{k}:{p.pattern}:{g}" for k, p, g in _RULES]
+    parts += [version("detect-secrets"), *sorted(type(p).__name__ for p in _plugins())]
+    parts += [_RESOURCE_PATH.pattern, _PREFILTER.pattern]
+    return "echo-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
