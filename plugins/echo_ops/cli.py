@@ -485,7 +485,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from echo_ops import registry
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
+    # list and show only read: they must not take the writer's lock (nor need one)
+    with open_warehouse(read_only=args.action in ("list", "show", None)) as con:
         if args.action == "show":
             _print_json(registry.get_model(con, args.model_id).to_dict())
         elif args.action == "rollback":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,12 +75,42 @@ def connect(
     settings = settings or get_settings()
     path = Path(path or settings.storage.warehouse_path)
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        if not path.is_file():
+            raise WarehouseMissing(
+                f"no warehouse at {path}: nothing to read yet (run `echo-ops init` or the "
+                "echo_daily DAG first, or check ECHO_DATA_ROOT)"
+            )
+        return _open(path, read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open(path, read_only=False)
     run_sql_file(con, "ddl/schemas")
     run_sql_file(con, "ddl/ops")
     return con
+
+
+class WarehouseMissing(FileNotFoundError):
+    """A read was asked of a warehouse file that does not exist."""
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the warehouse file (a transient state: retry)."""
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        holder = re.search(r"held in (.*?)(?:\.\s|$)", str(exc))
+        raise WarehouseLocked(
+            f"the warehouse {path} is in use by another process"
+            f"{f' ({holder.group(1)})' if holder else ''}. Writers take turns through the "
+            "echo_duckdb pool (one slot): wait for the running task to finish, then retry "
+            "(an Airflow task retries by itself). Analysts read the published copy "
+            "(storage.published_path), never this file; read-only CLI verbs wait for "
+            "writers too."
+        ) from None
 
 
 @contextmanager
