@@ -23,7 +23,7 @@ from echo_ops.config import Settings, get_settings
 from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Outcome, day_number, follow
 from echo_ops.extract.shards import walk_documents
-from echo_ops.ingest import ensure_tables, limit_memory
+from echo_ops.ingest import ensure_tables, insert_rows, limit_memory
 from echo_ops.logs import stage_run
 
 
@@ -71,11 +71,48 @@ def extract_day(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
             Path(settings.data_root) / "tmp", progress,
         )  # fmt: skip
-        decided += walked
+        decided += _versions_gone_back(con, ds, walked, cfg.align_lookback_days)
         write_results(con, ds, decided, cfg.align_lookback_days, result)
         counts.update(result.counts())
         record_accounting(con, ds)
     return result
+
+
+def _versions_gone_back(con, ds: date, decided: list[Decision], lookback: int) -> list[Decision]:
+    """A completion waiting for later versions of its document, when an edit made after it
+    (by the client's clock) carries an older version: the counter went backwards (an
+    editor that restarted it), so walking by version can never follow it. Quarantined now
+    with that reason, instead of waiting out the lookback as horizon_not_covered."""
+    waiting = {
+        d.cand["completion_id"]: d
+        for d in decided
+        if d.action in ("defer", "quarantine") and d.reason == "horizon_not_covered"
+    }
+    if not waiting:
+        return decided
+    rows = [(c, d.cand["session_id"], d.cand["doc_uri"], d.cand["shown_doc_version"], d.cand["shown_at"])
+            for c, d in waiting.items()]  # fmt: skip
+    con.execute(
+        "create or replace temp table _waiting (completion_id varchar, session_id varchar, "
+        "doc_uri varchar, shown_doc_version bigint, shown_at timestamp)"
+    )
+    insert_rows(con, "_waiting", ["completion_id", "session_id", "doc_uri", "shown_doc_version", "shown_at"], rows)  # fmt: skip
+    found = con.execute(
+        "select w.completion_id, w.shown_doc_version, min(e.doc_version) from _waiting w "
+        "join staging.stg_telemetry__editor_events e on e.session_id = w.session_id "
+        "and e.doc_uri = w.doc_uri and e.ds between $lo and $ds "
+        "and e.event_type = 'document.changed' and e.doc_version < w.shown_doc_version "
+        "and e.event_at > w.shown_at group by all",
+        {"lo": ds - timedelta(days=lookback), "ds": ds},
+    ).fetchall()
+    for cid, shown_version, version in found:
+        d = waiting[cid]
+        d.action = "quarantine"
+        d.reason = (
+            f"doc_version_backwards: an edit at version {version} came after the proposal "
+            f"shown on version {shown_version}"
+        )
+    return decided
 
 
 def _aligned(con, ds: date) -> bool:
