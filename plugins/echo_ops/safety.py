@@ -51,9 +51,10 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         "private_key",
         # ...or hold only body lines: a whole line of base64 this long is key material,
         # not code (the PEM body lines are 64 characters), and so is the shorter last
-        # line that follows such a run.
+        # line that follows such a run. `$` of (?m) stops before \n only: a CRLF file's
+        # lines end in \r, which must not hide them.
         re.compile(
-            r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*$(?:\r?\n[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*$)*"
+            r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*\r?$(?:\n[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*\r?$)*"
         ),
         0,
     ),
@@ -98,7 +99,7 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         re.compile(
             r"(?m)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|SECRET_KEY|TOKEN"
             r"|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*=(?!(?:None|True|False|null)\b|\$)(['\"]?)"
-            r"([^\s'\"(),]{4,})\1[ \t]*$"
+            r"([^\s'\"(),]{4,})\1[ \t]*\r?$"
         ),
         2,
     ),
