@@ -191,7 +191,7 @@ def _names_user(text: str, user_id: str, ids: dict[str, set[str]]) -> bool:
     if (
         user_id not in text
         and "\\u" not in text
-        and not any(i in text for col in _LINK_COLUMNS for i in ids[col])
+        and not any(f'"{c}"' in text for c in _LINK_COLUMNS)
     ):
         return False
     fields = string_fields(text, _ID_KEYS)
