@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.contract.jsonl import gunzip, string_fields
 from echo_ops.logs import stage_run
 from echo_ops.warehouse import (
@@ -77,8 +77,8 @@ def filter_consented(
 def forget_user(
     con: duckdb.DuckDBPyConnection,
     user_id: str,
+    settings: Settings,
     requested_by: str = "echo-ops",
-    settings: Settings | None = None,
 ) -> ErasureReport:
     """Erase `user_id` from every layer, the published copy, the landing zone and truth.
 
@@ -90,14 +90,13 @@ def forget_user(
     """
     if not user_id or not user_id.strip():
         raise ValueError("forget needs a non-empty user id")
-    settings = settings or get_settings()
     landing = settings.storage.landing_uri
     report = ErasureReport(uuid.uuid4().hex[:12])
     with stage_run("forget", erasure_id=report.erasure_id) as counts:
         set_consent(con, user_id, True)
         ids = _warehouse_ids(con, user_id)
         # Landing first: its lines add ids (server requests never shown, lines ingest refused).
-        landing_removed = _erase_landing(landing, user_id, ids)
+        landing_removed = _erase_landing(landing, user_id, ids, settings.storage)
         report.removed.update(_erase_warehouse(con, user_id, ids))
         report.removed.update(landing_removed)
         report.removed.update(_erase_truth(Path(settings.storage.truth_dir), user_id))
@@ -116,8 +115,8 @@ def forget(user_id: str, requested_by: str, settings: Settings) -> ErasureReport
     erased bytes (DuckDB reuses freed blocks but never clears them). Needs the writer's
     lock, like any write: run it in the echo_duckdb pool's slot or with the DAGs paused."""
     path = Path(settings.storage.warehouse_path)
-    with open_warehouse(path, settings=settings) as con:
-        report = forget_user(con, user_id, requested_by, settings)
+    with open_warehouse(path) as con:
+        report = forget_user(con, user_id, settings, requested_by)
     report.file_bytes = rewrite_file(path)
     return report
 
@@ -198,7 +197,7 @@ def _names_user(text: str, user_id: str, ids: dict[str, set[str]]) -> bool:
     return user_id in fields["user_id"] or any(fields[c] & ids[c] for c in _LINK_COLUMNS)
 
 
-def _erase_landing(landing: str, user_id: str, ids: dict[str, set[str]]) -> dict[str, int]:
+def _erase_landing(landing: str, user_id: str, ids: dict[str, set[str]], store) -> dict[str, int]:
     """Drop the user's lines from both streams. A line is the user's when it names them,
     or one of their request or completion ids; ids of the lines dropped join `ids` on
     the way (client lines first: server lines are the user's through those)."""
@@ -213,20 +212,20 @@ def _erase_landing(landing: str, user_id: str, ids: dict[str, set[str]]) -> dict
             ids[col] |= fields[col] - {""}
         return True
 
-    removed = _rewrite_objects(landing, "client", drop)
-    removed.update(_rewrite_objects(landing, "server", drop))
+    removed = _rewrite_objects(landing, "client", drop, store)
+    removed.update(_rewrite_objects(landing, "server", drop, store))
     return removed
 
 
-def _rewrite_objects(root: str, prefix: str, drop) -> dict[str, int]:
+def _rewrite_objects(root: str, prefix: str, drop, store=None) -> dict[str, int]:
     """Rewrite each object without the lines `drop` selects; returns lines removed per
     object. Lines split as ingest splits them (contract.jsonl); kept lines keep their bytes.
     An object that cannot be read whole is reported (`unreadable:`), never guessed at."""
     removed: dict[str, int] = {}
-    for obj in storage.list_objects(root, prefix):
+    for obj in storage.list_objects(root, prefix, store):
         if obj.is_link or obj.key.rsplit("/", 1)[-1].startswith("."):
             continue  # ingest refuses links; dot files are unfinished writes of storage
-        data = storage.read_bytes(root, obj.key)
+        data = storage.read_bytes(root, obj.key, store)
         zipped = obj.key.endswith(".gz")
         body, problem = gunzip(data) if zipped else (data, None)
         if problem:
@@ -241,7 +240,9 @@ def _rewrite_objects(root: str, prefix: str, drop) -> dict[str, int]:
         ]
         if len(kept) != len(pieces):
             out = b"\n".join(kept)
-            storage.write_bytes(root, obj.key, gzip.compress(out, mtime=0) if zipped else out)
+            storage.write_bytes(
+                root, obj.key, gzip.compress(out, mtime=0) if zipped else out, store
+            )
             removed[f"landing:{obj.key}"] = len(pieces) - len(kept)
     return removed
 

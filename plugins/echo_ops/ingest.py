@@ -22,11 +22,12 @@ from pathlib import Path
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
 from echo_ops.contract.jsonl import EventJSONError, gunzip, join_lines, parse_event, split_lines
+from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
-from echo_ops.warehouse import run_sql_file
+from echo_ops.warehouse import ensure_pipeline_tables, insert_rows, limit_memory, read_sql
 
 SOURCES = ("client", "server")
 SCRATCH = "echo_scratch"  # an in-memory database for the day's parsed lines, shared by threads
@@ -34,7 +35,7 @@ RAW_TEXT_CAP = 2000  # quarantine keeps this many characters of a bad line
 log = get_logger("ingest")
 
 
-class IngestError(ValueError):
+class IngestError(DataError):
     """A landing day is unusable as delivered (too many bad lines): fix the input, not the code."""
 
 
@@ -60,47 +61,13 @@ class IngestResult:
         }
 
 
-def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
-    spill = Path(settings.data_root) / "tmp" / "duckdb"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute("set memory_limit = ?", [settings.extract.duckdb_memory_limit])
-    (current,) = con.execute("select current_setting('temp_directory')").fetchone()
-    if current != str(spill):
-        try:
-            con.execute("set temp_directory = ?", [str(spill)])
-        except duckdb.NotImplementedException:
-            pass  # this connection has spilled already: it keeps the directory it used
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql_file(con, "ddl/raw")
-    _payload_as_text(con)
-    run_sql_file(con, "ddl/extract")
-    run_sql_file(con, "staging/stg_telemetry__editor_events")
-    run_sql_file(con, "staging/stg_model_server__completions")
-
-
-def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
-    """Warehouses made when `payload` was a JSON column: make it VARCHAR, once (the ALTER
-    rewrites the column, so it runs only where the type is still JSON)."""
-    for (table,) in con.execute(
-        "select table_name from information_schema.columns where table_schema = 'raw' "
-        "and column_name = 'payload' and data_type <> 'VARCHAR'"
-    ).fetchall():
-        con.execute(f"alter table raw.{table} alter payload type varchar")
-
-
-def ingest_day(
-    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
-) -> IngestResult:
+def ingest_day(con: duckdb.DuckDBPyConnection, ds: date, settings: Settings) -> IngestResult:
     """Load landing day `ds` into raw.*; quarantine bad lines; record the manifest.
 
     Raises IngestError (after recording everything) when the share of quarantined
     lines exceeds `extract.max_quarantine_rate`.
     """
-    settings = settings or get_settings()
-    ensure_tables(con)
+    ensure_pipeline_tables(con)
     limit_memory(con, settings)
     result = IngestResult(ds=ds)
     with stage_run("ingest", ds=ds, landing=settings.storage.landing_uri) as counts:
@@ -109,17 +76,18 @@ def ingest_day(
         con.execute("delete from ops.ingest_summary where ds = ?", [ds])
         con.execute("delete from ops.quarantine where ds = ? and stage = 'ingest'", [ds])
         for source in SOURCES:
-            _ingest_source(con, ds, source, settings.storage.landing_uri, result)
+            _ingest_source(con, ds, source, settings, result)
         counts.update(result.counts())
     _check_quarantine_rate(con, result, settings.extract.max_quarantine_rate)
     return result
 
 
-def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResult) -> None:
+def _ingest_source(con, ds: date, source: str, settings: Settings, result: IngestResult) -> None:
     """Rebuild raw.<source>_events for ds batch by batch (memory stays bounded), then dedup."""
+    landing, store = settings.storage.landing_uri, settings.storage
     objects = [
         o
-        for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}")
+        for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}", store)
         if o.key.endswith((".jsonl", ".jsonl.gz"))
     ]
     con.execute(f"attach if not exists ':memory:' as {SCRATCH}")
@@ -127,10 +95,11 @@ def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResul
     manifest_rows, tally = [], {"lines": 0, "valid": 0, "quarantined": 0}
     for batch in _batches(objects):
         with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
-            rows, early, unparsed = _load_batch(con, source, landing, batch, Path(tmp))
+            rows, early, unparsed = _load_batch(con, source, settings, batch, Path(tmp))
         manifest_rows += rows
         _quarantine_rows(con, ds, source, early)
-        _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in early}, tally)
+        skip = {(k, n) for k, n, *_ in early}
+        _parse_and_load(con, ds, source, result, skip, tally, settings.extract.max_line_bytes)
         # a row naming no parsed line (a whole object) counts as a line: every line is
         # either valid or quarantined
         tally["lines"] += unparsed
@@ -153,11 +122,14 @@ def _batches(objects: list, max_bytes: int = 32 << 20) -> list[list]:
     return [*batches, current] if current else batches or [[]]
 
 
-def _load_batch(con, source: str, landing: str, objects: list, tmp: Path) -> tuple[list, list, int]:
+def _load_batch(
+    con, source: str, settings: Settings, objects: list, tmp: Path
+) -> tuple[list, list, int]:
     """Parse a batch of objects in parallel into the scratch table; (manifest rows, lines
     quarantined before parsing: unreadable objects, links, bytes that are not UTF-8, ...,
     how many of those name no parsed line)."""
-    _parse_object(con, source, "(none)", _empty_file(tmp), create=True)
+    max_bytes = settings.extract.max_line_bytes
+    _parse_object(con, source, "(none)", _empty_file(tmp), max_bytes, create=True)
 
     def load(obj):  # objects load in parallel: a gzip stream is read by one thread
         if obj.is_link:  # never opened: its target may be any file on the machine
@@ -167,8 +139,8 @@ def _load_batch(con, source: str, landing: str, objects: list, tmp: Path) -> tup
             return (obj.key, 0, "", 1), [(obj.key, 0, reason, "")], 1
         cur = con.cursor()
         try:
-            path, sha, clean = _local_copy(landing, obj.key, tmp)
-            n_lines, bad, extra = _load_object(cur, source, path, obj.key, tmp, clean)
+            path, sha, clean = _local_copy(settings.storage, obj.key, tmp)
+            n_lines, bad, extra = _load_object(cur, source, path, obj.key, tmp, clean, max_bytes)
         finally:
             cur.close()
         return (obj.key, obj.size_bytes, sha, n_lines + extra), bad, extra
@@ -188,13 +160,14 @@ def _empty_file(tmp: Path) -> Path:
     return path
 
 
-def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str, bool]:
+def _local_copy(store, key: str, tmp: Path) -> tuple[Path, str, bool]:
     """A local path DuckDB can read, the object's sha256 (S3 objects are downloaded), and
     whether DuckDB may try it as it is (not a plain object holding a \\r, nor an empty
     gzip object: DuckDB would split the one wrongly and read the other as no lines)."""
+    landing = store.landing_uri
     zipped = key.endswith(".gz")
     if storage.is_s3(landing):
-        data = storage.read_bytes(landing, key)
+        data = storage.read_bytes(landing, key, store)
         path = tmp / key.replace("/", "__")
         path.write_bytes(data)
         clean = bool(data) if zipped else b"\r" not in data
@@ -211,7 +184,7 @@ def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str, bool]:
 
 
 def _load_object(
-    con, source: str, path: Path, key: str, tmp: Path, clean: bool
+    con, source: str, path: Path, key: str, tmp: Path, clean: bool, max_bytes: int
 ) -> tuple[int, list, int]:
     """Parse one object into the day's checked lines; (lines parsed, lines quarantined
     already, how many of those name no parsed line).
@@ -224,7 +197,7 @@ def _load_object(
     """
     if clean:
         try:
-            n = _parse_object(con, source, key, path)
+            n = _parse_object(con, source, key, path, max_bytes)
             if not key.endswith(".gz") or not _has_blank_lines(con, source, key):
                 return n, [], 0
             # DuckDB's reader breaks at each \\r too, so a CRLF object reads as every other
@@ -236,8 +209,8 @@ def _load_object(
         except duckdb.Error as exc:
             log.info("%s: read line by line (%s)", key, str(exc).splitlines()[0][:160])
     cleaned = tmp / f"lines-{key.replace('/', '__')}.jsonl"
-    bad, extra = _split_object(path, cleaned, key)
-    return _parse_object(con, source, key, cleaned), bad, extra
+    bad, extra = _split_object(path, cleaned, key, max_bytes)
+    return _parse_object(con, source, key, cleaned, max_bytes), bad, extra
 
 
 def _has_blank_lines(con, source: str, key: str) -> bool:
@@ -249,14 +222,13 @@ def _has_blank_lines(con, source: str, key: str) -> bool:
     return n > 0
 
 
-def _split_object(src: Path, dst: Path, key: str) -> tuple[list[tuple], int]:
+def _split_object(src: Path, dst: Path, key: str, max_bytes: int) -> tuple[list[tuple], int]:
     """Write `src`'s lines, one per \\n, to `dst`, blanking the bad ones; returns (their
     quarantine rows, how many quarantine rows name no line of `dst`)."""
     data = src.read_bytes()
     body, problem = gunzip(data) if key.endswith(".gz") else (data, None)
     lines = split_lines(body)
     bad: list[tuple] = []
-    max_bytes = get_settings().extract.max_line_bytes
     for no, raw in enumerate(lines, start=1):
         reason = _line_problem(raw, max_bytes)
         if reason is not None:
@@ -295,15 +267,13 @@ def _line_problem(raw: bytes, max_bytes: int) -> str | None:
     return None
 
 
-def _parse_object(con, source: str, key: str, path: Path, create: bool = False) -> int:
+def _parse_object(
+    con, source: str, key: str, path: Path, max_line_bytes: int, create: bool = False
+) -> int:
     """Append one object's lines, parsed and checked, to _checked_<source>_lines."""
     table = f"{SCRATCH}._checked_{source}_lines"
-    select = _read_sql(f"raw/checked_{source}_lines")
-    params = {
-        "key": key,
-        "path": str(path),
-        "max_line_bytes": get_settings().extract.max_line_bytes,
-    }
+    select = read_sql(f"raw/checked_{source}_lines")
+    params = {"key": key, "path": str(path), "max_line_bytes": max_line_bytes}
     if create:
         con.execute(f"create or replace table {table} as {select}", params)
         return 0
@@ -334,15 +304,6 @@ def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: Inges
                 ["ds", "source", "object_key", "size_bytes", "sha256", "lines", "status"], records)  # fmt: skip
 
 
-def insert_rows(con, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """Insert many rows in one statement (DuckDB's executemany runs one statement per row)."""
-    if not rows:
-        return
-    params = {f"c{i}": [row[i] for row in rows] for i in range(len(columns))}
-    unnests = ", ".join(f"unnest($c{i})" for i in range(len(columns)))
-    con.execute(f"insert into {table} ({', '.join(columns)}) select {unnests}", params)
-
-
 def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     """rows: (object_key, line_no, reason, raw_text)."""
     insert_rows(
@@ -353,7 +314,9 @@ def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     )
 
 
-def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set, tally) -> None:
+def _parse_and_load(
+    con, ds: date, source: str, result: IngestResult, skip: set, tally, max_line_bytes: int
+) -> None:
     """Judge the lines the fast path refused, quarantine the bad, append the rest to raw.
 
     `skip`: (object, line) already quarantined (bytes that were not UTF-8)."""
@@ -367,7 +330,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set,
     for key, no, line, unreadable in suspects:
         if (key, no) in skip:
             continue
-        reason = _judge(line, source, unreadable)
+        reason = _judge(line, source, unreadable, max_line_bytes)
         if reason is None:
             rescued.append((key, no))
         else:
@@ -383,7 +346,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set,
     tally["valid"] += fast_ok + len(rescued)
     tally["quarantined"] += len(bad)
     con.execute(
-        f"insert into raw.{source}_events by name {_read_sql(f'raw/{source}_events')}", {"ds": ds}
+        f"insert into raw.{source}_events by name {read_sql(f'raw/{source}_events')}", {"ds": ds}
     )
     con.execute(f"drop table {table}")
 
@@ -399,32 +362,10 @@ def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> Non
     """Keep the first copy of each key of the day; quarantine copies that differ from it."""
     key_col = "event_id" if source == "client" else "request_id"
     table = f"raw.{source}_events"
-    # Only keys seen more than once are ranked: a window over the whole day costs seconds.
-    # A copy's content is compared by a hash of every column but where it came from.
-    con.execute(
-        f"""
-        create or replace temp table _copies as
-        select object_key, line_no, {key_col} as k,
-            hash(*columns(* exclude (ds, object_key, line_no))) as content,
-            row_number() over (partition by {key_col} order by object_key, line_no) as copy_no
-        from {table}
-        where ds = $ds
-            and {key_col} in (select {key_col} from {table} where ds = $ds group by 1 having count(*) > 1)
-        """,
-        {"ds": ds},
-    )
+    names = {"source": source, "key": key_col}
+    con.execute(read_sql("raw/event_copies").format(**names), {"ds": ds})
     conflicts = con.execute(
-        f"""
-        select l.object_key, l.line_no,
-            'duplicate_conflict: same {key_col} as an earlier line, other content',
-            coalesce(r.payload, to_json(r)::varchar)
-        from _copies l
-        join _copies f on f.k = l.k and f.copy_no = 1 and f.content <> l.content
-        join {table} r on r.ds = $ds and r.object_key = l.object_key and r.line_no = l.line_no
-        where l.copy_no > 1
-        order by 1, 2
-        """,
-        {"ds": ds},
+        read_sql("raw/event_copy_conflicts").format(**names), {"ds": ds}
     ).fetchall()
     _quarantine_rows(con, ds, source, conflicts)
     _count_reasons(result, conflicts)
@@ -460,12 +401,6 @@ def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> Non
     )
 
 
-def _read_sql(name: str) -> str:
-    from echo_ops.warehouse import read_sql
-
-    return read_sql(name)
-
-
 def _count_quarantined(con, ds: date, source: str) -> int:
     return con.execute(
         "select count(*) from ops.quarantine where ds = ? and stage = 'ingest' and source = ?",
@@ -473,13 +408,13 @@ def _count_quarantined(con, ds: date, source: str) -> int:
     ).fetchone()[0]
 
 
-def _judge(line: str | None, source: str, unreadable: bool) -> str | None:
+def _judge(line: str | None, source: str, unreadable: bool, max_line_bytes: int) -> str | None:
     """Why a line that failed the fast path is bad, or None when the JSON Schema accepts it."""
     if line is None or not line.strip():
         return "empty_line: a blank line holds no event"
     size = len(line.encode("utf-8", "surrogatepass"))
-    if size > get_settings().extract.max_line_bytes:
-        return f"oversize_line: {size} bytes, over the {get_settings().extract.max_line_bytes}-byte line limit"
+    if size > max_line_bytes:
+        return f"oversize_line: {size} bytes, over the {max_line_bytes}-byte line limit"
     try:
         event = parse_event(line)
     except EventJSONError as exc:
@@ -510,17 +445,7 @@ def _check_quarantine_rate(con, result: IngestResult, max_rate: float) -> None:
     )
 
 
-def ensure_ingested(con, days: list[date], settings: Settings | None = None) -> list[date]:
-    """Ingest each day of `days` that has never been ingested; returns the days it loaded.
-
-    Raw partitions depend only on their landing day, so loading an earlier day here
-    gives the same rows as its own run would: backfills stay order-independent.
-    """
-    ensure_tables(con)
-    done = {d for (d,) in con.execute("select distinct ds from ops.ingest_summary").fetchall()}
-    loaded = []
-    for day in days:
-        if day not in done:
-            ingest_day(con, day, settings)
-            loaded.append(day)
-    return loaded
+def ingested_days(con: duckdb.DuckDBPyConnection) -> set[date]:
+    """Landing days fully ingested (ops.ingest_summary is written last)."""
+    ensure_pipeline_tables(con)
+    return {d for (d,) in con.execute("select distinct ds from ops.ingest_summary").fetchall()}

@@ -87,7 +87,9 @@ def test_decontaminate_swapped_cleans_an_eval_set_against_training():
 def test_a_short_target_that_is_an_eval_target_is_decontaminated():
     # No 13-token run to share, other files and contexts: only the target is the same,
     # and that alone makes every offline evaluation of it look better than it is.
-    eval_rows = [{"prefix": "def area(r):\n    ", "suffix": "\n", "target": "return x", "doc_uri": "a.py"}]
+    eval_rows = [
+        {"prefix": "def area(r):\n    ", "suffix": "\n", "target": "return x", "doc_uri": "a.py"}
+    ]
     train = [
         {"prefix": "class Stack:\n    def top(self):\n        ", "suffix": "", "target": "return x\n", "doc_uri": "b.py"},
         {"prefix": "def g():\n    ", "suffix": "", "target": "return y", "doc_uri": "c.py"},

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from eventkit import Kit
+from eventkit import Kit, align_and_extract
 
-from echo_ops.extract import extract_day
 from echo_ops.ingest import ingest_day
 from echo_ops.warehouse import connect
 
@@ -17,9 +16,9 @@ DAY = date(2026, 11, 20)
 
 def _extract(settings, kit: Kit):
     kit.write(Path(settings.storage.landing_uri), DAY)
-    con = connect()
+    con = connect(settings)
     ingest_day(con, DAY, settings)
-    extract_day(con, DAY, settings)
+    align_and_extract(con, DAY, settings)
     return con
 
 

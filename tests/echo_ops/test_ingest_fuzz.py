@@ -13,7 +13,8 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from echo_ops.extract import extract_day
+from eventkit import align_and_extract
+
 from echo_ops.ingest import ingest_day
 from echo_ops.warehouse import connect
 
@@ -106,7 +107,7 @@ def test_a_fuzzed_day_loads_every_good_line_and_accounts_for_every_bad_one(
     shutil.copytree(landing, clean_copy)
 
     # The day as landed: what every good line loads as, and what the transport broke.
-    con = connect(settings=settings)
+    con = connect(settings)
     ingest_day(con, DAY, settings)
     want = con.execute(f"select {_SAME} from raw.client_events order by all").fetchall()
     want_server = con.execute(f"select {_SAME} from raw.server_events order by all").fetchall()
@@ -132,7 +133,7 @@ def test_a_fuzzed_day_loads_every_good_line_and_accounts_for_every_bad_one(
     total = con.execute("select count(*) from ops.quarantine where stage = 'ingest'").fetchone()[0]
     assert total == before + len(expected) and result.quarantined == total
 
-    extract_day(con, DAY, settings)
+    align_and_extract(con, DAY, settings)
     shown, extracted, deferred, quarantined, unaccounted = con.execute(
         "select shown, extracted, deferred, quarantined, unaccounted from ops.extract_accounting "
         "where ds = ?",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from eventkit import Kit
 
+from echo_ops.errors import DataError
 from echo_ops.ingest import IngestError, ingest_day
-from echo_ops.pipeline import data_errors
 from echo_ops.warehouse import connect
 
 DAY = date(2026, 11, 20)
@@ -62,7 +62,7 @@ def test_bad_objects_are_quarantined_and_the_day_goes_on(settings):
     (folder / "deep.jsonl").write_text("\n".join([client[-18], deep, *client[-17:]]) + "\n")
     _folder(settings, "server").joinpath("s.jsonl").write_text("\n".join(server) + "\n")
 
-    con = connect()
+    con = connect(settings)
     result = ingest_day(con, DAY, settings)  # was: BadGzipFile / RecursionError / DuckDB's advice
 
     got = _quarantine(con)
@@ -86,8 +86,8 @@ def test_bad_objects_are_quarantined_and_the_day_goes_on(settings):
 def test_an_unreadable_day_is_a_data_error_not_a_transient_one(settings):
     _folder(settings, "client").joinpath("plain.jsonl.gz").write_text('{"a": 1}\n')
     with pytest.raises(IngestError, match=r"plain.jsonl.gz line 0: unreadable_object") as info:
-        ingest_day(connect(), DAY, settings)
-    assert isinstance(info.value, data_errors())
+        ingest_day(connect(settings), DAY, settings)
+    assert isinstance(info.value, DataError)  # the DAG fails it at once, no retry
 
 
 def test_crlf_lines_count_once_and_u2028_is_text(settings):
@@ -100,7 +100,7 @@ def test_crlf_lines_count_once_and_u2028_is_text(settings):
     _folder(settings, "server").joinpath("crlf.jsonl.gz").write_bytes(
         gzip.compress(("\r\n".join(server) + "\r\n").encode())
     )
-    con = connect()
+    con = connect(settings)
     result = ingest_day(con, DAY, settings)  # was: a quarantine rate of 50% (empty lines)
     assert _quarantine(con) == []
     assert result.loaded == {"client": len(client), "server": len(server)}
@@ -127,7 +127,7 @@ def test_duplicate_keys_and_non_finite_numbers_are_refused_with_reasons(settings
     _folder(settings, "server").joinpath("s.jsonl").write_text(
         "\n".join([*bad_server, *server[1:]]) + "\n"
     )
-    con = connect()
+    con = connect(settings)
     ingest_day(con, DAY, settings)
     reasons = {(k.split("/")[0], n): r for k, n, r in _quarantine(con)}
     assert reasons == {
@@ -148,7 +148,7 @@ def test_a_link_out_of_the_landing_zone_is_refused(settings, tmp_path):
     folder.joinpath("real.jsonl").write_text("\n".join(client[1:]) + "\n")
     os.symlink(outside, folder / "link.jsonl")
     _folder(settings, "server").joinpath("s.jsonl").write_text("\n".join(server) + "\n")
-    con = connect()
+    con = connect(settings)
     monkey_rate = settings.extract.max_quarantine_rate
     settings.extract.max_quarantine_rate = 1.0
     try:

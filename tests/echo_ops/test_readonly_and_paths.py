@@ -25,7 +25,7 @@ def test_models_list_on_a_missing_warehouse_says_so_and_creates_nothing(settings
 
 
 def test_models_list_reads_without_the_writers_lock(settings, capsys):
-    connect(settings=settings).close()  # a warehouse with no registry tables yet
+    connect(settings).close()  # a warehouse with no registry tables yet
     holder = subprocess.Popen(  # a reader holds the file: a read-write open would fail
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
          "print('held', flush=True); time.sleep(60)", str(settings.storage.warehouse_path)],
@@ -41,7 +41,7 @@ def test_models_list_reads_without_the_writers_lock(settings, capsys):
 
 
 def test_a_held_warehouse_tells_on_call_what_to_do(settings):
-    connect(settings=settings).close()
+    connect(settings).close()
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
          "print('held', flush=True); time.sleep(60)", str(settings.storage.warehouse_path)],
@@ -50,7 +50,7 @@ def test_a_held_warehouse_tells_on_call_what_to_do(settings):
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(WarehouseLocked) as err:
-            connect(settings=settings)
+            connect(settings)
         message = str(err.value)
         assert "echo_duckdb pool" in message and "retry" in message
         assert "read-only mode" not in message  # DuckDB's own hint misleads on-call
@@ -76,7 +76,7 @@ def test_a_data_root_with_an_apostrophe_ingests_and_publishes(tmp_path, monkeypa
     d.close()
     day = date(2026, 11, 20)
     kit.write(Path(settings.storage.landing_uri), day)
-    con = connect(settings=settings)
+    con = connect(settings)
     result = ingest_day(con, day, settings)  # was: a parser error at the apostrophe
     assert result.loaded["client"] == len(kit.client)
     tables = publish_snapshot(con, settings.storage.published_path)

@@ -117,7 +117,7 @@ def _state(con, root: str) -> dict:
 def _setup(settings):
     root = settings.storage.landing_uri
     _landing(root)
-    con = connect(settings=settings)
+    con = connect(settings)
     _warehouse(con)
     return con, root
 
@@ -125,11 +125,11 @@ def _setup(settings):
 def test_forget_for_an_unknown_user_and_a_second_forget_change_nothing(settings):
     con, root = _setup(settings)
     before = _state(con, root)
-    forget_user(con, "nobody")
+    forget_user(con, "nobody", settings)
     assert _state(con, root) == before  # was: every other user's quarantine row deleted
-    forget_user(con, USER)
+    forget_user(con, USER, settings)
     once = _state(con, root)
-    report = forget_user(con, USER)
+    report = forget_user(con, USER, settings)
     assert _state(con, root) == once and report.total == 0
     assert con.execute("select count(*) from ops.quarantine").fetchone() == (3,)
     assert con.execute("select count(*) from raw.server_events where request_id = ''").fetchone() == (1,)  # fmt: skip
@@ -137,7 +137,7 @@ def test_forget_for_an_unknown_user_and_a_second_forget_change_nothing(settings)
 
 def test_forget_finds_every_trace_through_every_key(settings):
     con, root = _setup(settings)
-    report = forget_user(con, USER)
+    report = forget_user(con, USER, settings)
 
     client = gzip.decompress(storage.read_bytes(root, CLIENT)).decode("utf-8")
     assert USER not in client and "\\u0075" not in client
@@ -160,7 +160,7 @@ def test_forget_finds_every_trace_through_every_key(settings):
 
 
 def test_forget_scrubs_freed_blocks_and_stale_publish_copies(settings):
-    con = connect(settings=settings)
+    con = connect(settings)
     con.execute("create table training.examples (ds date, user_id varchar, target varchar)")
     # Text that does not compress (as real payloads): DuckDB stores it as it is.
     rng = random.Random(7)
@@ -190,7 +190,7 @@ def test_forget_scrubs_freed_blocks_and_stale_publish_copies(settings):
     assert not any(p.exists() for p in stale)
     assert report.removed["published_temp_files"] == 2
     assert report.removed["training.examples"] == 2000
-    con = connect(settings=settings)
+    con = connect(settings)
     assert con.execute("select count(*) from training.examples").fetchone() == (2000,)
     assert con.execute("select opted_out from ops.consent where user_id = ?", [USER]).fetchone() == (True,)  # fmt: skip
     places = {p for (p,) in con.execute("select place from ops.erasure_audit").fetchall()}
@@ -200,7 +200,7 @@ def test_forget_scrubs_freed_blocks_and_stale_publish_copies(settings):
 
 def test_forget_reports_what_it_removed_per_layer(settings):
     con, root = _setup(settings)
-    report = forget_user(con, USER)
+    report = forget_user(con, USER, settings)
     layers = report.by_layer()
     assert layers["landing"] == 7 and layers["raw"] == 3 and layers["ops"] == 3
     assert set(layers) >= {"landing", "raw", "ops", "published"}

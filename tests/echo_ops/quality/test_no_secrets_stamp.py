@@ -5,20 +5,25 @@ trips the SQL tripwire; unstamped or stale rows are scanned."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
-from quality_data import DAY, example_rows
 
+from echo_ops.config import get_settings
 from echo_ops.quality import DataQualityError, run_suite
 from echo_ops.safety import TRIPWIRE, detector_version
+from tests.kit import example_rows, insert
+
+DAY = date(2026, 11, 20)
 
 
 def _load(con, rows, stamp):
-    con.execute("alter table training.examples add column scanned_by varchar")
-    con.executemany(
-        f"insert into training.examples values ({', '.join('?' * (len(rows[0]) + 1))})",
-        [(*r, stamp) for r in rows],
-    )
+    insert(con, "training.examples", rows)
+    con.execute("update training.examples set scanned_by = ?", [stamp])
+
+
+def run(con):
+    return run_suite(con, "training_set", DAY, get_settings())
 
 
 def _details(con) -> dict:
@@ -30,13 +35,13 @@ def _details(con) -> dict:
 
 
 def _with_text(rows, i, text):
-    rows[i] = (*rows[i][:6], text, *rows[i][7:])
+    rows[i] = (*rows[i][:8], text, *rows[i][9:])  # the target
     return rows
 
 
 def test_stamped_rows_are_not_scanned_again(wh):
     _load(wh, example_rows(DAY, 40), detector_version())
-    run_suite(wh, "training_set", DAY)
+    run(wh)
     assert _details(wh)["scanned"] == 0  # was: every text rescanned by every check run
 
 
@@ -44,7 +49,7 @@ def test_a_stamp_does_not_hide_a_token_the_tripwire_sees(wh):
     rows = _with_text(example_rows(DAY, 20), 3, "key = 'AKIAQ3EGRUZ7XK2LMN4P'\n")
     _load(wh, rows, detector_version())
     with pytest.raises(DataQualityError) as err:
-        run_suite(wh, "training_set", DAY)
+        run(wh)
     assert [o.name for o in err.value.result.failed_blocking] == ["no_secrets_in_text"]
     assert _details(wh)["scanned"] == 1
 
@@ -54,7 +59,7 @@ def test_unstamped_or_stale_rows_are_scanned(wh, stamp):
     rows = _with_text(example_rows(DAY, 20), 5, "# ask maria.lopez@example.org\n")
     _load(wh, rows, stamp)
     with pytest.raises(DataQualityError):
-        run_suite(wh, "training_set", DAY)
+        run(wh)
     assert _details(wh)["scanned"] == 20
 
 
