@@ -109,8 +109,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     import getpass
 
     from echo_ops.config import get_settings
-    from echo_ops.consent import forget_user
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops.consent import forget
 
     if not args.yes:
         if not sys.stdin.isatty():
@@ -125,12 +124,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if typed.strip() != args.user:
             print("not confirmed; nothing erased", file=sys.stderr)
             return 1
-    settings = get_settings()
-    with open_warehouse(settings) as con:
-        report = forget_user(
-            con, args.user, settings, requested_by=args.requested_by or getpass.getuser()
-        )
-    _print_json({"erasure_id": report.erasure_id, "removed": report.removed, "total": report.total})
+    report = forget(args.user, args.requested_by or getpass.getuser(), get_settings())
+    _print_json(
+        {
+            "erasure_id": report.erasure_id,
+            "by_layer": report.by_layer(),
+            "removed": report.removed,
+            "total": report.total,
+            "warehouse_file_bytes_before_after": report.file_bytes,
+        }
+    )
     return 0
 
 
@@ -486,7 +489,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from echo_ops.warehouse import open_warehouse
 
     settings = get_settings()
-    with open_warehouse(settings) as con:
+    # list and show only read: they must not take the writer's lock (nor need one)
+    with open_warehouse(settings, read_only=args.action in ("list", "show", None)) as con:
         if args.action == "show":
             _print_json(registry.get_model(con, args.model_id).to_dict())
         elif args.action == "rollback":

@@ -20,13 +20,13 @@ from echo_ops.config import Settings
 from echo_ops.dedup import assign_split, decontaminate, dedup_examples
 from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
-from echo_ops.safety import redact_text
+from echo_ops.safety import detector_version, redact_text
 from echo_ops.warehouse import replace_partition, run_sql_file, table_exists
 
 # Fixed so a file lands on the same side of the split every day (no cross-day leakage).
 SPLIT_SEED = 7
 _COLUMNS = ["ds", "example_id", "source", "refinement_id", "origin_ds", "user_id", "doc_uri",
-            "outcome", "prefix", "suffix", "target", "weight", "split"]  # fmt: skip
+            "outcome", "prefix", "suffix", "target", "weight", "split", "scanned_by"]  # fmt: skip
 _PAIR_COLUMNS = ["ds", "pair_id", "refinement_id", "user_id", "doc_uri", "prefix", "suffix",
                  "chosen", "rejected", "split"]  # fmt: skip
 
@@ -58,15 +58,20 @@ def build_training_examples(
         rows, dedup = dedup_examples(rows)
         rows = assign_split(rows, cfg.eval_share, SPLIT_SEED)
         eval_rows = [r for r in rows if r["split"] == "eval"]
-        train_rows, leaked = decontaminate(
-            [r for r in rows if r["split"] == "train"], eval_rows + _earlier_eval(con, ds)
-        )
+        every_eval = eval_rows + _earlier_eval(con, ds)
+        train_rows, leaked = decontaminate([r for r in rows if r["split"] == "train"], every_eval)
         n_replay = round(len(train_rows) * cfg.replay_share / max(1e-9, 1 - cfg.replay_share))
         n_base = round(n_replay * cfg.replay_base_share)
-        replay = _replay_rows(con, ds, n_replay - n_base)
+        replay, _ = _redact_stale(_replay_rows(con, ds, n_replay - n_base))
         base = _base_corpus_rows(n_replay - len(replay), ds, settings)
-        replay, _ = decontaminate(replay + base, eval_rows)
-        examples = [_finish(r, ds) for r in eval_rows + train_rows + replay]
+        # every eval set so far: a replayed row may equal an eval target of a later day
+        replay, _ = decontaminate(replay + base, every_eval)
+        # every text below went through this build's redact_text: the no_secrets check
+        # trusts the stamp instead of scanning each text again (quality/sql_checks.py)
+        scanned = detector_version()
+        examples = [
+            {**_finish(r, ds), "scanned_by": scanned} for r in eval_rows + train_rows + replay
+        ]
         n = _write(con, "training.examples", _COLUMNS, examples, ds)
         useful = [r for r in refs if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0]
         pairs = _preference_pairs(useful, ds, cfg.eval_share) if cfg.preference_pairs else []
@@ -150,6 +155,20 @@ def _consent_table(con: duckdb.DuckDBPyConnection) -> str:
     return "(select null::varchar as user_id, false as opted_out)"
 
 
+def _redact_stale(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Replayed rows scanned by an older detector are redacted again (a rule added since
+    may catch what it missed); the rest are as their own day's build left them."""
+    current, out, dropped = detector_version(), [], 0
+    for r in rows:
+        if r.get("scanned_by") != current:
+            redone, n = _redact([r], ("prefix", "suffix"), ("target",))
+            out += redone
+            dropped += n
+        else:
+            out.append(r)
+    return out, dropped
+
+
 def _replay_rows(con: duckdb.DuckDBPyConnection, ds: date, n: int) -> list[dict[str, Any]]:
     """A deterministic sample of earlier days' refinement examples (users still consenting)."""
     if n <= 0:
@@ -158,7 +177,7 @@ def _replay_rows(con: duckdb.DuckDBPyConnection, ds: date, n: int) -> list[dict[
     rel = con.execute(
         f"""
         select e.example_id, e.refinement_id, e.origin_ds, e.user_id, e.doc_uri, e.outcome,
-               e.prefix, e.suffix, e.target, e.weight
+               e.prefix, e.suffix, e.target, e.weight, e.scanned_by
         from training.examples e
         left join {consent} c on c.user_id = e.user_id
         where e.ds < $ds and e.source = 'refinement' and e.split = 'train'

@@ -62,6 +62,8 @@ create table if not exists raw.server_events (
 );
 
 alter table raw.server_events alter column payload drop not null;
+-- who asked, when the server says (optional in v1): erasure finds requests never shown
+alter table raw.server_events add column if not exists user_id varchar;
 
 -- Per landing day and source: what ingest read and what it kept (the dedup counts).
 create table if not exists ops.ingest_summary (

@@ -3,6 +3,7 @@
 select
     $ds as ds,
     request_id,
+    user_id,
     ts,
     model_version,
     prompt_prefix,

@@ -56,6 +56,7 @@ class Completions:
                     {
                         "schema_version": 1,
                         "request_id": rid,
+                        "user_id": s.user_id,  # the server knows who asked (forget needs it)
                         "ts": s.server_ts(s.now + latency),
                         "model_version": self.proposer.model_version,
                         "prompt": {"prefix": prefix, "suffix": suffix},
