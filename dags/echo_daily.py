@@ -5,7 +5,8 @@ Turns one day of editor telemetry and model-server logs into refinement data.
 
 For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
 ingest -> validate raw -> align -> validate -> extract refinements -> validate ->
-build training examples -> validate (updates the training-set Asset) -> marts -> snapshot.
+build training examples -> validate (updates the training-set Asset) -> marts -> online
+guard (rolls the champion back on a significant A/B drop) -> snapshot.
 Every write replaces that day's partition, so re-runs and backfills are safe.
 Data errors (bad input, failed blocking checks) fail at once, without retries.
 
@@ -115,6 +116,12 @@ def echo_daily():
         """Rebuild the day in marts.fct_completions and marts.rpt_daily_acceptance."""
         return fail_fast(pipeline.refresh_marts, day)
 
+    @task(task_display_name="Online guard (A/B)")
+    def online_guard(day: date) -> dict:
+        """Record the champion's online result against the control arm; roll it back when
+        treatment's acceptance is significantly below control's (docs/metrics.md)."""
+        return fail_fast(pipeline.online_guard, day)
+
     @task(task_display_name="Publish analyst snapshot")
     def publish_snapshot(day: date) -> dict:
         """Copy the warehouse to the read-only analyst file, swapped in atomically."""
@@ -133,6 +140,7 @@ def echo_daily():
         build_training_examples(day),
         validate_training_set(day),
         refresh_marts(day),
+        online_guard(day),
         publish_snapshot(day),
     )
 

@@ -1,12 +1,11 @@
 """The main job end to end on the embedded defaults, through the real DAGs.
 
 `make demo` runs this after setting up the venv and a project-local Airflow home:
-bootstrap the base model (once), simulate a few days of production traffic, run
-`airflow dags test echo_daily` for each day, then `airflow dags test echo_train`
-(fine-tune, evaluate, promote or reject), serve one more simulated day with the previous
-and the new champion (`echo-ops simulate-ab`: did acceptance rise?), score extraction
-against the simulator's truth, and print what came out. Re-running is safe: every stage
-replaces its day.
+bootstrap the base model (once), then the closed loop (`echo-ops flywheel --runner
+airflow`): each simulated day served by that morning's champion with a control arm on the
+base, `airflow dags test echo_daily` for the day, `airflow dags test echo_train` when enough
+new data came; acceptance per day for both arms from the marts, promotions and rollbacks
+marked. Then extraction scored against the simulator's truth, and the registry.
 """
 
 from __future__ import annotations
@@ -44,7 +43,8 @@ def _indent(text: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--start-date", default="2026-11-02", help="first simulated day")
-    parser.add_argument("--days", type=int, default=2, help="how many days to simulate and process")
+    parser.add_argument("--days", type=int, default=3, help="how many days to simulate and process")
+    parser.add_argument("--users", type=int, default=6, help="simulated people a day")
     args = parser.parse_args()
 
     bin_dir = Path(sys.executable).parent
@@ -62,36 +62,18 @@ def main() -> int:
         log_dir,
         "bootstrap-model (first run only)",
     )
-    # One extra day of traffic: late events of the last demo day land in its partition.
-    extra = days[-1] + timedelta(days=1)
+    # The closed loop: each day served by that morning's champion (treatment) and by the
+    # base (control, a share of the people by user-id hash), through the real DAGs:
+    # echo_daily for the day, echo_train when enough new data came; the next day is served
+    # by whatever was promoted. Control stays on the model that was champion at the start.
     total += _run(
-        [echo_ops, "simulate", "--start-date", days[0].isoformat(), "--days", str(len(days) + 1)],
+        [echo_ops, "flywheel", "--start-date", days[0].isoformat(), "--days", str(len(days)),
+         "--users", str(args.users), "--runner", "airflow"],
         env,
         log_dir,
-        "simulate",
-    )
-    for day in [*days, extra]:
-        total += _run(
-            [str(bin_dir / "airflow"), "dags", "test", "echo_daily", day.isoformat()],
-            env,
-            log_dir,
-            f"echo_daily {day}",
-        )
-    total += _run(
-        [str(bin_dir / "airflow"), "dags", "test", "echo_train", days[-1].isoformat()],
-        env,
-        log_dir,
-        "echo_train",
-    )
-    # Did the promotion raise acceptance? A day neither model trained on, served by each.
-    ab_day = (extra + timedelta(days=1)).isoformat()
-    total += _run(
-        [echo_ops, "simulate-ab", "--ds", ab_day, "--users", "6", "--if-promoted"],
-        env,
-        log_dir,
-        "simulate-ab",
-    )
-    print(_indent((log_dir / "simulate-ab.log").read_text()))
+        "flywheel",
+    )  # fmt: skip
+    print(_indent((log_dir / "flywheel.log").read_text()))
     for day in days:
         total += _run([echo_ops, "score", "--ds", day.isoformat()], env, log_dir, f"score {day}")
         print(_indent((log_dir / f"score_{day}.log").read_text()))

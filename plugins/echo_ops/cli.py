@@ -356,6 +356,75 @@ def _ab_table(result: dict):
     return table
 
 
+def cmd_flywheel(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
+    from echo_ops.simulate.flywheel import run_flywheel
+
+    settings = get_settings()
+    out = run_flywheel(args.start_date, args.days, users=args.users or settings.simulate.users,
+                       control_share=args.control_share, settings=settings, seed=args.seed,
+                       runner=args.runner, say=lambda s: print(s, flush=True))  # fmt: skip
+    if args.json:
+        _print_json(out)
+        return 0
+    from rich.console import Console
+
+    Console().print(_flywheel_table(out, settings))
+    return 0
+
+
+def _flywheel_table(out: dict, settings):
+    """Acceptance per day for both arms from the marts, promotions and rollbacks marked."""
+    from rich.table import Table
+
+    from echo_ops.warehouse import open_warehouse, read_sql
+
+    with open_warehouse(settings) as con:
+        rows = con.execute(read_sql("reports/arm_daily")).fetchall()
+    events = {}
+    for e in out["log"]:
+        t, g = e["train"], e["guard"]
+        mark = [f"promoted {t['candidate_id']}" if t.get("promoted") else
+                f"rejected {t['candidate_id']}" if t.get("candidate_id") else ""]  # fmt: skip
+        if g.get("rolled_back"):
+            mark.append(f"ROLLBACK {g['rolled_back']} -> {g['restored']}")
+        events[e["day"]] = "; ".join(m for m in mark if m)
+    table = Table(title=f"flywheel: acceptance per day and arm (marts), base {out['base_model']}")
+    for col in (
+        "day",
+        "arm",
+        "served by",
+        "requests",
+        "shown",
+        "accepted",
+        "acceptance",
+        "after the day",
+    ):
+        table.add_column(col)
+    for ds, arm, versions, req, shown, acc, rate in rows:
+        note = events.get(str(ds), "") if arm == "treatment" else ""
+        table.add_row(str(ds), arm, versions, str(req), str(shown), str(acc),
+                      "" if rate is None else f"{rate:.3f}", note)  # fmt: skip
+    return table
+
+
+def _add_flywheel_parser(sub) -> None:
+    p = sub.add_parser(
+        "flywheel",
+        help="the closed loop: days served by the champion with a control arm, echo_daily, "
+        "echo_train (docs/metrics.md)",
+    )
+    p.add_argument("--start-date", type=_parse_date, required=True, help="first day YYYY-MM-DD")
+    p.add_argument("--days", type=int, default=3)
+    p.add_argument("--users", type=int, default=None, help="people a day (default: settings)")
+    p.add_argument("--control-share", type=float, default=0.5, help="people kept on the base")
+    p.add_argument("--seed", type=int, default=None, help="default: settings")
+    p.add_argument("--runner", choices=("inprocess", "airflow"), default="inprocess",
+                   help="stage functions in this process, or the real DAGs (airflow dags test)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the run's log as JSON")
+    p.set_defaults(handler=cmd_flywheel)
+
+
 def _add_simulate_ab_parser(sub) -> None:
     p = sub.add_parser(
         "simulate-ab",
@@ -642,6 +711,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extract_commands(sub)
     _add_simulate_parser(sub)
     _add_simulate_ab_parser(sub)
+    _add_flywheel_parser(sub)
     return parser
 
 

@@ -59,6 +59,8 @@ class SimulateSettings(_Group):
     files_per_session: int = 3  # documents opened, written, saved and closed per session
     max_file_lines: int = 160  # a longer file is cut to a window of this many lines
     hole_share: float = 0.3  # share of a file's lines the person writes (the rest is there)
+    repo_max_file_lines: int = 800  # flywheel "repo" deployment: a file's first lines kept
+    repo_write_share: float = 0.6  # ... and the share of them written over the run's days
     target_events: int | None = None  # per run: keep adding sessions until reached; None = fixed
     workers: int = 0  # processes over (day, user); 0 = min(2, CPUs)
     proposer: Literal["fast", "model"] = "fast"  # fast = intended text, corrupted; model = champion
@@ -168,6 +170,23 @@ class TrainSettings(_Group):
     max_proposal_lines: int = 4  # a line-start proposal ends after this many code lines
     min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
     max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this
+    # guarded promotion (echo_ops.offline, docs/metrics.md): "loss" = the two rules above only
+    promotion_rule: Literal["guarded", "loss"] = "guarded"
+    promote_metric: Literal["acceptance", "accepted_per_request", "retained_chars_per_request"] = (
+        "accepted_per_request"  # the offline estimate a candidate must raise
+    )
+    promote_margin: float = 0.0  # ... its paired interval's low end must lie above this
+    replay_eval_examples: int = 300  # held-out recent requests replayed through both models
+    bootstrap_samples: int = 2000  # paired-bootstrap resamples (by file)
+    regression_examples: int = 64  # fixed base-corpus FIM examples guarding against forgetting
+    regression_max_loss_rise: float = 0.05  # relative loss rise there that rejects a candidate
+    # serve each fine-tune with its own show gate, set so that it shows as often as the
+    # lineage's base does at simulate.show_min_prob on the held-out requests (same procedure
+    # for every arm: the base's own calibrated gate is simulate.show_min_prob)
+    calibrate_gate: bool = False
+    # online guard (echo_ops.flywheel): roll back when treatment's acceptance falls below
+    # control's with a 95% interval under 0, once both arms showed this many completions
+    rollback_min_shown: int = 300
 
 
 class ScheduleSettings(_Group):

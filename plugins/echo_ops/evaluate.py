@@ -55,20 +55,33 @@ def score_model(
     model_dir: Path, rows: list[dict[str, Any]], cfg: TrainSettings
 ) -> dict[str, float]:
     """Target loss / perplexity on all rows, exact match / edit similarity on the first few."""
-    import torch
-    import torch.nn.functional as F
-
     from echo_ops.generate import ModelProposer
-    from echo_ops.prompt import IGNORE_INDEX
-    from echo_ops.train import _rows
 
     # the editor's line stops, but no token floor: quality is scored on whole proposals
     proposer = ModelProposer(
         model_dir, cfg.device, cfg.max_new_tokens, max_lines=cfg.max_proposal_lines
     )
+    examples = [Example(*line_example(r["prefix"], r["suffix"], r["target"])) for r in rows]
+    loss, count = target_loss(proposer, examples, cfg)
+    gen_rows = rows[: cfg.eval_generate_examples]
+    outputs = [proposer.propose(r["prefix"], r["suffix"])[0] for r in gen_rows]
+    exact = sum(o.strip() == r["target"].strip() for o, r in zip(outputs, gen_rows, strict=True))
+    sims = [edit_similarity(o, r["target"]) for o, r in zip(outputs, gen_rows, strict=True)]
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "target_tokens": count,
+            "exact_match": exact / max(len(gen_rows), 1), "edit_similarity": sum(sims) / max(len(sims), 1),
+            "n_examples": len(rows), "n_generated": len(gen_rows)}  # fmt: skip
+
+
+def target_loss(proposer, examples: list[Example], cfg: TrainSettings) -> tuple[float, int]:
+    """Mean loss per target token of `examples` under the proposer's model, and the count."""
+    import torch
+    import torch.nn.functional as F
+
+    from echo_ops.prompt import IGNORE_INDEX
+    from echo_ops.train import _rows
+
     model, tokenizer = proposer.model, proposer.tokenizer
     seq = min(cfg.seq_len, getattr(model.config, "max_position_embeddings", cfg.seq_len))
-    examples = [Example(*line_example(r["prefix"], r["suffix"], r["target"])) for r in rows]
     unpacked = cfg.model_copy(update={"packing": False, "seq_len": seq})
     x, y, _ = (t.to(proposer.device) for t in _rows(tokenizer, examples, unpacked, False))
     total, count = 0.0, 0
@@ -81,14 +94,7 @@ def score_model(
             )
             total += ce.item()
             count += int((labels != IGNORE_INDEX).sum())
-    loss = total / max(count, 1)
-    gen_rows = rows[: cfg.eval_generate_examples]
-    outputs = [proposer.propose(r["prefix"], r["suffix"])[0] for r in gen_rows]
-    exact = sum(o.strip() == r["target"].strip() for o, r in zip(outputs, gen_rows, strict=True))
-    sims = [edit_similarity(o, r["target"]) for o, r in zip(outputs, gen_rows, strict=True)]
-    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0)), "target_tokens": count,
-            "exact_match": exact / max(len(gen_rows), 1), "edit_similarity": sum(sims) / max(len(sims), 1),
-            "n_examples": len(rows), "n_generated": len(gen_rows)}  # fmt: skip
+    return total / max(count, 1), count
 
 
 def evaluate_candidate(
@@ -123,12 +129,97 @@ def evaluate_candidate(
             "champion": score_model(fetch_model_dir(champ, settings), rows, cfg),
             "config": settings.train.model_dump(),
         }  # fmt: skip
-        update_metrics(
-            con, candidate_id, {"eval": report["candidate"], "champion_eval": report["champion"]}
-        )
+        metrics = {"eval": report["candidate"], "champion_eval": report["champion"]}
+        if cfg.promotion_rule == "guarded":
+            report["offline"] = offline_comparison(con, candidate, champ, settings)
+            metrics["offline"] = report["offline"]
+            if report["offline"]["serving"]:  # served with its calibrated gate if promoted
+                metrics["serving"] = report["offline"]["serving"]
+        update_metrics(con, candidate_id, metrics)
         report["report_uri"] = write_artifact_json(
             candidate, "eval_report.json", report, settings.storage
         )
+        if "offline" in report:
+            primary = report["offline"]["primary"]
+            counts.update(offline_metric=primary["metric"], offline_diff=primary["diff"],
+                          offline_ci=primary["ci"])  # fmt: skip
         counts.update(examples=len(rows), candidate_loss=report["candidate"]["loss"],
                       champion_loss=report["champion"]["loss"])  # fmt: skip
         return report
+
+
+def _lineage_root(con, record):
+    """The model a lineage started from (the base the control arm is served)."""
+    from echo_ops.registry import get_model
+
+    while record.parent_id:
+        record = get_model(con, record.parent_id)
+    return record
+
+
+def serving_gate(record, settings: Settings) -> float:
+    """The show gate a model is served with: its calibrated one, else the configured one."""
+    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
+    return settings.simulate.show_min_prob if gate is None else float(gate)
+
+
+def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, Any]:
+    """Candidate vs champion on the window's held-out requests (replayed under each one's
+    gate) and on the fixed regression set (echo_ops.offline); paired intervals by file."""
+    from echo_ops.generate import ModelProposer
+    from echo_ops.offline import (
+        calibrated_gate,
+        estimate,
+        gated,
+        load_replay_rows,
+        paired_bootstrap,
+        regression_examples,
+        replay,
+    )
+    from echo_ops.registry import fetch_model_dir
+
+    cfg = settings.train
+    window = candidate.data_window
+    rows = load_replay_rows(con, window.get("from"), window.get("to"), cfg.replay_eval_examples)
+    served, regression = {}, {}
+    reg_rows = regression_examples(settings, cfg.regression_examples)
+    for name, record in (("candidate", candidate), ("champion", champ)):
+        model_dir = fetch_model_dir(record, settings)
+        served[name] = replay(model_dir, record.model_id, rows, settings)
+        proposer = ModelProposer(model_dir, cfg.device, cfg.max_new_tokens)
+        regression[name] = target_loss(proposer, reg_rows, cfg)[0]
+    gates = {
+        "candidate": serving_gate(candidate, settings),
+        "champion": serving_gate(champ, settings),
+    }
+    serving = None
+    if cfg.calibrate_gate:  # the candidate shows as often as the lineage's base does
+        root = _lineage_root(con, champ)
+        if root.model_id == champ.model_id:
+            root_served = served["champion"]
+        else:
+            root_served = replay(fetch_model_dir(root, settings), root.model_id, rows, settings)
+        root_gate = serving_gate(root, settings)
+        target = sum(c > 0 and c >= root_gate for c, _, _ in root_served) / max(len(rows), 1)
+        gates["candidate"] = calibrated_gate([c for c, _, _ in served["candidate"]], target)
+        serving = {"show_min_prob": gates["candidate"], "target_show_rate": target,
+                   "reference_model": root.model_id, "calibration_requests": len(rows)}  # fmt: skip
+    runs = {name: gated(served[name], gates[name]) for name in served}
+    groups = [r["doc_uri"] or r["example_id"] for r in rows]
+    tests = {
+        m: paired_bootstrap(
+            runs["candidate"], runs["champion"], groups, m, cfg.bootstrap_samples, cfg.seed
+        )  # fmt: skip
+        for m in ("acceptance", "accepted_per_request", "retained_chars_per_request")
+    }
+    return {
+        "requests": len(rows),
+        "candidate": estimate(runs["candidate"]),
+        "champion": estimate(runs["champion"]),
+        "gates": gates,
+        "serving": serving,
+        "tests": tests,
+        "primary": tests[cfg.promote_metric],
+        "regression": {"candidate_loss": regression["candidate"],
+                       "champion_loss": regression["champion"], "examples": len(reg_rows)},
+    }  # fmt: skip

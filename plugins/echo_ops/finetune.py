@@ -79,10 +79,10 @@ def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[st
                 if settings.train.dpo_steps > 0
                 else []
             )
+            key = f"{champ.model_id}:{window['from']}:{window['to']}"
+            candidate_id = unique_candidate_id(con, f"ft-{window['to']:%Y%m%d}", key, resume)
         init_dir = fetch_model_dir(champ, settings)
         cfg = _fit_to_model(settings, init_dir)
-        key = hashlib.sha1(f"{champ.model_id}:{window['from']}:{window['to']}".encode()).hexdigest()
-        candidate_id = f"ft-{window['to']:%Y%m%d}-{key[:6]}"
         run_dir = settings.data_root / "train" / "runs" / candidate_id
         if not resume:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -101,6 +101,30 @@ def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[st
                       final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1),
                       preference_pairs=len(pairs))  # fmt: skip
         return dict(counts)
+
+
+def unique_candidate_id(
+    con: duckdb.DuckDBPyConnection, stem: str, key: str, resume: bool = False
+) -> str:
+    """`stem-<hash of key>`, or `-2`, `-3`... when a model with that id is registered already.
+
+    A second fine-tune on the same champion and window (after a rejection, or with other
+    settings) must not overwrite the first one's files and registry row. A retry of a run
+    that never registered gets the same id again, so `resume` finds its checkpoints; a
+    resumed retry of a run that did register (and failed after) gets that undecided id."""
+    base = f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+    rows = con.execute(
+        "select model_id, status from registry.models where model_id like ? "
+        "order by length(model_id), model_id",
+        [base + "%"],
+    ).fetchall()
+    taken = {r[0] for r in rows}
+    if resume and rows and rows[-1][1] == "candidate":
+        return rows[-1][0]
+    n = 1
+    while (candidate := base if n == 1 else f"{base}-{n}") in taken:
+        n += 1
+    return candidate
 
 
 def _register_candidate(

@@ -1,6 +1,7 @@
 """Analyst marts: rebuilt for one day from staging, in dependency order.
 
-Reads staging.refinements; writes marts.fct_completions and marts.rpt_daily_acceptance
+Reads staging.refinements and the server log; writes marts.fct_completions,
+marts.rpt_daily_acceptance and marts.rpt_arm_user_daily
 (one SQL file each under include/sql/marts/). Re-running a day is safe: each mart's
 day is replaced whole.
 """
@@ -15,7 +16,7 @@ from echo_ops.logs import stage_run
 from echo_ops.warehouse import read_sql, replace_partition, run_sql_file
 
 # Dependency order: a mart may read only marts listed before it.
-MARTS = ("fct_completions", "rpt_daily_acceptance")
+MARTS = ("fct_completions", "rpt_daily_acceptance", "rpt_arm_user_daily")
 
 
 def refresh_marts(con: duckdb.DuckDBPyConnection, ds: date) -> dict[str, int]:

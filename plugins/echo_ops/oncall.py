@@ -23,6 +23,9 @@ ADVICE: dict[str, str] = {
     "extract": "Extract failed: an AccountingError means shown != extracted + deferred + "
     "quarantined for the day (see ops.extract_accounting); that is a bug, not bad data; file it "
     "with the day. Deferred completions are normal and are picked up by later runs.",
+    "online_guard": "The A/B comparison failed (marts.rpt_arm_user_daily) or the rollback it "
+    "decided could not switch the champion: the task log names the champion, both arms' counts "
+    "and the registry error; `echo-ops models list` shows who is champion now.",
     "refresh_marts": "A mart's SQL failed on the day's refinements: the error names the file under "
     "include/sql/marts/; a missing column means staging.refinements changed (docs/contracts.md).",
     "publish_snapshot": "The analyst copy could not be written: check free disk at the published path.",

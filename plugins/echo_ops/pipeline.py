@@ -111,6 +111,14 @@ def refresh_marts(ds: date, settings: Settings | None = None) -> dict:
         return {"ds": ds, **refresh(con, ds)}
 
 
+def online_guard(ds: date, settings: Settings | None = None) -> dict:
+    from echo_ops.guard import online_guard as guard
+
+    settings = _settings(settings)
+    with _open(settings) as con:
+        return {"ds": ds, **guard(con, ds, settings)}
+
+
 def publish_snapshot(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.warehouse import publish_snapshot as publish
 

@@ -1,8 +1,14 @@
 """Promote a candidate only when it is measurably better than the champion, or reject it.
 
-Rule (`train.min_improvement`, `train.max_edit_sim_drop`): the candidate's held-out target
-loss must be at least `min_improvement` (relative) below the champion's on the same eval
-set, and its completions' edit similarity may not drop by more than `max_edit_sim_drop`.
+Guarded rule (`train.promotion_rule = "guarded"`, the default; docs/metrics.md): on the
+same held-out recent requests, the paired-bootstrap 95% interval of the candidate's gain
+in the offline estimate (`train.promote_metric`, echo_ops.offline) must lie above
+`train.promote_margin`, and the candidate's loss on the fixed base-corpus regression set
+may not rise more than `train.regression_max_loss_rise` (relative).
+
+Loss rule (`"loss"`, and for candidates evaluated without the offline estimate): the
+held-out target loss must be at least `min_improvement` (relative) below the champion's,
+and edit similarity may not drop by more than `max_edit_sim_drop`.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from echo_ops.logs import stage_run
 class Decision:
     promote: bool
     reason: str
-    loss_gain: float  # relative: (champion - candidate) / champion
-    edit_similarity_delta: float  # candidate - champion
+    loss_gain: float | None = None  # loss rule: (champion - candidate) / champion
+    edit_similarity_delta: float | None = None  # loss rule: candidate - champion
+    offline_diff: float | None = None  # guarded rule: candidate - champion, primary estimate
+    regression_loss_rise: float | None = None  # guarded rule: relative, on the base corpus
 
 
 def decide(candidate: dict[str, float], champion: dict[str, float], min_improvement: float,
@@ -44,6 +52,29 @@ def decide(candidate: dict[str, float], champion: dict[str, float], min_improvem
     return Decision(True, f"promoted: {facts}", gain, delta)
 
 
+def decide_guarded(offline: dict[str, Any], margin: float, max_loss_rise: float) -> Decision:
+    """The guarded rule on an offline comparison (evaluate.offline_comparison)."""
+    primary, reg = offline["primary"], offline["regression"]
+    lo, hi = primary["ci"]
+    rise = (reg["candidate_loss"] - reg["champion_loss"]) / max(reg["champion_loss"], 1e-12)
+    facts = (
+        f"{primary['metric']} {offline['champion'][primary['metric']]:.4f} -> "
+        f"{offline['candidate'][primary['metric']]:.4f} (diff {primary['diff']:+.4f}, 95% "
+        f"[{lo:+.4f}, {hi:+.4f}] over {primary['files']} files, {offline['requests']} requests); "
+        f"regression loss {reg['champion_loss']:.4f} -> {reg['candidate_loss']:.4f} ({rise:+.2%})"
+    )
+    if rise > max_loss_rise:
+        return Decision(False, f"regression set got worse: {facts}; max rise {max_loss_rise:.0%}",
+                        offline_diff=primary["diff"], regression_loss_rise=rise)  # fmt: skip
+    if not lo > margin:
+        return Decision(False, f"not better enough online (estimated): {facts}; the interval "
+                        f"must lie above {margin:+.4f}", offline_diff=primary["diff"],
+                        regression_loss_rise=rise)  # fmt: skip
+    return Decision(
+        True, f"promoted: {facts}", offline_diff=primary["diff"], regression_loss_rise=rise
+    )
+
+
 def promote_or_reject(
     con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
 ) -> dict[str, Any]:
@@ -64,12 +95,24 @@ def promote_or_reject(
             raise ValueError(f"{candidate_id} has no eval metrics: run evaluate first")
         if record.status == "champion":
             return {"candidate_id": candidate_id, "promoted": True, "reason": "already champion"}
-        decision = decide(
-            record.metrics["eval"],
-            record.metrics["champion_eval"],
-            cfg.min_improvement,
-            cfg.max_edit_sim_drop,
-        )
+        if cfg.promotion_rule == "guarded" and "offline" in record.metrics:
+            decision = decide_guarded(
+                record.metrics["offline"], cfg.promote_margin, cfg.regression_max_loss_rise
+            )
+            rule = {"promotion_rule": "guarded", "promote_metric": cfg.promote_metric,
+                    "promote_margin": cfg.promote_margin,
+                    "regression_max_loss_rise": cfg.regression_max_loss_rise}  # fmt: skip
+        else:
+            decision = decide(
+                record.metrics["eval"],
+                record.metrics["champion_eval"],
+                cfg.min_improvement,
+                cfg.max_edit_sim_drop,
+            )
+            rule = {
+                "min_improvement": cfg.min_improvement,
+                "max_edit_sim_drop": cfg.max_edit_sim_drop,
+            }
         if decision.promote:
             previous = set_champion(con, candidate_id, decision.reason)
         else:
@@ -77,10 +120,10 @@ def promote_or_reject(
             set_status(con, candidate_id, "rejected", decision.reason)
         update_metrics(con, candidate_id, {"decision": asdict(decision)})
         payload = {"candidate_id": candidate_id, "previous_champion": previous, **asdict(decision),
-                   "rule": {"min_improvement": cfg.min_improvement, "max_edit_sim_drop": cfg.max_edit_sim_drop},
+                   "rule": rule,
                    "config": settings.train.model_dump()}  # fmt: skip
         payload["decision_uri"] = write_artifact_json(
             record, "decision.json", payload, settings.storage
         )
-        counts.update(promoted=decision.promote, loss_gain=decision.loss_gain)
+        counts.update(promoted=decision.promote, reason=decision.reason)
         return payload

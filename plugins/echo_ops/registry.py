@@ -148,10 +148,12 @@ def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> 
             "decided_reason = ? where status = 'champion' and model_id <> ?",
             [f"replaced by {model_id}", model_id],
         )
+        replaced = next((r[0] for r in old if r[0] != model_id), None)
         con.execute(
             "update registry.models set status = 'champion', decided_at = current_timestamp, "
-            "promoted_at = current_timestamp, decided_reason = ? where model_id = ?",
-            [reason, model_id],
+            "promoted_at = current_timestamp, decided_reason = ?, "
+            "previous_champion_id = coalesce(?, previous_champion_id) where model_id = ?",
+            [reason, replaced, model_id],
         )
         _check_one_champion(con)
         con.execute("commit")
@@ -185,15 +187,23 @@ def update_metrics(con: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[
 
 
 def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") -> tuple[str, str]:
-    """Reject the current champion and restore the previous one (latest promoted archived
-    model), in one transaction. Returns (rejected_id, restored_id)."""
+    """Reject the current champion and restore the exact champion it replaced (recorded at
+    promotion; for rows from before that record, the latest promoted archived model), in
+    one transaction. Returns (rejected_id, restored_id)."""
     current = champion(con)
     if current is None:
         raise RegistryError("no champion to roll back")
-    row = con.execute(
-        "select model_id from registry.models where status = 'archived' and promoted_at is not null "
-        "order by promoted_at desc, model_id desc limit 1"
+    (previous,) = con.execute(
+        "select previous_champion_id from registry.models where model_id = ?", [current.model_id]
     ).fetchone()
+    row = (
+        (previous,)
+        if previous
+        else con.execute(
+            "select model_id from registry.models where status = 'archived' "
+            "and promoted_at is not null order by promoted_at desc, model_id desc limit 1"
+        ).fetchone()
+    )
     if row is None:
         raise RegistryError(f"{current.model_id} has no earlier champion to roll back to")
     con.execute("begin transaction")

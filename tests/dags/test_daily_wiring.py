@@ -30,7 +30,8 @@ def test_every_hop_is_validated_before_the_next_stage(daily):
     assert edges["validate_refinements"] == ["build_training_examples"]
     assert edges["build_training_examples"] == ["validate_training_set"]
     assert edges["validate_training_set"] == ["refresh_marts"]
-    assert edges["refresh_marts"] == ["publish_snapshot"]
+    assert edges["refresh_marts"] == ["online_guard"]
+    assert edges["online_guard"] == ["publish_snapshot"]
 
 
 def test_data_errors_become_fail_exceptions(daily):

@@ -13,7 +13,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TINY = {"ECHO_TRAIN__DEVICE": "cpu", "ECHO_TRAIN__SEQ_LEN": "64", "ECHO_TRAIN__BATCH_SIZE": "4",
         "ECHO_TRAIN__MAX_STEPS": "3", "ECHO_TRAIN__EVAL_SHARE": "0.5", "ECHO_TRAIN__REPLAY_SHARE": "0",
         "ECHO_TRAIN__EVAL_GENERATE_EXAMPLES": "1", "ECHO_TRAIN__MAX_NEW_TOKENS": "4",
-        "ECHO_TRAIN__MIN_IMPROVEMENT": "-1", "ECHO_TRAIN__MAX_EDIT_SIM_DROP": "1"}  # fmt: skip
+        "ECHO_TRAIN__MIN_IMPROVEMENT": "-1", "ECHO_TRAIN__MAX_EDIT_SIM_DROP": "1",
+        # the guarded rule, made to say yes: the tiny model's estimates are all zero
+        "ECHO_TRAIN__PROMOTE_MARGIN": "-1", "ECHO_TRAIN__REGRESSION_MAX_LOSS_RISE": "10",
+        "ECHO_TRAIN__REPLAY_EVAL_EXAMPLES": "8", "ECHO_TRAIN__REGRESSION_EXAMPLES": "4",
+        "ECHO_TRAIN__BOOTSTRAP_SAMPLES": "50"}  # fmt: skip
 
 
 def test_train_dag_skips_then_trains_and_promotes(airflow_env, tmp_path, monkeypatch):
@@ -50,4 +54,5 @@ def test_train_dag_skips_then_trains_and_promotes(airflow_env, tmp_path, monkeyp
         assert champ.model_id != base and champ.parent_id == base
         assert get_model(con, base).status == "archived"
         assert champ.metrics["decision"]["promote"] is True
+        assert champ.metrics["offline"]["requests"] > 0  # decided by the guarded rule
     assert (tmp_path / "models" / champ.model_id / "decision.json").is_file()

@@ -75,7 +75,9 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
     for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "4", "WARMUP_STEPS": "1",
                  "LEARNING_RATE": "3e-3", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
                  "REPLAY_SHARE": "0.0", "EVAL_GENERATE_EXAMPLES": "2", "MAX_NEW_TOKENS": "6",
-                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2"}.items():  # fmt: skip
+                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2",
+                 "PROMOTE_MARGIN": "-1", "REGRESSION_MAX_LOSS_RISE": "10", "REPLAY_EVAL_EXAMPLES": "8",
+                 "REGRESSION_EXAMPLES": "4", "BOOTSTRAP_SAMPLES": "50"}.items():  # fmt: skip
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
     with open_warehouse(get_settings()) as con:
@@ -96,8 +98,12 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
         assert (
             report["candidate"]["loss"] < report["champion"]["loss"]
         )  # 4 steps on the same distribution
+        assert report["offline"]["requests"] > 0  # the guarded rule's offline estimate
+        assert report["offline"]["regression"]["examples"] == 4
         decision = promote_or_reject(con, cid, get_settings())
         assert decision["promote"] and champion(con).model_id == cid
+        assert decision["rule"]["promotion_rule"] == "guarded"
+        assert get_model(con, cid).decided_reason.startswith("promoted: accepted_per_request")
         # the champion now covers D2: nothing new to train on
         assert new_data_window(con)["new_examples"] == 0
     assert Path(report["report_uri"]).is_file()
@@ -147,3 +153,27 @@ def test_fine_tuning_examples_have_the_served_shape(tiny_copy):
     assert any(
         ex.target.startswith(("    return ", "path = ", "    total", "squares = ")) for ex in rows
     )
+
+
+def test_a_second_fine_tune_on_the_same_window_gets_its_own_id(tiny_copy, monkeypatch, settings):
+    """Issue 13: the second run reused the rejected candidate's id and replaced its files."""
+    from echo_ops.registry import set_status
+
+    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "2",
+                 "WARMUP_STEPS": "1", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2",
+                 "EVAL_SHARE": "0.5", "REPLAY_SHARE": "0.0"}.items():  # fmt: skip
+        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
+    reset_settings_cache()
+    with open_warehouse(get_settings()) as con:
+        seed_champion_and_two_days(con, tiny_copy)
+    first = fine_tune(get_settings())["candidate_id"]
+    with open_warehouse(get_settings()) as con:
+        set_status(con, first, "rejected", "test: not better")
+    marker = Path(settings.storage.artifacts_uri) / first / "decision.json"
+    marker.write_text("{}")
+    second = fine_tune(get_settings())["candidate_id"]
+    assert second != first and second.startswith(first)
+    with open_warehouse(get_settings()) as con:
+        assert get_model(con, first).status == "rejected"
+        assert get_model(con, second).status == "candidate"
+    assert marker.is_file(), "the first candidate's files were replaced"

@@ -103,11 +103,39 @@ def con():
          "trajectory_json": "[]"}
         for row in ROWS
     ])  # fmt: skip
+    # the server log: c1..c3 served in an A/B (u1 control, u2 treatment), plus requests
+    # that were never shown; c4 and c0 outside any experiment
+    given(con, "raw.server_events", [
+        ("2026-11-02", "r-c1", "m1", "control", "u1"), ("2026-11-02", "r-c2", "m1", "control", "u1"),
+        ("2026-11-02", "r-x1", "m1", "control", "u1"), ("2026-11-02", "r-c3", "m1", "treatment", "u2"),
+        ("2026-11-02", "r-x2", "m3", "treatment", "u2"), ("2026-11-02", "r-c4", "m2", None, None),
+        ("2026-11-01", "r-c0", "m1", "treatment", "u2"),
+    ], columns=("ds", "request_id", "model_version", "arm", "user_id"))  # fmt: skip
     return con
 
 
+def test_arm_report_counts_requests_from_the_server_and_outcomes_from_the_editor(con):
+    refresh_marts(con, DAY)
+    assert con.execute(
+        "select completion_id, arm from marts.fct_completions order by 1"
+    ).fetchall() == [("c1", "control"), ("c2", "control"), ("c3", "treatment"), ("c4", None)]
+    rows = con.execute(
+        "select arm, model_version, user_id, request_count, shown_count, accepted_count, "
+        "accepted_retained_chars from marts.rpt_arm_user_daily order by 1, 2"
+    ).fetchall()
+    assert rows == [
+        ("control", "m1", "u1", 3, 2, 2, 6),
+        ("treatment", "m1", "u2", 1, 1, 0, 0),
+        ("treatment", "m3", "u2", 1, 0, 0, 0),
+    ]
+
+
 def test_daily_acceptance_report(con):
-    assert refresh_marts(con, DAY) == {"fct_completions": 4, "rpt_daily_acceptance": 2}
+    assert refresh_marts(con, DAY) == {
+        "fct_completions": 4,
+        "rpt_daily_acceptance": 2,
+        "rpt_arm_user_daily": 3,
+    }
     rows = con.execute(
         "select model_version, shown_count, accepted_count, kept_verbatim_count, acceptance_rate, "
         "avg_kept_rate, accepted_retained_chars from marts.rpt_daily_acceptance order by 1"

@@ -45,6 +45,8 @@ def test_stg_model_server__completions_renames_and_types(con):
             "request_id": "r1",
             "requested_at": T,
             "model_version": "m1",
+            "arm": None,  # A/B runs only (the flywheel)
+            "user_id": None,
             "prompt_prefix": "pre",
             "prompt_suffix": "suf",
             "completion_text": "x = 1",

@@ -6,6 +6,14 @@ create table if not exists marts.fct_completions (
     accepted_retained_chars bigint, edit_distance bigint, kept_rate double, shown_at timestamp
 );
 
+alter table marts.fct_completions add column if not exists arm varchar;
+
+-- Per day, arm, model version and person: what the A/B compares (echo_ops.flywheel_metrics).
+create table if not exists marts.rpt_arm_user_daily (
+    ds date, arm varchar, model_version varchar, user_id varchar, request_count bigint,
+    shown_count bigint, accepted_count bigint, accepted_retained_chars bigint
+);
+
 create table if not exists marts.rpt_daily_acceptance (
     ds date, model_version varchar, shown_count bigint, accepted_count bigint,
     kept_verbatim_count bigint, acceptance_rate double, avg_kept_rate double,

@@ -13,3 +13,6 @@ create table if not exists registry.models (
     promoted_at timestamp,  -- last time it became champion (rollback order)
     kind varchar  -- bootstrap | fine_tune | registered
 );
+
+-- The champion each model replaced when it was promoted: rollback restores exactly that one.
+alter table registry.models add column if not exists previous_champion_id varchar;

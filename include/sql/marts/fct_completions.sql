@@ -8,6 +8,16 @@ refinements as (
 
 ),
 
+-- the arm that served each request (A/B runs; null otherwise), from the server log
+arms as (
+
+    select request_id, any_value(arm) as arm
+    from staging.stg_model_server__completions
+    where request_id in (select request_id from refinements)
+    group by request_id
+
+),
+
 final as (
 
     select
@@ -33,9 +43,13 @@ final as (
         kept_rate,
 
         ---------- time
-        shown_at
+        shown_at,
+
+        ---------- experiment
+        arms.arm
 
     from refinements
+    left join arms using (request_id)
 
 )
 

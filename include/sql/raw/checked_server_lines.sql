@@ -18,7 +18,7 @@ parsed as (
             "schema_version": "JSON", "type": "JSON", "request_id": "VARCHAR", "ts": "VARCHAR",
             "user_id": "VARCHAR",
             "model_version": "VARCHAR", "prompt": {"prefix": "VARCHAR", "suffix": "VARCHAR"},
-            "completion": "VARCHAR", "latency_ms": "JSON"
+            "completion": "VARCHAR", "latency_ms": "JSON", "arm": "VARCHAR"
         }') end as j,
         strlen(line) - strlen(replace(line, '"user_id"', '')) > 9
             or strlen(line) - strlen(replace(line, '"request_id"', '')) > 12 as has_twin_keys
@@ -37,6 +37,7 @@ checked as (
         j.prompt.prefix as prompt_prefix,
         j.prompt.suffix as prompt_suffix,
         j.completion,
+        j.arm,
         case when json_type(j.latency_ms) in ('UBIGINT', 'BIGINT', 'DOUBLE') then j.latency_ms::double end as latency_ms,
         coalesce(
             (j.schema_version is null or j.schema_version::varchar = '1')

@@ -10,6 +10,7 @@ select
     prompt_suffix,
     completion,
     latency_ms,
+    arm,
     object_key,
     line_no,
     line as payload  -- null for a fast-path line (checked_server_lines.sql)

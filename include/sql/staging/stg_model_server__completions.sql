@@ -15,6 +15,8 @@ renamed as (
         -- request
         ts as requested_at,
         model_version,
+        arm,
+        user_id,
         prompt_prefix,
         prompt_suffix,
         -- response

@@ -48,24 +48,23 @@ class Completions:
         self.n_completions += 1
         rid = f"r-{s.session_id}-{self.n_completions}"
         latency = rng.randint(60, 450)
-        shown = bool(prop.text) and confidence(prop) >= cfg.show_min_prob
-        s.server.append(
-            (
-                s.now + latency,
-                _dumps(
-                    {
-                        "schema_version": 1,
-                        "request_id": rid,
-                        "user_id": s.user_id,  # the server knows who asked (forget needs it)
-                        "ts": s.server_ts(s.now + latency),
-                        "model_version": self.proposer.model_version,
-                        "prompt": {"prefix": prefix, "suffix": suffix},
-                        "completion": prop.text,
-                        "latency_ms": latency,
-                    }
-                ),
-            )
-        )
+        gate = getattr(self.proposer, "show_min_prob", None)  # a model's calibrated gate
+        gate = cfg.show_min_prob if gate is None else gate
+        shown = bool(prop.text) and confidence(prop) >= gate
+        record = {
+            "schema_version": 1,
+            "request_id": rid,
+            "user_id": s.user_id,  # the server knows who asked (forget needs it)
+            "ts": s.server_ts(s.now + latency),
+            "model_version": self.proposer.model_version,
+            "prompt": {"prefix": prefix, "suffix": suffix},
+            "completion": prop.text,
+            "latency_ms": latency,
+        }
+        arm = getattr(self.proposer, "arm", None)
+        if arm is not None:  # a flywheel run: which arm of the A/B served this request
+            record["arm"] = arm
+        s.server.append((s.now + latency, _dumps(record)))
         self.counts["requests"] += 1
         if not shown:
             return k

@@ -75,16 +75,28 @@ def plan_document(
     if not lines or len(lines) < 12:
         return None
     language = LANGUAGES.get(path.suffix, "plaintext")
+    start = rng.randrange(max(1, len(lines) - max_lines + 1))
+    lines = list(lines[start : start + max_lines])
+    holes = pick_holes(len(lines), hole_share, rng)
+    if not holes:
+        return None
+    return finish_plan(
+        path.relative_to(root).as_posix(), lines, holes, rng, crlf_share, non_ascii_rate,
+        secret, language,
+    )  # fmt: skip
+
+
+def finish_plan(
+    relpath: str, lines: list[str], holes: list[tuple[int, int]], rng: random.Random,
+    crlf_share: float, non_ascii_rate: float, secret: dict | None, language: str,
+) -> DocPlan:  # fmt: skip
+    """Planted lines (non-ASCII comments, a secret) in the blocks, junk lines and a rename."""
     hashes = language in _HASH_COMMENTS
 
     def comment(line: str) -> str:  # our planted lines are written with '#' comments
         return line if hashes or not line.startswith("# ") else "//" + line[1:]
 
-    start = rng.randrange(max(1, len(lines) - max_lines + 1))
-    lines = list(lines[start : start + max_lines])
-    holes = _pick_holes(len(lines), hole_share, rng)
-    if not holes:
-        return None
+    lines = list(lines)
     for h, _c in reversed(holes):
         extra = []
         if rng.random() < non_ascii_rate:
@@ -98,7 +110,7 @@ def plan_document(
             for hh, cc in holes
         ]
     plan = DocPlan(
-        path.relative_to(root).as_posix(),
+        relpath,
         "\r\n" if rng.random() < crlf_share else "\n",
         lines,
         holes,
@@ -115,7 +127,7 @@ def plan_document(
     return plan
 
 
-def _pick_holes(n: int, share: float, rng: random.Random) -> list[tuple[int, int]]:
+def pick_holes(n: int, share: float, rng: random.Random) -> list[tuple[int, int]]:
     holes, i, budget = [], 2, max(2, int(n * share))
     while i < n - 1 and budget > 0:
         i += rng.randint(1, max(2, int(6 / max(share, 0.05))))

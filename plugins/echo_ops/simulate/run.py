@@ -24,12 +24,13 @@ from pathlib import Path
 
 from echo_ops import storage
 from echo_ops.config import Settings
-from echo_ops.corpus import default_corpus, list_files
+from echo_ops.corpus import LANGUAGES, default_corpus, list_files
 from echo_ops.logs import stage_run
 from echo_ops.simulate.corpus import make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
 from echo_ops.simulate.proposers import load_proposer, resolve_model
+from echo_ops.simulate.repo import day_document, plan_repo
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
 
@@ -55,6 +56,11 @@ class Unit:
     corpus: str
     proposer: str
     model: tuple[str, str] | None = None  # (model id, local dir) the model proposer serves
+    arm: str | None = None  # control | treatment (a flywheel run): logged by the server
+    gate: float | None = None  # this model's calibrated show gate; None = simulate.show_min_prob
+    repo_day: int | None = None  # deployment "repo": the day's index in the run's plan
+    repo_days: int = 1  # ... and the run's length (the plan depends on it)
+    users: int = 1  # people that day (the repo's work is shared out among them)
 
 
 def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, dict, random.Random]:
@@ -84,14 +90,18 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         unit.model,
         settings,
     )
+    proposer.arm, proposer.show_min_prob = unit.arm, unit.gate
     root = Path(unit.corpus)
     files = list_files(root)
+    repo_work = _repo_work(unit, root, cfg)
     counts: Counter = Counter()
     events, server, regions, documents, type_counts = [], [], [], [], []
     now = day_start_ms(unit.day) + rng.randint(7 * 3600, 10 * 3600) * 1000
     n = 0
     while (
-        (n < cfg.sessions_per_user)
+        (n * cfg.files_per_session < len(repo_work))
+        if repo_work is not None
+        else (n < cfg.sessions_per_user)
         if unit.target_events is None
         else (len(events) < unit.target_events)
     ):
@@ -112,18 +122,20 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         secret_file = (
             srng.randrange(cfg.files_per_session) if srng.random() < cfg.secret_rate else -1
         )
-        for f, path in enumerate(srng.sample(files, min(len(files), cfg.files_per_session))):
+        if repo_work is not None:
+            picked = repo_work[n * cfg.files_per_session : (n + 1) * cfg.files_per_session]
+        else:
+            picked = srng.sample(files, min(len(files), cfg.files_per_session))
+        for f, item in enumerate(picked):
             writer.rng = drng = random.Random(f"{unit.seed}:{unit.day}:{unit.user_index}:s{n}:{f}")
-            plan = plan_document(
-                path,
-                root,
-                drng,
-                cfg.max_file_lines,
-                cfg.hole_share,
-                cfg.crlf_share,
-                cfg.non_ascii_rate,
-                make_secret(drng) if f == secret_file else None,
-            )
+            secret = make_secret(drng) if f == secret_file else None
+            if repo_work is not None:
+                language = LANGUAGES.get(item.path.suffix, "plaintext")
+                plan = day_document(item, unit.repo_day, drng, cfg.crlf_share,
+                                    cfg.non_ascii_rate, secret, language)  # fmt: skip
+            else:
+                plan = plan_document(item, root, drng, cfg.max_file_lines, cfg.hole_share,
+                                     cfg.crlf_share, cfg.non_ascii_rate, secret)  # fmt: skip
             if plan is None:
                 continue
             writer.write_document(plan, f"file:///home/{user_id}/{root.name}/{plan.relpath}")
@@ -163,6 +175,21 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
     }
 
 
+def _repo_work(unit: Unit, root: Path, cfg) -> list | None:
+    """This person's files of the day in a "repo" deployment (None: random files)."""
+    if unit.repo_day is None:
+        return None
+    plan = plan_repo(root, unit.seed, unit.repo_days, cfg.repo_max_file_lines, cfg.repo_write_share)
+    return plan.work(unit.repo_day, unit.users)[unit.user_index]
+
+
+def arm_of(user_id: str, control_share: float) -> str:
+    """The arm a person stays in for the whole run: a hash of the user id, as production
+    A/B tests assign by a stable id (no re-randomising per day or per request)."""
+    bucket = int(hashlib.sha256(f"arm:{user_id}".encode()).hexdigest()[:8], 16) / 2**32
+    return "control" if bucket < control_share else "treatment"
+
+
 def _truth_row(region) -> dict:
     row = dict(region.row)
     final = region.final or ""
@@ -198,10 +225,17 @@ def simulate_days(
     workers: int | None = None,
     settings: Settings,
     progress: Callable[[int, int], None] | None = None,
+    arms: dict[str, tuple[str, float | None]] | None = None,
+    control_share: float = 0.5,
+    repo_day: int | None = None,
+    repo_days: int = 1,
 ) -> dict:
     """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
 
     `model_id` picks the registry model the model proposer serves (default: the champion).
+    `arms` ({"control": (model id, gate), "treatment": (...)}) serves each person the model
+    of their arm (`arm_of`, `control_share`) and logs the arm; `repo_day` / `repo_days`
+    make the people write the day's part of one growing codebase (simulate/repo.py).
     Reads no table but registry.models (model proposer). Re-run safe: same arguments and
     settings give the same bytes."""
     cfg = settings.simulate
@@ -223,20 +257,35 @@ def simulate_days(
     per_unit = math.ceil(target / (days * users)) if target else None
     kind = proposer or cfg.proposer
     model = resolve_model(kind, model_id, settings)
-    units = [
-        Unit(
-            start + timedelta(days=d),
-            u,
-            per_unit,
-            seed,
-            landing,
-            str(corpus),
-            kind,
-            model,
-        )
-        for d in range(days)
-        for u in range(users)
-    ]
+    served = {
+        arm: (resolve_model(kind, m, settings), gate) for arm, (m, gate) in (arms or {}).items()
+    }
+    units = []
+    for d in range(days):
+        for u in range(users):
+            arm = None
+            unit_model, gate = model, None
+            if arms:
+                user_id = user_identity(seed, u, cfg.utf8_client_share)[0]
+                arm = arm_of(user_id, control_share)
+                unit_model, gate = served[arm]
+            units.append(
+                Unit(
+                    start + timedelta(days=d),
+                    u,
+                    per_unit,
+                    seed,
+                    landing,
+                    str(corpus),
+                    kind,
+                    unit_model,
+                    arm,
+                    gate,
+                    None if repo_day is None else repo_day + d,
+                    repo_days,
+                    users,
+                )  # fmt: skip
+            )
     n_workers = workers if workers is not None else (cfg.workers or min(2, os.cpu_count() or 1))
     started = time.perf_counter()
     with stage_run(
