@@ -79,6 +79,7 @@ def _shown_first_on(con, ds: date, lookback: int) -> int:
             select completion_id, ds
             from staging.stg_telemetry__editor_events
             where event_type = 'completion.shown' and ds between $lo and $ds
+                and import_source is null  -- imports skip extraction (docs/imports.md)
         )
         select count(*) from (
             select completion_id from shown group by completion_id having min(ds) = $ds

@@ -566,6 +566,44 @@ def _add_models_parsers(sub) -> None:
 # --- end models
 
 
+# --- imports of other assistants' logs (issue #18) ----------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from echo_ops.adapters.importer import import_files, local_files
+    from echo_ops.config import get_settings
+    from echo_ops.warehouse import open_warehouse
+
+    settings = get_settings()
+    files = local_files(args.source, args.paths)
+    with open_warehouse() as con:
+        result = import_files(con, args.source, files, settings)
+    _print_json(result.summary())
+    if result.stale_days:
+        print(
+            "these days were ingested before and got new events: re-run echo_daily for "
+            + ", ".join(sorted(d.isoformat() for d in result.stale_days)),
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_import_parser(sub) -> None:
+    p = sub.add_parser(
+        "import",
+        help="convert Continue or Tabby logs into v1 events in the landing zone (docs/imports.md)",
+    )
+    p.add_argument("source", choices=["continue", "tabby"])
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="Continue: dev_data/[0.2.0/]autocomplete.jsonl; Tabby: events/YYYY-MM-DD.json",
+    )
+    p.set_defaults(handler=cmd_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-ops",
@@ -631,6 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_scan_secrets)
     _add_extract_commands(sub)
+    _add_import_parser(sub)
     _add_simulate_parser(sub)
     _add_simulate_ab_parser(sub)
     return parser

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -189,6 +189,14 @@ class ScheduleSettings(_Group):
     pod_kubernetes_conn_id: str = "kubernetes_default"  # if absent: in-cluster, then kubeconfig
 
 
+class ImportSettings(_Group):
+    # open assistants' own logs that echo_daily converts from the landing zone before ingest
+    # ({landing}/continue/..., {landing}/tabby/...); [] = none (docs/imports.md)
+    sources: list[Literal["continue", "tabby"]] = Field(default_factory=list)
+    # HMAC key for the assistants' user ids (Continue's may be a credential); "" = drop them
+    user_id_key: SecretStr = SecretStr("")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -206,6 +214,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

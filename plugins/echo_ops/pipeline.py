@@ -22,12 +22,20 @@ def open_warehouse():
 def data_errors() -> tuple[type[Exception], ...]:
     """Deterministic data errors: retrying cannot fix them, so tasks fail at once."""
     from echo_ops.accounting import AccountingError
+    from echo_ops.adapters.importer import ImportInputError
     from echo_ops.datasets import TrainingDataError
     from echo_ops.extract import ExtractError
     from echo_ops.ingest import IngestError
     from echo_ops.quality import DataQualityError
 
-    return (IngestError, ExtractError, AccountingError, TrainingDataError, DataQualityError)
+    return (
+        IngestError,
+        ExtractError,
+        AccountingError,
+        TrainingDataError,
+        DataQualityError,
+        ImportInputError,
+    )
 
 
 def init_warehouse(day: str) -> dict:
@@ -36,6 +44,17 @@ def init_warehouse(day: str) -> dict:
 
     with open_warehouse():
         return {"day": day, "layers": len(LAYERS)}
+
+
+def import_assistant_logs(day: str) -> dict:
+    """Continue / Tabby logs in the landing zone -> v1 events (when `imports.sources` names them)."""
+    settings = get_settings()
+    if not settings.imports.sources:
+        return {"day": day, "sources": []}
+    from echo_ops.adapters.importer import import_landing
+
+    with open_warehouse() as con:
+        return {"day": day, **import_landing(con, settings)}
 
 
 def ingest(day: str) -> dict:
