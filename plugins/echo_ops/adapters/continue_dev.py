@@ -59,6 +59,7 @@ def convert(lines: list[str], file_name: str, user_key: str = "", layout: str = 
     """Continue autocomplete lines -> v1 events; `layout` is the directory's schema (layout_of)."""
     out = Conversion(SOURCE)
     by_completion: dict[str, list[_Line]] = {}
+    last_day = None  # an unreadable line is filed under the day of the line before it
     for no, text in enumerate(lines, start=1):
         if not text.strip():
             out.counts["blank_lines"] += 1
@@ -67,9 +68,10 @@ def convert(lines: list[str], file_name: str, user_key: str = "", layout: str = 
         try:
             line = _read(no, text, layout or "unversioned")
         except AdapterLineError as exc:
-            out.refuse(no, str(exc), text)
+            out.refuse(no, str(exc), text, last_day)
             continue
-        by_completion.setdefault(need_str(line.record, "completionId"), []).append(line)
+        last_day = line.at.date()
+        by_completion.setdefault(line.record["completionId"], []).append(line)
     for completion_id, group in by_completion.items():
         _convert_completion(out, completion_id, sorted(group, key=lambda x: (x.at, x.no)),
                             file_name, user_key)  # fmt: skip
