@@ -145,9 +145,9 @@ def _convert_completion(
 def _impossible(line: _Line, first: _Line, decided: set[str]) -> str | None:
     """Why this line cannot follow the earlier ones of its completionId, or None."""
     if line.record["completion"] != first.record["completion"]:
-        return "conflict: same completionId as line {}, other completion text".format(first.no)
+        return f"conflict: same completionId as line {first.no}, other completion text"
     if line.record["filepath"] != first.record["filepath"]:
-        return "conflict: same completionId as line {}, other filepath".format(first.no)
+        return f"conflict: same completionId as line {first.no}, other filepath"
     if not line.accepted and "accepted" in decided:
         # Continue logs `accepted: false` only for a completion not accepted by then.
         return "impossible_sequence: accepted:false logged after an accept of this completionId"

@@ -199,7 +199,9 @@ def landing_files(source: str, landing: str) -> list[SourceFile]:
     files = []
     for key in sorted(objects):
         name = PurePosixPath(key).name
-        if source == "continue" and not (name.startswith("autocomplete") and name.endswith(".jsonl")):
+        if source == "continue" and not (
+            name.startswith("autocomplete") and name.endswith(".jsonl")
+        ):
             continue
         if source == "tabby" and _file_day(name) is None:
             continue

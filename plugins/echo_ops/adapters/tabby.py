@@ -117,8 +117,10 @@ def _completions(out: Conversion, records: list[_Record], file_name: str) -> dic
                 out.counts["duplicate_lines"] += 1
             continue
         choices = r.body.get("choices")
-        if not isinstance(choices, list) or not choices or not all(
-            isinstance(c, dict) and isinstance(c.get("text"), str) for c in choices
+        if (
+            not isinstance(choices, list)
+            or not choices
+            or not all(isinstance(c, dict) and isinstance(c.get("text"), str) for c in choices)
         ):
             if r.own:
                 out.refuse(r.no, "missing_field: completion.choices[].text", r.text, r.at.date())

@@ -68,7 +68,9 @@ def test_an_accept_then_a_rejection_is_impossible_and_quarantined():
 
 def test_iso_and_epoch_millisecond_timestamps_give_the_same_instant():
     iso = continue_dev.convert([line(ts="2026-11-02T09:00:00.000Z")], "f", "k")
-    ms = continue_dev.convert([line(ts=1793610000000), line(cid="c2", ts="1793610000000")], "f", "k")
+    ms = continue_dev.convert(
+        [line(ts=1793610000000), line(cid="c2", ts="1793610000000")], "f", "k"
+    )
     assert not ms.bad
     assert {e["ts"] for e in by_type(ms, "completion.shown")} == {
         by_type(iso, "completion.shown")[0]["ts"]

@@ -86,7 +86,9 @@ def test_optional_fields_may_be_omitted_and_user_may_be_null():
     )  # fmt: skip
     assert not conv.bad
     shown = conv.events[-1][2]
-    assert shown["user_id"] == "tabby:anonymous" and shown["doc"]["uri"] == "tabby:completion/cmpl-b"
+    assert (
+        shown["user_id"] == "tabby:anonymous" and shown["doc"]["uri"] == "tabby:completion/cmpl-b"
+    )
     assert conv.events[0][2]["prompt"] == {"prefix": "fn main() {", "suffix": ""}
     assert conv.events[0][2]["latency_unknown"] is True
 

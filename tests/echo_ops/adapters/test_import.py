@@ -54,7 +54,9 @@ def test_reimporting_the_same_files_adds_nothing(keyed):
     assert first.files == 3 and first.events > 0
     assert (again.files, again.unchanged, again.events) == (0, 3, 0)
     assert rows == 3 and quarantined == first.quarantined == 3
-    assert {k: (Path(keyed.storage.landing_uri) / k).read_bytes() for k in landing_keys(keyed)} == keys
+    assert {
+        k: (Path(keyed.storage.landing_uri) / k).read_bytes() for k in landing_keys(keyed)
+    } == keys
 
 
 def test_refused_lines_are_quarantined_with_file_line_and_reason(keyed):
