@@ -24,3 +24,20 @@ create table if not exists staging.int_imported_completions_decided (
     decision varchar, accept_kind varchar, is_accepted boolean, proposal_chars bigint,
     accepted_chars bigint, has_server boolean, shown_at timestamp
 );
+
+-- Continue's nextEditWithHistory clusters linked to an accepted completion, only where file,
+-- time and overlap make the link unambiguous (echo_ops.adapters.continue_next_edit): the
+-- completion's text after the edit, with the link's provenance and a confidence.
+create table if not exists staging.imported_refinements (
+    ds date,  -- the UTC day the completion was accepted
+    completion_id varchar,
+    client varchar,
+    proposal_text varchar,  -- the accepted text
+    final_text varchar,  -- its region after the edit cluster
+    confidence double,  -- 0..1, heuristic (docs/imports.md)
+    gap_s double,  -- seconds from the accept to the cluster
+    link_method varchar,
+    source_file varchar,  -- the nextEditWithHistory file and line
+    source_line bigint,
+    adapter_version varchar
+);

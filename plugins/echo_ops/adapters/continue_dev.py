@@ -80,18 +80,20 @@ def convert(lines: list[str], file_name: str, user_key: str = "", layout: str = 
 
 def _read(no: int, text: str, layout: str) -> _Line:
     record = read_json_line(text)
-    schema = record.get("schema", layout)
+    # later 0.2.0 builds renamed `schema` -> `schemaVersion` and `timestamp` -> `createdAt`
+    schema = record.get("schema", record.get("schemaVersion", layout))
     if schema not in KNOWN_SCHEMAS:
         raise AdapterLineError(f"unknown_schema_version: {str(schema)[:40]!r}")
     if record.get("eventName", "autocomplete") != "autocomplete":
         raise AdapterLineError(f"not_autocomplete: eventName {str(record['eventName'])[:40]!r}")
     for key in ("completionId", "completion", "prefix", "filepath"):
         need_str(record, key)
-    if "timestamp" not in record:
+    stamp = record.get("timestamp", record.get("createdAt"))
+    if stamp is None:
         raise AdapterLineError("missing_field: timestamp")
     if "accepted" in record and not isinstance(record["accepted"], bool):
         raise AdapterLineError(f"bad_field: accepted is {type(record['accepted']).__name__}")
-    return _Line(no, text, parse_ts(record["timestamp"]), schema, record)
+    return _Line(no, text, parse_ts(stamp), schema, record)
 
 
 def _convert_completion(

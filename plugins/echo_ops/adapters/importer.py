@@ -39,7 +39,7 @@ class ImportInputError(ValueError):
 class SourceFile:
     key: str  # how ops.* name it: a landing key or a local path
     data: bytes
-    context: bytes | None = None  # Tabby: the previous day's file, read to link late views
+    context: bytes | None = None  # the file read beside it to link events (_context_name)
 
     @property
     def name(self) -> str:
@@ -90,7 +90,11 @@ def import_files(
             if _imported_before(con, source, f.sha256):
                 result.unchanged += 1
                 continue
-            conversion = convert(source, f, settings.imports.user_id_key.get_secret_value())
+            key = settings.imports.user_id_key.get_secret_value()
+            if source == "continue" and is_next_edit_log(f.name):
+                conversion = _link_next_edits(con, f, key)
+            else:
+                conversion = convert(source, f, key)
             _write(con, f, conversion, settings.storage.landing_uri, result)
         result.stale_days = result.days & ingested
         if result.stale_days:
@@ -117,6 +121,31 @@ def convert(source: str, f: SourceFile, user_key: str) -> Conversion:
 
     context = _lines(f.context) if f.context is not None else None
     return tabby.convert(lines, f.name, user_key, context)
+
+
+def is_next_edit_log(name: str) -> bool:
+    return name.startswith("nextEditWithHistory") and name.endswith(".jsonl")
+
+
+def _link_next_edits(con, f: SourceFile, user_key: str) -> Conversion:
+    """Link a nextEditWithHistory file's clusters to the accepted completions of the
+    autocomplete log beside it (f.context); links go to staging.imported_refinements."""
+    from echo_ops.adapters import continue_next_edit
+
+    beside = SourceFile(f.key.rsplit("/", 1)[0] + "/autocomplete.jsonl", f.context or b"")
+    accepted = continue_next_edit.accepted_from(convert("continue", beside, user_key))
+    links, conversion = continue_next_edit.link(_lines(f.data), accepted)
+    con.execute("delete from staging.imported_refinements where source_file = ?", [f.key])
+    for k in links:
+        con.execute(
+            "insert into staging.imported_refinements values (?, ?, 'continue', ?, ?, ?, ?, "
+            "'next_edit_with_history', ?, ?, ?)",
+            [k.accepted_at.date(), k.completion_id, k.proposal_text, k.final_text, k.confidence,
+             k.gap_s, f.key, k.line_no, ADAPTER_VERSION],
+        )  # fmt: skip
+    if f.context is None:
+        conversion.counts["next_edit_without_autocomplete_log"] += 1
+    return conversion
 
 
 def _lines(data: bytes) -> list[str]:
@@ -174,7 +203,11 @@ def _file_day(name: str) -> date | None:
         return None
 
 
-def _previous_day_name(name: str) -> str | None:
+def _context_name(source: str, name: str) -> str | None:
+    """The file read beside `name` to link its events: Tabby's previous day, or the
+    autocomplete log next to Continue's nextEditWithHistory."""
+    if source == "continue":
+        return "autocomplete.jsonl" if is_next_edit_log(name) else None
     day = _file_day(name)
     return None if day is None else f"{(day - timedelta(days=1)).isoformat()}.json"
 
@@ -186,7 +219,7 @@ def local_files(source: str, paths: list[Path]) -> list[SourceFile]:
         if not path.is_file():
             raise ImportInputError(f"no such file: {path}")
         context = None
-        prev = _previous_day_name(path.name) if source == "tabby" else None
+        prev = _context_name(source, path.name)
         if prev and (path.parent / prev).is_file():
             context = (path.parent / prev).read_bytes()
         files.append(SourceFile(str(path.resolve()), path.read_bytes(), context))
@@ -200,13 +233,13 @@ def landing_files(source: str, landing: str) -> list[SourceFile]:
     for key in sorted(objects):
         name = PurePosixPath(key).name
         if source == "continue" and not (
-            name.startswith("autocomplete") and name.endswith(".jsonl")
+            (name.startswith("autocomplete") and name.endswith(".jsonl")) or is_next_edit_log(name)
         ):
             continue
         if source == "tabby" and _file_day(name) is None:
             continue
         context = None
-        prev = _previous_day_name(name) if source == "tabby" else None
+        prev = _context_name(source, name)
         prev_key = str(PurePosixPath(key).with_name(prev)) if prev else None
         if prev_key in objects:
             context = storage.read_bytes(landing, prev_key)

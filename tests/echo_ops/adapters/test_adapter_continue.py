@@ -145,3 +145,11 @@ def test_a_missing_accepted_field_is_not_an_accept_and_is_counted():
     conv = continue_dev.convert([line(accepted=None)], "f", "k")
     assert by_type(conv, "completion.rejected") and not by_type(conv, "completion.accepted")
     assert conv.counts["accepted_field_missing"] == 1
+
+
+def test_later_0_2_0_field_names_are_read():
+    rec = json.loads(line())
+    rec["schemaVersion"] = rec.pop("schema")
+    rec["createdAt"] = rec.pop("timestamp")
+    conv = continue_dev.convert([json.dumps(rec)], "f", "k")
+    assert not conv.bad and by_type(conv, "completion.shown")[0]["client"]["version"] == "0.2.0"

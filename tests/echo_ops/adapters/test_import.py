@@ -121,9 +121,13 @@ def test_landing_discovery_and_the_day_marts_match_a_hand_count(keyed, monkeypat
     monkeypatch.setenv("ECHO_IMPORTS__SOURCES", '["continue", "tabby"]')
     reset_settings_cache()
     settings = get_settings()
-    assert [f.name for f in landing_files("continue", settings.storage.landing_uri)] == [
-        "autocomplete.jsonl"
-    ] * 3
+    continue_files = landing_files("continue", settings.storage.landing_uri)
+    assert [(f.name, f.context is not None) for f in continue_files] == [
+        ("autocomplete.jsonl", False),
+        ("nextEditWithHistory.jsonl", True),  # read with the autocomplete log beside it
+        ("autocomplete.jsonl", False),
+        ("autocomplete.jsonl", False),
+    ]
     tabby_files = landing_files("tabby", settings.storage.landing_uri)
     assert [f.context is not None for f in tabby_files] == [False, True]
     with open_warehouse() as con:
@@ -142,10 +146,15 @@ def test_landing_discovery_and_the_day_marts_match_a_hand_count(keyed, monkeypat
                 "from marts.fct_completions where client = 'tabby'"
             ).fetchall()
         )
+        refinements = con.execute(
+            "select completion_id, final_text, source_line, confidence > 0.5 "
+            "from staging.imported_refinements"
+        ).fetchall()
         stored = con.execute(
             "select count(*) from raw.client_events where payload like ?", [f"%{TOKEN}%"]
         ).fetchone()[0]
-    assert summary["continue_quarantined"] == 3 and summary["tabby_quarantined"] == 4
+    assert summary["continue_quarantined"] == 3 + 1 and summary["tabby_quarantined"] == 4
+    assert refinements == [("c-001", "return int(a + b)", 1, True)]
     # hand count of tests/fixtures/imports (README.md there)
     assert report == [("continue", 9, 5, None), ("tabby", 4, 2, None)]
     assert tabby_decisions == {"cmpl-1": "accepted/full", "cmpl-2": "dismissed",
