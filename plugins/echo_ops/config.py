@@ -131,6 +131,10 @@ class TrainSettings(_Group):
             "rejected_written": 1.0,
             "rejected_empty": 0.0,  # nothing written: no target to learn
             "accepted_deleted": 0.0,
+            # imported Continue / Tabby logs (docs/imports.md): accepted, fate unknown; and
+            # refined per a linked nextEditWithHistory cluster (times the link's confidence)
+            "imported_accepted": 0.5,
+            "imported_refined": 1.0,
         }
     )
     min_target_chars: int = 2  # shorter settled texts are noise

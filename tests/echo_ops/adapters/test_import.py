@@ -165,3 +165,26 @@ def test_landing_discovery_and_the_day_marts_match_a_hand_count(keyed, monkeypat
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ImportInputError, match="no such file"):
         local_files("tabby", [tmp_path / "2026-11-02.json"])
+
+
+def test_imported_accepts_become_weighted_positives_in_the_training_set(keyed):
+    from echo_ops.datasets import build_training_examples
+
+    with open_warehouse() as con:
+        for source in ("continue", "tabby"):
+            paths = sorted((FIXTURES / source).rglob("*.json*"))
+            import_files(con, source, local_files(source, paths), keyed)
+        ingest_day(con, DAY, keyed)
+        counts = build_training_examples(con, DAY, keyed)
+        rows = con.execute(
+            "select refinement_id, outcome, target, round(weight, 3), split "
+            "from training.examples where ds = ? and source = 'imported' order by 1",
+            [DAY],
+        ).fetchall()
+        pairs = con.execute("select count(*) from training.preference_pairs").fetchone()[0]
+    assert counts["imported"] == 6  # full accepts: c-001 c-003 c-005 o-001 u-001 cmpl-1
+    by_id = {r[0]: r for r in rows}
+    assert by_id["c-001"][1:4] == ("imported_refined", "return int(a + b)", 0.942)
+    assert by_id["o-001"][1:4] == ("imported_accepted", 'return os.environ["HOME"]', 0.5)
+    assert "cmpl-3" not in by_id  # a line accept: how much was taken is unknown
+    assert pairs == 0  # an imported link is a guess: no preference pair from it
