@@ -588,6 +588,41 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_acceptance(args: argparse.Namespace) -> int:
+    """The acceptance report, per day, client and model, from the published analyst copy."""
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    from echo_ops.config import get_settings
+
+    path = get_settings().storage.published_path
+    if not path.exists():
+        print(f"no analyst snapshot at {path}: run echo_daily first", file=sys.stderr)
+        return 1
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "select ds, client, model_version, shown_count, accepted_count, acceptance_rate "
+            "from marts.rpt_daily_acceptance where $ds is null or ds = $ds "
+            "order by ds, client, model_version",
+            {"ds": args.ds},
+        ).fetchall()
+    finally:
+        con.close()
+    columns = ("ds", "client", "model_version", "shown", "accepted", "acceptance")
+    if args.json:
+        _print_json([dict(zip(columns, r, strict=True)) for r in rows])
+        return 0
+    table = Table(title="Acceptance by client: Echo's collector beside imported logs")
+    for column in columns:
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*(str(v) if not isinstance(v, float) else f"{v:.1%}" for v in r))
+    Console().print(table)
+    return 0
+
+
 def _add_import_parser(sub) -> None:
     p = sub.add_parser(
         "import",
@@ -602,6 +637,13 @@ def _add_import_parser(sub) -> None:
         help="Continue: dev_data/[0.2.0/]autocomplete.jsonl; Tabby: events/YYYY-MM-DD.json",
     )
     p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser(
+        "acceptance", help="acceptance per day, client (echo, continue, tabby) and model"
+    )
+    p.add_argument("--ds", type=_parse_date, default=None, help="one day (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_acceptance)
 
 
 def build_parser() -> argparse.ArgumentParser:

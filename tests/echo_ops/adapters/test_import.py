@@ -188,3 +188,28 @@ def test_imported_accepts_become_weighted_positives_in_the_training_set(keyed):
     assert by_id["o-001"][1:4] == ("imported_accepted", 'return os.environ["HOME"]', 0.5)
     assert "cmpl-3" not in by_id  # a line accept: how much was taken is unknown
     assert pairs == 0  # an imported link is a guess: no preference pair from it
+
+
+def test_the_cli_imports_once_and_reports_acceptance_by_client(keyed, capsys, tmp_path):
+    import json
+
+    from echo_ops.cli import main
+    from echo_ops.warehouse import publish_snapshot
+
+    day_files = [str(p) for p in sorted((FIXTURES / "tabby/events").glob("*.json"))]
+    assert main(["import", "tabby", *day_files]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["import", "tabby", *day_files]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (first["files"], first["quarantined"]) == (2, 4)
+    assert (again["files"], again["unchanged"], again["events"]) == (0, 2, 0)
+    assert main(["import", "tabby", str(tmp_path / "2026-11-09.json")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+    with open_warehouse() as con:
+        ingest_day(con, DAY, keyed)
+        refresh_marts(con, DAY)
+        publish_snapshot(con, keyed.storage.published_path)
+    assert main(["acceptance", "--ds", DAY.isoformat(), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["client"], row["shown"], row["accepted"], row["acceptance"]) == ("tabby", 4, 2, 0.5)
