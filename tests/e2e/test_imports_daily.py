@@ -95,12 +95,16 @@ def test_imported_logs_reach_the_acceptance_marts_beside_echos_own(airflow_env, 
     quarantined = con.execute(
         "select source, count(*) from ops.quarantine where stage = 'import' group by 1 order by 1"
     ).fetchall()
+    imported_examples = con.execute(
+        "select count(*) from training.examples where ds = ? and source = 'imported'", [DAY]
+    ).fetchone()[0]
     accounting = con.execute(
         "select shown, unaccounted from ops.extract_accounting where ds = ?", [DAY]
     ).fetchone()
     con.close()
     assert quarantined == [("continue", 3 + 1), ("tabby", 4)]  # + a broken nextEdit line
     assert accounting[1] == 0  # imported completions are not extraction's to account for
+    assert 0 < imported_examples <= 6  # full accepts of the day, after dedup
 
 
 def test_rerunning_the_day_imports_nothing_and_changes_nothing(airflow_env, landed):

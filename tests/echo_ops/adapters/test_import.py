@@ -213,3 +213,27 @@ def test_the_cli_imports_once_and_reports_acceptance_by_client(keyed, capsys, tm
     assert main(["acceptance", "--ds", DAY.isoformat(), "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["client"], row["shown"], row["accepted"], row["acceptance"]) == ("tabby", 4, 2, 0.5)
+
+
+def test_imports_read_and_write_an_s3_landing_zone(s3_server, monkeypatch):
+    from echo_ops import storage
+
+    landing = f"s3://{s3_server}/landing"
+    monkeypatch.setenv("ECHO_STORAGE__LANDING_URI", landing)
+    monkeypatch.setenv("ECHO_IMPORTS__SOURCES", '["tabby"]')
+    reset_settings_cache()
+    settings = get_settings()
+    for path in sorted((FIXTURES / "tabby").rglob("*.json")):
+        key = "tabby/" + path.relative_to(FIXTURES / "tabby").as_posix()
+        storage.write_bytes(landing, key, path.read_bytes())
+    with open_warehouse() as con:
+        summary = import_landing(con, settings)
+        ingest_day(con, date(2026, 11, 3), settings)
+        refresh_marts(con, date(2026, 11, 3))
+        shown = con.execute(
+            "select count(*) filter (where is_accepted), count(*) from marts.fct_completions"
+        ).fetchone()
+    assert (summary["tabby_files"], summary["tabby_quarantined"]) == (2, 4)
+    assert any(k.startswith("client/ds=2026-11-03/import-tabby-") for k in
+               [o.key for o in storage.list_objects(landing, "client")])  # fmt: skip
+    assert shown == (1, 2)  # cmpl-5 (viewed after midnight, linked to its completion) and cmpl-9
