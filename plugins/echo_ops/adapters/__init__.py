@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -60,8 +61,17 @@ class Conversion:
         self.counts[f"events_{stream}"] += 1
 
     def refuse(self, line_no: int, reason: str, raw: str, day: date | None = None) -> None:
-        self.bad.append(Bad(line_no, reason[:300], raw[:RAW_TEXT_CAP], day))
+        self.bad.append(Bad(line_no, reason[:300], scrub_users(raw)[:RAW_TEXT_CAP], day))
         self.counts["quarantined"] += 1
+
+
+# The user fields of both sources, as JSON text: a quarantined line keeps everything else.
+_USER_FIELDS = re.compile(r'("(?:userId|user|uniqueId)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def scrub_users(raw: str) -> str:
+    """A refused line as it may be stored: user ids (Continue's may be a credential) removed."""
+    return _USER_FIELDS.sub(r'\1"<removed>"', raw)
 
 
 def parse_ts(value: Any) -> datetime:

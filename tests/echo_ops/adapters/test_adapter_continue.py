@@ -113,6 +113,8 @@ def test_unknown_schema_versions_and_broken_lines_are_quarantined_with_line_and_
 
 
 def test_the_user_token_is_never_stored_raw():
+    refused = continue_dev.convert([line(schema="9.9.9")], "f", "a-key")
+    assert TOKEN not in refused.bad[0].raw and '"userId": "<removed>"' in refused.bad[0].raw
     keyed = continue_dev.convert([line()], "f", "a-key")
     unkeyed = continue_dev.convert([line()], "f", "")
     for conv in (keyed, unkeyed):

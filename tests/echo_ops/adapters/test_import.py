@@ -151,7 +151,9 @@ def test_landing_discovery_and_the_day_marts_match_a_hand_count(keyed, monkeypat
             "from staging.imported_refinements"
         ).fetchall()
         stored = con.execute(
-            "select count(*) from raw.client_events where payload like ?", [f"%{TOKEN}%"]
+            "select (select count(*) from raw.client_events where payload like $t) "
+            "+ (select count(*) from ops.quarantine where raw_text like $t)",
+            {"t": f"%{TOKEN}%"},
         ).fetchone()[0]
     assert summary["continue_quarantined"] == 3 + 1 and summary["tabby_quarantined"] == 4
     assert refinements == [("c-001", "return int(a + b)", 1, True)]
