@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -45,7 +46,7 @@ class SourceFile:
     def name(self) -> str:
         return PurePosixPath(self.key.replace("\\", "/")).name
 
-    @property
+    @cached_property  # hashed once: a Continue log can be hundreds of MB
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
