@@ -17,8 +17,8 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import duckdb
