@@ -59,7 +59,7 @@ def main() -> None:
         floor_s = time.perf_counter() - started
 
         settings = get_settings()
-        with open_warehouse() as con:
+        with open_warehouse(settings) as con:
             started = time.perf_counter()
             first = import_files(con, "continue", local_files("continue", [log]), settings)
             import_s = time.perf_counter() - started

@@ -19,17 +19,17 @@ from echo_ops.warehouse import read_sql, replace_partition, run_sql_file, table_
 MARTS = ("fct_completions", "rpt_daily_acceptance")
 
 
-def refresh_marts(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
+def refresh_marts(con: duckdb.DuckDBPyConnection, ds: date) -> dict[str, int]:
     """Rebuild every mart's partition for `day`; returns rows written per mart."""
-    with stage_run("marts", day=day) as counts:
+    with stage_run("marts", ds=ds) as counts:
         run_sql_file(con, "ddl/marts")
-        counts["imported_completions"] = decide_imported(con, day)
+        counts["imported_completions"] = decide_imported(con, ds)
         for name in MARTS:
-            counts[name] = replace_partition(con, f"marts.{name}", read_sql(f"marts/{name}"), day)
+            counts[name] = replace_partition(con, f"marts.{name}", read_sql(f"marts/{name}"), ds)
     return {name: counts[name] for name in MARTS}
 
 
-def decide_imported(con: duckdb.DuckDBPyConnection, day: date) -> int:
+def decide_imported(con: duckdb.DuckDBPyConnection, ds: date) -> int:
     """The day's completions imported from Continue / Tabby, with their decision; rows written."""
     run_sql_file(con, "ddl/imports")
     if not table_exists(con, "staging.stg_telemetry__editor_events"):
@@ -38,5 +38,5 @@ def decide_imported(con: duckdb.DuckDBPyConnection, day: date) -> int:
         con,
         "staging.int_imported_completions_decided",
         read_sql("intermediate/int_imported_completions_decided"),
-        day,
+        ds,
     )

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings, StorageSettings
 from echo_ops.warehouse import run_sql_file
 
 STATUSES = ("candidate", "champion", "rejected", "archived")
@@ -68,24 +68,23 @@ def register_model(
     data_window: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> str:
     """Copy a HF model directory into the artifact store and add it as a candidate.
 
     Writes registry.models (one row) and `<artifacts_uri>/<model_id>/`; re-running with
     the same `model_id` replaces both.
     """
-    settings = settings or get_settings()
     ensure_tables(con)
     model_id = model_id or new_model_id(kind)
     local_dir = Path(local_dir)
     if not (local_dir / "config.json").is_file():
         raise RegistryError(f"{local_dir} is not a Hugging Face model directory (no config.json)")
-    root = settings.storage.artifacts_uri
-    storage.delete_prefix(root, model_id)
+    root, store = settings.storage.artifacts_uri, settings.storage
+    storage.delete_prefix(root, model_id, store)
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         storage.write_bytes(
-            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes()
+            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes(), store
         )
     con.execute("delete from registry.models where model_id = ?", [model_id])
     con.execute(
@@ -206,26 +205,29 @@ def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") ->
     return current.model_id, row[0]
 
 
-def fetch_model_dir(record: ModelRecord, cache_dir: Path | None = None) -> Path:
-    """A local HF directory for the model: the artifact dir itself, or an S3 download."""
+def fetch_model_dir(record: ModelRecord, settings: Settings) -> Path:
+    """A local HF directory for the model: the artifact dir itself, or an S3 download
+    cached under `data_root/model_cache`."""
     if not storage.is_s3(record.artifact_uri):
         return Path(record.artifact_uri)
-    cache_dir = Path(cache_dir or get_settings().data_root / "model_cache") / record.model_id
+    cache_dir = Path(settings.data_root) / "model_cache" / record.model_id
     if (cache_dir / "config.json").is_file():
         return cache_dir
     root, _, model_id = record.artifact_uri.rpartition("/")
-    for obj in storage.list_objects(root, model_id):
+    for obj in storage.list_objects(root, model_id, settings.storage):
         target = cache_dir / obj.key[len(model_id) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(storage.read_bytes(root, obj.key))
+        target.write_bytes(storage.read_bytes(root, obj.key, settings.storage))
     return cache_dir
 
 
-def write_artifact_json(record: ModelRecord, name: str, payload: dict[str, Any]) -> str:
+def write_artifact_json(
+    record: ModelRecord, name: str, payload: dict[str, Any], store: StorageSettings | None = None
+) -> str:
     """Save a JSON report next to a model's artifacts; returns its URI."""
     root, _, model_id = record.artifact_uri.rpartition("/")
     data = json.dumps(payload, indent=2, default=str, sort_keys=True).encode()
-    storage.write_bytes(root, f"{model_id}/{name}", data)
+    storage.write_bytes(root, f"{model_id}/{name}", data, store)
     return storage.join(record.artifact_uri, name)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from echo_ops.config import reset_settings_cache
+from echo_ops.config import get_settings, reset_settings_cache
 from tests.e2e.conftest import dags_test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -45,7 +45,7 @@ def landed(tmp_path_factory):
     os.environ.update(ECHO_DATA_ROOT=str(root), **sim_env)
     reset_settings_cache()
     try:
-        simulate_days(date.fromisoformat(DAY), 1, workers=1)
+        simulate_days(date.fromisoformat(DAY), 1, workers=1, settings=get_settings())
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

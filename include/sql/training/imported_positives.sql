@@ -1,4 +1,4 @@
--- Accepted-only positives from assistants' imported logs for day $day (docs/imports.md):
+-- Accepted-only positives from assistants' imported logs for day $ds (docs/imports.md):
 -- full accepts, target = the proposal the model was sent the prompt for; where Continue's
 -- nextEditWithHistory linked a cluster to the completion, its refined text and the link's
 -- confidence. Tabby's line accepts are left out: how much was taken is not logged.
@@ -6,20 +6,20 @@ with
 
 decided as (
     select * from staging.int_imported_completions_decided
-    where ds = $day and decision = 'accepted' and accept_kind = 'full'
+    where ds = $ds and decision = 'accepted' and accept_kind = 'full'
 ),
 
 shown as (
     select completion_id, request_id, doc_uri
     from staging.stg_telemetry__editor_events
-    where ds = $day and event_type = 'completion.shown' and import_source is not null
+    where ds = $ds and event_type = 'completion.shown' and import_source is not null
     qualify row_number() over (partition by completion_id order by event_at, event_id) = 1
 ),
 
 server as (
     select request_id, prompt_prefix, prompt_suffix, completion_text
     from staging.stg_model_server__completions
-    where ds between $day - interval 1 day and $day
+    where ds between $ds - interval 1 day and $ds
     qualify row_number() over (partition by request_id order by ds) = 1
 ),
 
@@ -40,7 +40,7 @@ final as (
         server.prompt_suffix as suffix,
         coalesce(linked.final_text, server.completion_text) as target,
         server.completion_text as proposal_text,
-        $day as origin_ds,
+        $ds as origin_ds,
         coalesce(linked.confidence, 1.0) as confidence,
         'imported' as source,
     from decided

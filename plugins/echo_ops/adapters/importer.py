@@ -25,14 +25,15 @@ import duckdb
 
 from echo_ops import storage
 from echo_ops.adapters import ADAPTER_VERSION, SOURCES, Conversion, dumps
-from echo_ops.config import Settings
+from echo_ops.config import Settings, StorageSettings
+from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
 from echo_ops.warehouse import run_sql_file, table_exists
 
 log = get_logger("import")
 
 
-class ImportInputError(ValueError):
+class ImportInputError(DataError):
     """An import was asked for something that is not there (a missing file, a bad source)."""
 
 
@@ -96,7 +97,7 @@ def import_files(
                 conversion = _link_next_edits(con, f, key)
             else:
                 conversion = convert(source, f, key)
-            _write(con, f, conversion, settings.storage.landing_uri, result)
+            _write(con, f, conversion, settings, result)
         result.stale_days = result.days & ingested
         if result.stale_days:
             log.warning("import %s: events for days ingested before: re-run echo_daily for %s",
@@ -164,14 +165,15 @@ def _imported_before(con, source: str, sha: str) -> bool:
     )
 
 
-def _write(con, f: SourceFile, conv: Conversion, landing: str, result: ImportResult) -> None:
+def _write(con, f: SourceFile, conv: Conversion, settings: Settings, result: ImportResult) -> None:
     by_object: dict[str, list[str]] = {}
     for stream, day, event in conv.events:
         key = f"{stream}/ds={day.isoformat()}/import-{conv.source}-{f.sha256[:16]}.jsonl"
         by_object.setdefault(key, []).append(dumps(event))
         result.days.add(day)
     for key, lines in sorted(by_object.items()):
-        storage.write_bytes(landing, key, ("\n".join(lines) + "\n").encode())
+        data = ("\n".join(lines) + "\n").encode()
+        storage.write_bytes(settings.storage.landing_uri, key, data, settings.storage)
     fallback = _file_day(f.name) or datetime.now(UTC).date()
     con.execute("delete from ops.quarantine where stage = 'import' and object_key = ?", [f.key])
     for bad in conv.bad:
@@ -227,9 +229,10 @@ def local_files(source: str, paths: list[Path]) -> list[SourceFile]:
     return files
 
 
-def landing_files(source: str, landing: str) -> list[SourceFile]:
+def landing_files(source: str, store: StorageSettings) -> list[SourceFile]:
     """`{landing}/<source>/**`: Continue's autocomplete logs, Tabby's day files, in key order."""
-    objects = {o.key: o for o in storage.list_objects(landing, source)}
+    landing = store.landing_uri
+    objects = {o.key: o for o in storage.list_objects(landing, source, store)}
     files = []
     for key in sorted(objects):
         name = PurePosixPath(key).name
@@ -243,8 +246,8 @@ def landing_files(source: str, landing: str) -> list[SourceFile]:
         prev = _context_name(source, name)
         prev_key = str(PurePosixPath(key).with_name(prev)) if prev else None
         if prev_key in objects:
-            context = storage.read_bytes(landing, prev_key)
-        files.append(SourceFile(key, storage.read_bytes(landing, key), context))
+            context = storage.read_bytes(landing, prev_key, store)
+        files.append(SourceFile(key, storage.read_bytes(landing, key, store), context))
     return files
 
 
@@ -252,7 +255,7 @@ def import_landing(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict:
     """echo_daily's import step: every new file of each source in `imports.sources`."""
     summary: dict = {"sources": list(settings.imports.sources)}
     for source in settings.imports.sources:
-        files = landing_files(source, settings.storage.landing_uri)
+        files = landing_files(source, settings.storage)
         result = import_files(con, source, files, settings)
         summary |= {
             f"{source}_files": result.files,

@@ -43,7 +43,7 @@ def landing_keys(settings) -> list[str]:
 
 
 def test_reimporting_the_same_files_adds_nothing(keyed):
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         first = import_files(con, "continue", local_files("continue", continue_paths()), keyed)
         keys = {k: (Path(keyed.storage.landing_uri) / k).read_bytes() for k in landing_keys(keyed)}
         again = import_files(con, "continue", local_files("continue", continue_paths()), keyed)
@@ -60,7 +60,7 @@ def test_reimporting_the_same_files_adds_nothing(keyed):
 
 
 def test_refused_lines_are_quarantined_with_file_line_and_reason(keyed):
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         import_files(con, "continue", local_files("continue", continue_paths()), keyed)
         rows = con.execute(
             "select ds, source, object_key, line_no, split_part(reason, ':', 1) "
@@ -80,7 +80,7 @@ def test_a_grown_file_gives_the_same_events_for_its_old_lines(keyed, tmp_path):
     grown = tmp_path / "dev_data" / "0.2.0" / "autocomplete.jsonl"
     grown.parent.mkdir(parents=True)
     grown.write_text("".join(lines[:3]))  # c-003 not accepted yet: only its rejection
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         import_files(con, "continue", local_files("continue", [grown]), keyed)
         grown.write_text("".join(lines))  # Continue appended the late accept, and more
         second = import_files(con, "continue", local_files("continue", [grown]), keyed)
@@ -105,7 +105,7 @@ def test_a_grown_file_gives_the_same_events_for_its_old_lines(keyed, tmp_path):
 
 def test_stale_days_are_reported_when_a_file_adds_to_an_ingested_day(keyed, tmp_path):
     lines = (FIXTURES / "tabby/events/2026-11-03.json").read_text()
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         ingest_day(con, date(2026, 11, 3), keyed)
         day2 = tmp_path / "2026-11-03.json"
         day2.write_text(lines)
@@ -121,16 +121,16 @@ def test_landing_discovery_and_the_day_marts_match_a_hand_count(keyed, monkeypat
     monkeypatch.setenv("ECHO_IMPORTS__SOURCES", '["continue", "tabby"]')
     reset_settings_cache()
     settings = get_settings()
-    continue_files = landing_files("continue", settings.storage.landing_uri)
+    continue_files = landing_files("continue", settings.storage)
     assert [(f.name, f.context is not None) for f in continue_files] == [
         ("autocomplete.jsonl", False),
         ("nextEditWithHistory.jsonl", True),  # read with the autocomplete log beside it
         ("autocomplete.jsonl", False),
         ("autocomplete.jsonl", False),
     ]
-    tabby_files = landing_files("tabby", settings.storage.landing_uri)
+    tabby_files = landing_files("tabby", settings.storage)
     assert [f.context is not None for f in tabby_files] == [False, True]
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         summary = import_landing(con, settings)
         assert import_landing(con, settings)["continue_files"] == 0  # nothing new
         ingest_day(con, DAY, settings)
@@ -172,7 +172,7 @@ def test_a_missing_file_is_a_clear_error(tmp_path):
 def test_imported_accepts_become_weighted_positives_in_the_training_set(keyed):
     from echo_ops.datasets import build_training_examples
 
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         for source in ("continue", "tabby"):
             paths = sorted((FIXTURES / source).rglob("*.json*"))
             import_files(con, source, local_files(source, paths), keyed)
@@ -208,7 +208,7 @@ def test_the_cli_imports_once_and_reports_acceptance_by_client(keyed, capsys, tm
     assert main(["import", "tabby", str(tmp_path / "2026-11-09.json")]) == 1
     assert "no such file" in capsys.readouterr().err
 
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         ingest_day(con, DAY, keyed)
         refresh_marts(con, DAY)
         publish_snapshot(con, keyed.storage.published_path)
@@ -227,8 +227,8 @@ def test_imports_read_and_write_an_s3_landing_zone(s3_server, monkeypatch):
     settings = get_settings()
     for path in sorted((FIXTURES / "tabby").rglob("*.json")):
         key = "tabby/" + path.relative_to(FIXTURES / "tabby").as_posix()
-        storage.write_bytes(landing, key, path.read_bytes())
-    with open_warehouse() as con:
+        storage.write_bytes(landing, key, path.read_bytes(), settings.storage)
+    with open_warehouse(get_settings()) as con:
         summary = import_landing(con, settings)
         ingest_day(con, date(2026, 11, 3), settings)
         refresh_marts(con, date(2026, 11, 3))
@@ -237,5 +237,5 @@ def test_imports_read_and_write_an_s3_landing_zone(s3_server, monkeypatch):
         ).fetchone()
     assert (summary["tabby_files"], summary["tabby_quarantined"]) == (2, 4)
     assert any(k.startswith("client/ds=2026-11-03/import-tabby-") for k in
-               [o.key for o in storage.list_objects(landing, "client")])  # fmt: skip
+               [o.key for o in storage.list_objects(landing, "client", settings.storage)])  # fmt: skip
     assert shown == (1, 2)  # cmpl-5 (viewed after midnight, linked to its completion) and cmpl-9
