@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from echo_ops.config import TrainSettings, get_settings
 from echo_ops.warehouse import ensure_pipeline_tables, run_sql_file
 
 _DDL = ("ddl/schemas", "ddl/ops", "ddl/training", "ddl/marts", "ddl/registry")
@@ -223,3 +224,28 @@ LAYOUTS = {
 def insert(con: duckdb.DuckDBPyConnection, table: str, tuples: Sequence[Sequence[Any]]) -> None:
     """`given` for the tuple layouts of the row builders above (LAYOUTS)."""
     given(con, table, tuples, LAYOUTS[table])
+
+
+# --- models -------------------------------------------------------------------------
+
+
+def tiny_train_settings(**overrides) -> TrainSettings:
+    base = dict(device="cpu", seq_len=64, batch_size=4, max_steps=6, warmup_steps=1,
+                learning_rate=3e-3, eval_every=3, eval_batches=1, checkpoint_every=2,
+                eval_max_examples=8, eval_generate_examples=2, max_new_tokens=8)  # fmt: skip
+    return TrainSettings(**{**base, **overrides})
+
+
+def seed_champion_and_two_days(con, model_dir) -> None:
+    """Register `model_dir` as the champion "base" and build two days of training examples
+    from the literal refinement rows of tests.kit (CODE)."""
+    from echo_ops.datasets import build_training_examples
+    from echo_ops.registry import register_model, set_champion
+
+    register_model(con, model_dir, kind="bootstrap", model_id="base", settings=get_settings())
+    set_champion(con, "base", "first")
+    create_tables(con)
+    for day in CODE_DAYS:
+        given(con, "staging.refinements", code_refinements(day))
+    for day in CODE_DAYS:
+        build_training_examples(con, day, get_settings())

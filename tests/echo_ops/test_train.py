@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from echo_ops.train import Example, train
+from tests.kit import tiny_train_settings
 
-from .conftest import tiny_train_settings
-
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _examples(n: int = 24) -> list[Example]:
@@ -81,8 +80,8 @@ def test_crash_mid_run_then_resume_matches_an_uninterrupted_run(tiny_base, tmp_p
     crashed = tmp_path / "crashed"
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(REPO / "plugins")!r}); sys.path.insert(0, {str(REPO)!r})
-        from tests.echo_ops.models.test_train import _examples
-        from tests.echo_ops.models.conftest import tiny_train_settings
+        from tests.echo_ops.test_train import _examples
+        from tests.kit import tiny_train_settings
         from echo_ops.train import train
         train({str(tiny_base)!r}, {str(crashed)!r}, _examples(), _examples(4),
               tiny_train_settings(max_steps=6, checkpoint_every=2), crash_after_step=3)

@@ -8,8 +8,7 @@ from echo_ops.cli import main
 from echo_ops.config import ScheduleSettings, Settings, get_settings, reset_settings_cache
 from echo_ops.pods import TRAIN_ARGUMENTS, XCOM_RESULT_FILE, fine_tune_pod_kwargs, pod_env
 from echo_ops.warehouse import open_warehouse
-
-from .conftest import seed_champion_and_two_days
+from tests.kit import seed_champion_and_two_days
 
 
 def _pod_args(result_file: str, resume: bool) -> list[str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from echo_ops.cli import main
 from echo_ops.warehouse import connect
+from tests.kit import create_tables, given
 
 PLANTED = [
     ("aws_access_key", "AKIAQ3EGRUZ7XK2LMN4P", "k = '{v}'"),
@@ -46,9 +48,9 @@ def test_scan_secrets_scores_planted_secrets(settings, capsys):
 
 def test_scan_secrets_fails_when_training_data_holds_a_planted_value(settings, capsys):
     _truth(settings)
-    con = connect(settings)
-    con.execute("create table training.examples (prefix varchar, target varchar, suffix varchar)")
-    con.execute("insert into training.examples values ('', 'k = ''AKIAQ3EGRUZ7XK2LMN4P''', '')")
+    con = create_tables(connect(settings))
+    planted = {"ds": date(2026, 11, 20), "prefix": "", "target": "k = 'AKIAQ3EGRUZ7XK2LMN4P'"}
+    given(con, "training.examples", [{**planted, "suffix": ""}])
     con.close()
     assert main(["scan-secrets", "--fp-files", "1", "--check-training-set"]) == 1
     assert json.loads(capsys.readouterr().out)["leaked_in_training_set"] == 1

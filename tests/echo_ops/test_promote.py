@@ -13,9 +13,7 @@ from echo_ops.finetune import fine_tune, new_data_window
 from echo_ops.promote import decide, promote_or_reject
 from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
 from echo_ops.warehouse import open_warehouse
-from tests.kit import CODE_DAYS, create_tables
-
-from .conftest import seed_champion_and_two_days
+from tests.kit import CODE_DAYS, create_tables, seed_champion_and_two_days
 
 D1, D2 = CODE_DAYS
 
