@@ -1,5 +1,9 @@
 """The training set builder: one day of refinements -> training.examples (+ preference pairs).
 
+Also the day's completions imported from Continue / Tabby logs (docs/imports.md), as
+accepted-only positives (`source` imported, outcomes imported_accepted / imported_refined,
+each with its own weight); they never make preference pairs.
+
 Target = the settled final text; each outcome has a loss weight; quality filters, redaction,
 dedup, a file-grouped train/eval split and decontamination come from the shared safety and
 dedup functions. Continual learning: a `replay_share` of each day's training rows replays
@@ -21,7 +25,7 @@ from echo_ops.dedup import assign_split, decontaminate, dedup_examples
 from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
 from echo_ops.safety import detector_version, redact_text
-from echo_ops.warehouse import replace_partition, run_sql_file, table_exists
+from echo_ops.warehouse import read_sql, replace_partition, run_sql_file, table_exists
 
 # Fixed so a file lands on the same side of the split every day (no cross-day leakage).
 SPLIT_SEED = 7
@@ -50,7 +54,7 @@ def build_training_examples(
         return {"refinements": 0, "rows_out": 0, "preference_pairs": 0}
     run_sql_file(con, "ddl/training")
     with stage_run("datasets", ds=ds) as counts:
-        refs = _load_refinements(con, ds)
+        refs = _load_refinements(con, ds) + _load_imported(con, ds)
         rows, filtered = _filter_and_weight(
             refs, cfg.outcome_weights, cfg.min_target_chars, cfg.max_target_chars
         )
@@ -73,11 +77,15 @@ def build_training_examples(
             {**_finish(r, ds), "scanned_by": scanned} for r in eval_rows + train_rows + replay
         ]
         n = _write(con, "training.examples", _COLUMNS, examples, ds)
-        useful = [r for r in refs if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0]
+        useful = [
+            r
+            for r in refs
+            if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0 and "source" not in r
+        ]  # preference pairs only from Echo's own refinements: an imported link is a guess
         pairs = _preference_pairs(useful, ds, cfg.eval_share) if cfg.preference_pairs else []
         n_pairs = _write(con, "training.preference_pairs", _PAIR_COLUMNS, pairs, ds)
         counts.update(
-            refinements=len(refs), filtered=filtered, secret_targets_dropped=secrets,
+            refinements=len(refs), imported=sum("source" in r for r in refs), filtered=filtered, secret_targets_dropped=secrets,
             exact_dupes=dedup["exact_dupes"], near_dupes=dedup["near_dupes"], leaked=leaked,
             new_train=len(train_rows), new_eval=len(eval_rows), replay=sum(r["source"] == "replay" for r in replay),
             base_corpus=sum(r["source"] == "base_corpus" for r in replay), rows_out=n, preference_pairs=n_pairs,
@@ -112,6 +120,25 @@ def _load_refinements(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str
     return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
 
 
+def _load_imported(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str, Any]]:
+    """Accepted completions imported from Continue / Tabby logs (docs/imports.md), as
+    accepted-only positives with their own outcome (and weight); opted-out users dropped."""
+    from echo_ops.marts import decide_imported
+
+    if not decide_imported(con, ds):
+        return []
+    rel = con.execute(read_sql("training/imported_positives"), {"ds": ds})
+    names = [d[0] for d in rel.description]
+    rows = [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+    opted_out = {
+        u
+        for (u,) in con.execute(
+            f"select user_id from {_consent_table(con)} where opted_out"
+        ).fetchall()
+    }
+    return [r for r in rows if r["user_id"] not in opted_out]
+
+
 def _filter_and_weight(refs, weights: dict[str, float], min_chars: int, max_chars: int):
     """Keep refinements whose outcome has a positive weight and whose target is a plausible
     completion (not blank, not a paste); returns (rows, how many were filtered)."""
@@ -121,8 +148,10 @@ def _filter_and_weight(refs, weights: dict[str, float], min_chars: int, max_char
         target = r["target"] or ""
         if w <= 0 or not (min_chars <= len(target.strip()) and len(target) <= max_chars):
             continue
-        kept.append({**r, "prefix": r["prefix"] or "", "suffix": r["suffix"] or "", "weight": w,
-                     "source": "refinement", "refinement_id": r["completion_id"]})  # fmt: skip
+        # an imported link's confidence scales its weight (1.0 for everything else)
+        kept.append({**r, "prefix": r["prefix"] or "", "suffix": r["suffix"] or "",
+                     "weight": w * r.get("confidence", 1.0), "source": r.get("source", "refinement"),
+                     "refinement_id": r["completion_id"]})  # fmt: skip
     return kept, len(refs) - len(kept)
 
 
@@ -224,8 +253,9 @@ def _finish(row: dict[str, Any], ds: date) -> dict[str, Any]:
     example_id = hashlib.sha1(
         f"{row['source']}:{ds}:{key}:{row['prefix'][-200:]}".encode()
     ).hexdigest()[:20]
-    split = row.get("split") if row["source"] == "refinement" else "train"
-    origin = row.get("origin_ds") if row["source"] != "refinement" else ds
+    fresh = row["source"] in ("refinement", "imported")  # today's rows, split by file
+    split = row.get("split") if fresh else "train"
+    origin = ds if fresh else row.get("origin_ds")
     return {
         **row,
         "ds": ds,

@@ -130,6 +130,7 @@ def ensure_pipeline_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "ddl/extract")
     run_sql_file(con, "staging/stg_telemetry__editor_events")
     run_sql_file(con, "staging/stg_model_server__completions")
+    run_sql_file(con, "ddl/imports")  # Continue / Tabby imports (echo_ops.adapters)
 
 
 def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
