@@ -4,6 +4,7 @@
 Turns one day of editor telemetry and model-server logs into refinement data.
 
 For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
+import assistants' own logs (Continue, Tabby; off unless `imports.sources` names them) ->
 ingest -> validate raw -> align -> validate -> extract refinements -> validate ->
 build training examples -> validate (updates the training-set Asset) -> marts -> online
 guard (rolls the champion back on a significant A/B drop) -> snapshot.
@@ -60,6 +61,12 @@ def echo_daily():
     def init_warehouse(day: date) -> dict:
         """Create the warehouse file, its layers and ops tables if missing."""
         return fail_fast(pipeline.init_warehouse, day)
+
+    @task(task_display_name="Import Continue / Tabby logs")
+    def import_assistant_logs(day: date) -> dict:
+        """Convert new files under the landing zone's continue/ and tabby/ into v1 events in
+        the day partitions they belong to (docs/imports.md); a file is converted once."""
+        return fail_fast(pipeline.import_assistant_logs, day)
 
     @task(task_display_name="Ingest landing day")
     def ingest(day: date) -> dict:
@@ -131,6 +138,7 @@ def echo_daily():
     day = resolve_partition()
     chain(
         init_warehouse(day),
+        import_assistant_logs(day),
         ingest(day),
         [validate_raw_client(day), validate_raw_server(day)],
         align(day),

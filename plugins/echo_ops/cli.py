@@ -109,8 +109,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     import getpass
 
     from echo_ops.config import get_settings
-    from echo_ops.consent import forget_user
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops.consent import forget
 
     if not args.yes:
         if not sys.stdin.isatty():
@@ -125,12 +124,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if typed.strip() != args.user:
             print("not confirmed; nothing erased", file=sys.stderr)
             return 1
-    settings = get_settings()
-    with open_warehouse(settings) as con:
-        report = forget_user(
-            con, args.user, settings, requested_by=args.requested_by or getpass.getuser()
-        )
-    _print_json({"erasure_id": report.erasure_id, "removed": report.removed, "total": report.total})
+    report = forget(args.user, args.requested_by or getpass.getuser(), get_settings())
+    _print_json(
+        {
+            "erasure_id": report.erasure_id,
+            "by_layer": report.by_layer(),
+            "removed": report.removed,
+            "total": report.total,
+            "warehouse_file_bytes_before_after": report.file_bytes,
+        }
+    )
     return 0
 
 
@@ -555,7 +558,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     from echo_ops.warehouse import open_warehouse
 
     settings = get_settings()
-    with open_warehouse(settings) as con:
+    # list and show only read: they must not take the writer's lock (nor need one)
+    with open_warehouse(settings, read_only=args.action in ("list", "show", None)) as con:
         if args.action == "show":
             _print_json(registry.get_model(con, args.model_id).to_dict())
         elif args.action == "rollback":
@@ -640,6 +644,86 @@ def _add_models_parsers(sub) -> None:
     p.set_defaults(handler=cmd_models)
 
 
+# --- imports of other assistants' logs (issue #18) ----------------------------------
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from echo_ops.adapters.importer import import_files, local_files
+    from echo_ops.config import get_settings
+    from echo_ops.warehouse import open_warehouse
+
+    settings = get_settings()
+    files = local_files(args.source, args.paths)
+    with open_warehouse(settings) as con:
+        result = import_files(con, args.source, files, settings)
+    _print_json(result.summary())
+    if result.stale_days:
+        print(
+            "these days were ingested before and got new events: re-run echo_daily for "
+            + ", ".join(sorted(d.isoformat() for d in result.stale_days)),
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_acceptance(args: argparse.Namespace) -> int:
+    """The acceptance report, per day, client and model, from the published analyst copy."""
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    from echo_ops.config import get_settings
+
+    path = get_settings().storage.published_path
+    if not path.exists():
+        print(f"no analyst snapshot at {path}: run echo_daily first", file=sys.stderr)
+        return 1
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "select ds, client, model_version, shown_count, accepted_count, acceptance_rate "
+            "from marts.rpt_daily_acceptance where $ds is null or ds = $ds "
+            "order by ds, client, model_version",
+            {"ds": args.ds},
+        ).fetchall()
+    finally:
+        con.close()
+    columns = ("ds", "client", "model_version", "shown", "accepted", "acceptance")
+    if args.json:
+        _print_json([dict(zip(columns, r, strict=True)) for r in rows])
+        return 0
+    table = Table(title="Acceptance by client: Echo's collector beside imported logs")
+    for column in columns:
+        table.add_column(column)
+    for r in rows:
+        table.add_row(*(str(v) if not isinstance(v, float) else f"{v:.1%}" for v in r))
+    Console().print(table)
+    return 0
+
+
+def _add_import_parser(sub) -> None:
+    p = sub.add_parser(
+        "import",
+        help="convert Continue or Tabby logs into v1 events in the landing zone (docs/imports.md)",
+    )
+    p.add_argument("source", choices=["continue", "tabby"])
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="Continue: dev_data/[0.2.0/]autocomplete.jsonl; Tabby: events/YYYY-MM-DD.json",
+    )
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser(
+        "acceptance", help="acceptance per day, client (echo, continue, tabby) and model"
+    )
+    p.add_argument("--ds", type=_parse_date, default=None, help="one day (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_acceptance)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-ops",
@@ -705,6 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_scan_secrets)
     _add_extract_commands(sub)
+    _add_import_parser(sub)
     _add_simulate_parser(sub)
     _add_simulate_ab_parser(sub)
     _add_flywheel_parser(sub)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -133,6 +133,10 @@ class TrainSettings(_Group):
             "rejected_written": 1.0,
             "rejected_empty": 0.0,  # nothing written: no target to learn
             "accepted_deleted": 0.0,
+            # imported Continue / Tabby logs (docs/imports.md): accepted, fate unknown; and
+            # refined per a linked nextEditWithHistory cluster (times the link's confidence)
+            "imported_accepted": 0.5,
+            "imported_refined": 1.0,
         }
     )
     min_target_chars: int = 2  # shorter settled texts are noise
@@ -208,6 +212,14 @@ class ScheduleSettings(_Group):
     pod_kubernetes_conn_id: str = "kubernetes_default"  # if absent: in-cluster, then kubeconfig
 
 
+class ImportSettings(_Group):
+    # open assistants' own logs that echo_daily converts from the landing zone before ingest
+    # ({landing}/continue/..., {landing}/tabby/...); [] = none (docs/imports.md)
+    sources: list[Literal["continue", "tabby"]] = Field(default_factory=list)
+    # HMAC key for the assistants' user ids (Continue's may be a credential); "" = drop them
+    user_id_key: SecretStr = SecretStr("")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -224,6 +236,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

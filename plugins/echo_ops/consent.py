@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,20 +21,34 @@ import duckdb
 
 from echo_ops import storage
 from echo_ops.config import Settings
+from echo_ops.contract.jsonl import gunzip, string_fields
 from echo_ops.logs import stage_run
-from echo_ops.warehouse import publish_snapshot
-
-_REQUEST_ID = re.compile(r'"request_id"\s*:\s*"([^"]+)"')
+from echo_ops.warehouse import (
+    open_warehouse,
+    publish_snapshot,
+    remove_stale_publish_temps,
+    rewrite_file,
+)
 
 
 @dataclass
 class ErasureReport:
     erasure_id: str
     removed: dict[str, int] = field(default_factory=dict)  # place -> rows/lines removed
+    file_bytes: tuple[int, int] | None = None  # warehouse file size before, after its rewrite
 
     @property
     def total(self) -> int:
         return sum(self.removed.values())
+
+    def by_layer(self) -> dict[str, int]:
+        """Removed per layer: raw, staging, ..., ops, landing, truth, published, ..."""
+        layers: dict[str, int] = {}
+        for place, n in self.removed.items():
+            layer = place.split(":", 1)[0] if ":" in place else place.split(".", 1)[0]
+            layer = layer.split("_", 1)[0] if layer.startswith("published") else layer
+            layers[layer] = layers.get(layer, 0) + n
+        return dict(sorted(layers.items()))
 
 
 def set_consent(con: duckdb.DuckDBPyConnection, user_id: str, opted_out: bool) -> dict:
@@ -70,8 +82,11 @@ def forget_user(
 ) -> ErasureReport:
     """Erase `user_id` from every layer, the published copy, the landing zone and truth.
 
-    Writes ops.consent (opted out) and one ops.erasure_audit row per place. Safe to
-    re-run: a second run finds nothing left and records zeros.
+    Writes ops.consent (opted out) and one ops.erasure_audit row per place. Touches only
+    rows and lines that name the user (or their request and completion ids); safe to
+    re-run: a second run finds nothing left and records zeros. The freed blocks of the
+    warehouse file still hold the erased bytes until the file is rewritten: `forget`
+    (what the CLI runs) does that after this returns.
     """
     if not user_id or not user_id.strip():
         raise ValueError("forget needs a non-empty user id")
@@ -80,19 +95,33 @@ def forget_user(
     with stage_run("forget", erasure_id=report.erasure_id) as counts:
         set_consent(con, user_id, True)
         ids = _warehouse_ids(con, user_id)
-        landing_removed = _erase_landing_client(landing, user_id, ids, settings.storage)
+        # Landing first: its lines add ids (server requests never shown, lines ingest refused).
+        landing_removed = _erase_landing(landing, user_id, ids, settings.storage)
         report.removed.update(_erase_warehouse(con, user_id, ids))
         report.removed.update(landing_removed)
-        report.removed.update(_erase_landing_server(landing, ids["request_id"], settings.storage))
         report.removed.update(_erase_truth(Path(settings.storage.truth_dir), user_id))
         con.execute("force checkpoint")  # deleted rows must not linger in the WAL
+        report.removed["published_temp_files"] = remove_stale_publish_temps(
+            Path(settings.storage.published_path)
+        )
         report.removed["published_copy"] = _republish(con, settings)
         _audit(con, report, user_id, requested_by)
         counts.update(places=len(report.removed), removed=report.total)
     return report
 
 
-# Rows of tables without a user_id (server logs, bookkeeping) are the user's through these.
+def forget(user_id: str, requested_by: str, settings: Settings) -> ErasureReport:
+    """`forget_user` on the warehouse, then the file rewritten so its free blocks hold no
+    erased bytes (DuckDB reuses freed blocks but never clears them). Needs the writer's
+    lock, like any write: run it in the echo_duckdb pool's slot or with the DAGs paused."""
+    path = Path(settings.storage.warehouse_path)
+    with open_warehouse(path) as con:
+        report = forget_user(con, user_id, settings, requested_by)
+    report.file_bytes = rewrite_file(path)
+    return report
+
+
+# Rows of tables without a user_id (bookkeeping, old server logs) are the user's through these.
 _LINK_COLUMNS = ("request_id", "completion_id")
 
 
@@ -102,6 +131,7 @@ def _warehouse_ids(con, user_id: str) -> dict[str, set[str]]:
         for table in _tables_with(con, "user_id") & _tables_with(con, col):
             q = f"select distinct {col} from {table} where user_id = ? and {col} is not null"
             ids[col] |= {str(r) for (r,) in con.execute(q, [user_id]).fetchall()}
+        ids[col].discard("")  # an empty id names nobody: it must never match other rows
     return ids
 
 
@@ -119,18 +149,18 @@ def _tables_with(con, column: str) -> set[str]:
 def _erase_warehouse(con, user_id: str, ids: dict[str, set[str]]) -> dict[str, int]:
     removed: dict[str, int] = {}
     by_user = _tables_with(con, "user_id") - {"ops.consent"}
-    # A one-element list keeps the parameter's type known when there is nothing to match.
-    lists = {col: sorted(ids[col]) or [""] for col in _LINK_COLUMNS}
     con.execute("begin transaction")
     try:
         for table in sorted(by_user):
             removed[table] = _delete(con, f"delete from {table} where user_id = ?", [user_id])
         for col in _LINK_COLUMNS:
-            for table in sorted(_tables_with(con, col) - by_user):
+            if not ids[col]:
+                continue  # nothing to match: no statement, so no row can match by accident
+            for table in sorted(_tables_with(con, col)):
                 sql = f"delete from {table} where list_contains(?, {col}::varchar)"
-                removed[table] = removed.get(table, 0) + _delete(con, sql, [lists[col]])
+                removed[table] = removed.get(table, 0) + _delete(con, sql, [sorted(ids[col])])
         for table, col in (("ops.quarantine", "raw_text"), ("ops.dq_results", "details_json")):
-            removed[table] = _delete_mentions(con, table, col, user_id, lists["request_id"])
+            removed[table] = removed.get(table, 0) + _delete_mentions(con, table, col, user_id, ids)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -138,90 +168,92 @@ def _erase_warehouse(con, user_id: str, ids: dict[str, set[str]]) -> dict[str, i
     return removed
 
 
-def _delete_mentions(con, table: str, col: str, user_id: str, request_ids: list[str]) -> int:
-    # Logged copies of records (quarantined lines, sample bad rows) carry the ids as JSON text.
-    mention = f'"user_id"\\s*:\\s*"{re.escape(user_id)}"'
-    request_of = f'regexp_extract({col}::varchar, \'"request_id"\\s*:\\s*"([^"]+)"\', 1)'
-    where = f"regexp_matches({col}::varchar, ?) or list_contains(?, {request_of})"
-    return _delete(con, f"delete from {table} where {where}", [mention, request_ids])
+def _delete_mentions(con, table: str, col: str, user_id: str, ids: dict[str, set[str]]) -> int:
+    """Logged copies of records (quarantined lines, sample bad rows) name the user as JSON
+    text, maybe escaped or cut off: each is read as forget reads a landing line."""
+    rows = con.execute(f"select rowid, {col}::varchar from {table} where {col} is not null")
+    doomed = [rowid for rowid, text in rows.fetchall() if _names_user(text, user_id, ids)]
+    if not doomed:
+        return 0
+    return _delete(con, f"delete from {table} where list_contains(?, rowid)", [doomed])
 
 
 def _delete(con, sql: str, params: list) -> int:
     return len(con.execute(sql + " returning 1", params).fetchall())
 
 
-def _erase_landing_client(
-    landing: str, user_id: str, ids: dict[str, set[str]], store
-) -> dict[str, int]:
-    """Drop the user's client lines; their request and completion ids join `ids` on the way."""
+_ID_KEYS = ("user_id", *_LINK_COLUMNS)
 
-    def belongs(line: str) -> bool:
-        if user_id not in line:  # cheap test first: most lines are someone else's
-            return False
-        try:
-            return json.loads(line).get("user_id") == user_id
-        except (json.JSONDecodeError, AttributeError):
-            return bool(re.search(f'"user_id"\\s*:\\s*"{re.escape(user_id)}"', line))
+
+def _names_user(text: str, user_id: str, ids: dict[str, set[str]]) -> bool:
+    # Cheap test first: most text is someone else's. An escape can spell the id otherwise.
+    if (
+        user_id not in text
+        and "\\u" not in text
+        and not any(f'"{c}"' in text for c in _LINK_COLUMNS)
+    ):
+        return False
+    fields = string_fields(text, _ID_KEYS)
+    return user_id in fields["user_id"] or any(fields[c] & ids[c] for c in _LINK_COLUMNS)
+
+
+def _erase_landing(landing: str, user_id: str, ids: dict[str, set[str]], store) -> dict[str, int]:
+    """Drop the user's lines from both streams. A line is the user's when it names them,
+    or one of their request or completion ids; ids of the lines dropped join `ids` on
+    the way (client lines first: server lines are the user's through those)."""
 
     def drop(line: str) -> bool:
-        if not belongs(line):
+        if user_id not in line and "\\u" not in line and '"request_id"' not in line:
+            return False
+        fields = string_fields(line, _ID_KEYS)
+        if user_id not in fields["user_id"] and not any(fields[c] & ids[c] for c in _LINK_COLUMNS):
             return False
         for col in _LINK_COLUMNS:
-            m = re.search(f'"{col}"\\s*:\\s*"([^"]+)"', line)
-            if m:
-                ids[col].add(m.group(1))
+            ids[col] |= fields[col] - {""}
         return True
 
-    return _rewrite_objects(landing, "client", drop, store)
-
-
-def _erase_landing_server(landing: str, request_ids: set[str], store) -> dict[str, int]:
-    def drop(line: str) -> bool:
-        m = _REQUEST_ID.search(line)
-        return bool(m and m.group(1) in request_ids)
-
-    return _rewrite_objects(landing, "server", drop, store) if request_ids else {}
+    removed = _rewrite_objects(landing, "client", drop, store)
+    removed.update(_rewrite_objects(landing, "server", drop, store))
+    return removed
 
 
 def _rewrite_objects(root: str, prefix: str, drop, store=None) -> dict[str, int]:
-    """Rewrite each landing object without the lines `drop` selects; returns lines removed per object."""
+    """Rewrite each object without the lines `drop` selects; returns lines removed per
+    object. Lines split as ingest splits them (contract.jsonl); kept lines keep their bytes.
+    An object that cannot be read whole is reported (`unreadable:`), never guessed at."""
     removed: dict[str, int] = {}
     for obj in storage.list_objects(root, prefix, store):
+        if obj.is_link or obj.key.rsplit("/", 1)[-1].startswith("."):
+            continue  # ingest refuses links; dot files are unfinished writes of storage
         data = storage.read_bytes(root, obj.key, store)
         zipped = obj.key.endswith(".gz")
-        lines = (
-            (gzip.decompress(data) if zipped else data)
-            .decode("utf-8", errors="replace")
-            .splitlines(True)
-        )
-        kept = [ln for ln in lines if not drop(ln)]
-        if len(kept) != len(lines):
-            body = "".join(kept).encode("utf-8")
-            body = gzip.compress(body, mtime=0) if zipped else body
-            storage.write_bytes(root, obj.key, body, store)
-            removed[f"landing:{obj.key}"] = len(lines) - len(kept)
+        body, problem = gunzip(data) if zipped else (data, None)
+        if problem:
+            removed[f"unreadable:{obj.key}"] = 1
+            continue
+        pieces = body.split(b"\n")  # split_lines' rule, with each line's own ending kept
+        kept = [
+            p
+            for i, p in enumerate(pieces)
+            if (i == len(pieces) - 1 and p == b"")
+            or not drop(p.removesuffix(b"\r").decode("utf-8", errors="replace"))
+        ]
+        if len(kept) != len(pieces):
+            out = b"\n".join(kept)
+            storage.write_bytes(
+                root, obj.key, gzip.compress(out, mtime=0) if zipped else out, store
+            )
+            removed[f"landing:{obj.key}"] = len(pieces) - len(kept)
     return removed
 
 
 def _erase_truth(truth_dir: Path, user_id: str) -> dict[str, int]:
-    removed: dict[str, int] = {}
     if not truth_dir.is_dir():
-        return removed
-    root = str(truth_dir)
-    removed.update(
-        {
-            k.replace("landing:", "truth:"): v
-            for k, v in _rewrite_objects(root, "", lambda ln: _truth_user(ln) == user_id).items()
-        }
+        return {}
+    removed = _rewrite_objects(
+        str(truth_dir), "", lambda ln: user_id in string_fields(ln, ("user_id",))["user_id"]
     )
-    return removed
-
-
-def _truth_user(line: str) -> str | None:
-    try:
-        return json.loads(line).get("user_id")
-    except (json.JSONDecodeError, AttributeError):
-        return None
+    return {k.replace("landing:", "truth:"): v for k, v in removed.items()}
 
 
 def _republish(con, settings: Settings) -> int:

@@ -1,5 +1,9 @@
 """The training set builder: one day of refinements -> training.examples (+ preference pairs).
 
+Also the day's completions imported from Continue / Tabby logs (docs/imports.md), as
+accepted-only positives (`source` imported, outcomes imported_accepted / imported_refined,
+each with its own weight); they never make preference pairs.
+
 Target = the settled final text; each outcome has a loss weight; quality filters, redaction,
 dedup, a file-grouped train/eval split and decontamination come from the shared safety and
 dedup functions. Continual learning: a `replay_share` of each day's training rows replays
@@ -20,13 +24,13 @@ from echo_ops.config import Settings
 from echo_ops.dedup import assign_split, decontaminate, dedup_examples
 from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
-from echo_ops.safety import redact_text
-from echo_ops.warehouse import replace_partition, run_sql_file, table_exists
+from echo_ops.safety import detector_version, redact_text
+from echo_ops.warehouse import read_sql, replace_partition, run_sql_file, table_exists
 
 # Fixed so a file lands on the same side of the split every day (no cross-day leakage).
 SPLIT_SEED = 7
 _COLUMNS = ["ds", "example_id", "source", "refinement_id", "origin_ds", "user_id", "doc_uri",
-            "outcome", "prefix", "suffix", "target", "weight", "split"]  # fmt: skip
+            "outcome", "prefix", "suffix", "target", "weight", "split", "scanned_by"]  # fmt: skip
 _PAIR_COLUMNS = ["ds", "pair_id", "refinement_id", "user_id", "doc_uri", "prefix", "suffix",
                  "chosen", "rejected", "split"]  # fmt: skip
 
@@ -50,7 +54,7 @@ def build_training_examples(
         return {"refinements": 0, "rows_out": 0, "preference_pairs": 0}
     run_sql_file(con, "ddl/training")
     with stage_run("datasets", ds=ds) as counts:
-        refs = _load_refinements(con, ds)
+        refs = _load_refinements(con, ds) + _load_imported(con, ds)
         rows, filtered = _filter_and_weight(
             refs, cfg.outcome_weights, cfg.min_target_chars, cfg.max_target_chars
         )
@@ -58,21 +62,30 @@ def build_training_examples(
         rows, dedup = dedup_examples(rows)
         rows = assign_split(rows, cfg.eval_share, SPLIT_SEED)
         eval_rows = [r for r in rows if r["split"] == "eval"]
-        train_rows, leaked = decontaminate(
-            [r for r in rows if r["split"] == "train"], eval_rows + _earlier_eval(con, ds)
-        )
+        every_eval = eval_rows + _earlier_eval(con, ds)
+        train_rows, leaked = decontaminate([r for r in rows if r["split"] == "train"], every_eval)
         n_replay = round(len(train_rows) * cfg.replay_share / max(1e-9, 1 - cfg.replay_share))
         n_base = round(n_replay * cfg.replay_base_share)
-        replay = _replay_rows(con, ds, n_replay - n_base)
+        replay, _ = _redact_stale(_replay_rows(con, ds, n_replay - n_base))
         base = _base_corpus_rows(n_replay - len(replay), ds, settings)
-        replay, _ = decontaminate(replay + base, eval_rows)
-        examples = [_finish(r, ds) for r in eval_rows + train_rows + replay]
+        # every eval set so far: a replayed row may equal an eval target of a later day
+        replay, _ = decontaminate(replay + base, every_eval)
+        # every text below went through this build's redact_text: the no_secrets check
+        # trusts the stamp instead of scanning each text again (quality/sql_checks.py)
+        scanned = detector_version()
+        examples = [
+            {**_finish(r, ds), "scanned_by": scanned} for r in eval_rows + train_rows + replay
+        ]
         n = _write(con, "training.examples", _COLUMNS, examples, ds)
-        useful = [r for r in refs if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0]
+        useful = [
+            r
+            for r in refs
+            if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0 and "source" not in r
+        ]  # preference pairs only from Echo's own refinements: an imported link is a guess
         pairs = _preference_pairs(useful, ds, cfg.eval_share) if cfg.preference_pairs else []
         n_pairs = _write(con, "training.preference_pairs", _PAIR_COLUMNS, pairs, ds)
         counts.update(
-            refinements=len(refs), filtered=filtered, secret_targets_dropped=secrets,
+            refinements=len(refs), imported=sum("source" in r for r in refs), filtered=filtered, secret_targets_dropped=secrets,
             exact_dupes=dedup["exact_dupes"], near_dupes=dedup["near_dupes"], leaked=leaked,
             new_train=len(train_rows), new_eval=len(eval_rows), replay=sum(r["source"] == "replay" for r in replay),
             base_corpus=sum(r["source"] == "base_corpus" for r in replay), rows_out=n, preference_pairs=n_pairs,
@@ -107,6 +120,25 @@ def _load_refinements(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str
     return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
 
 
+def _load_imported(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str, Any]]:
+    """Accepted completions imported from Continue / Tabby logs (docs/imports.md), as
+    accepted-only positives with their own outcome (and weight); opted-out users dropped."""
+    from echo_ops.marts import decide_imported
+
+    if not decide_imported(con, ds):
+        return []
+    rel = con.execute(read_sql("training/imported_positives"), {"ds": ds})
+    names = [d[0] for d in rel.description]
+    rows = [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+    opted_out = {
+        u
+        for (u,) in con.execute(
+            f"select user_id from {_consent_table(con)} where opted_out"
+        ).fetchall()
+    }
+    return [r for r in rows if r["user_id"] not in opted_out]
+
+
 def _filter_and_weight(refs, weights: dict[str, float], min_chars: int, max_chars: int):
     """Keep refinements whose outcome has a positive weight and whose target is a plausible
     completion (not blank, not a paste); returns (rows, how many were filtered)."""
@@ -116,8 +148,10 @@ def _filter_and_weight(refs, weights: dict[str, float], min_chars: int, max_char
         target = r["target"] or ""
         if w <= 0 or not (min_chars <= len(target.strip()) and len(target) <= max_chars):
             continue
-        kept.append({**r, "prefix": r["prefix"] or "", "suffix": r["suffix"] or "", "weight": w,
-                     "source": "refinement", "refinement_id": r["completion_id"]})  # fmt: skip
+        # an imported link's confidence scales its weight (1.0 for everything else)
+        kept.append({**r, "prefix": r["prefix"] or "", "suffix": r["suffix"] or "",
+                     "weight": w * r.get("confidence", 1.0), "source": r.get("source", "refinement"),
+                     "refinement_id": r["completion_id"]})  # fmt: skip
     return kept, len(refs) - len(kept)
 
 
@@ -150,6 +184,20 @@ def _consent_table(con: duckdb.DuckDBPyConnection) -> str:
     return "(select null::varchar as user_id, false as opted_out)"
 
 
+def _redact_stale(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Replayed rows scanned by an older detector are redacted again (a rule added since
+    may catch what it missed); the rest are as their own day's build left them."""
+    current, out, dropped = detector_version(), [], 0
+    for r in rows:
+        if r.get("scanned_by") != current:
+            redone, n = _redact([r], ("prefix", "suffix"), ("target",))
+            out += redone
+            dropped += n
+        else:
+            out.append(r)
+    return out, dropped
+
+
 def _replay_rows(con: duckdb.DuckDBPyConnection, ds: date, n: int) -> list[dict[str, Any]]:
     """A deterministic sample of earlier days' refinement examples (users still consenting)."""
     if n <= 0:
@@ -158,7 +206,7 @@ def _replay_rows(con: duckdb.DuckDBPyConnection, ds: date, n: int) -> list[dict[
     rel = con.execute(
         f"""
         select e.example_id, e.refinement_id, e.origin_ds, e.user_id, e.doc_uri, e.outcome,
-               e.prefix, e.suffix, e.target, e.weight
+               e.prefix, e.suffix, e.target, e.weight, e.scanned_by
         from training.examples e
         left join {consent} c on c.user_id = e.user_id
         where e.ds < $ds and e.source = 'refinement' and e.split = 'train'
@@ -205,8 +253,9 @@ def _finish(row: dict[str, Any], ds: date) -> dict[str, Any]:
     example_id = hashlib.sha1(
         f"{row['source']}:{ds}:{key}:{row['prefix'][-200:]}".encode()
     ).hexdigest()[:20]
-    split = row.get("split") if row["source"] == "refinement" else "train"
-    origin = row.get("origin_ds") if row["source"] != "refinement" else ds
+    fresh = row["source"] in ("refinement", "imported")  # today's rows, split by file
+    split = row.get("split") if fresh else "train"
+    origin = ds if fresh else row.get("origin_ds")
     return {
         **row,
         "ds": ds,

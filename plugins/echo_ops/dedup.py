@@ -156,6 +156,11 @@ def _target_ngrams(text: str, n: int) -> set[int]:
     return {_digest64(" ".join(tokens[i : i + n])) for i in range(len(tokens) - n + 1)}
 
 
+def _target_key(row: dict) -> str:
+    # whitespace around a target is the editor's, not the answer's
+    return (row.get("target") or "").strip()
+
+
 def decontaminate(
     train_rows: Sequence[dict],
     eval_rows: Sequence[dict],
@@ -164,12 +169,14 @@ def decontaminate(
 ) -> tuple[list[dict], int]:
     """Drop training rows that leak an eval/regression row; eval sets stay stable across runs.
 
-    A training row leaks when it is an exact or near duplicate of an eval row, or when its
+    A training row leaks when it is an exact or near duplicate of an eval row, when its
+    target is an eval target (short targets have no `ngram`-token run to share), or when its
     target shares a `ngram`-token run with an eval target (the usual benchmark-contamination
     test). Returns (clean training rows, number removed). The test is symmetric: to clean a
     new eval or regression set against the training data instead, swap the arguments.
     """
     eval_exact = {exact_key(r) for r in eval_rows}
+    eval_targets = {_target_key(r) for r in eval_rows}
     index = _NearIndex(near_threshold)
     eval_grams: set[int] = set()
     for r in eval_rows:
@@ -177,7 +184,9 @@ def decontaminate(
         eval_grams |= _target_ngrams(r.get("target", ""), ngram)
     clean = []
     for row in train_rows:
-        if exact_key(row) in eval_exact or index.match(_shingles(_window(row))) is not None:
+        if exact_key(row) in eval_exact or _target_key(row) in eval_targets:
+            continue
+        if index.match(_shingles(_window(row))) is not None:
             continue
         if eval_grams and not eval_grams.isdisjoint(_target_ngrams(row.get("target", ""), ngram)):
             continue

@@ -11,9 +11,7 @@ size, so memory does not grow with the day. Re-running a day replaces that day: 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +24,7 @@ import duckdb
 from echo_ops import storage
 from echo_ops.config import Settings
 from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
+from echo_ops.contract.jsonl import EventJSONError, gunzip, join_lines, parse_event, split_lines
 from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
 from echo_ops.warehouse import ensure_pipeline_tables, insert_rows, limit_memory, read_sql
@@ -96,13 +95,16 @@ def _ingest_source(con, ds: date, source: str, settings: Settings, result: Inges
     manifest_rows, tally = [], {"lines": 0, "valid": 0, "quarantined": 0}
     for batch in _batches(objects):
         with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
-            rows, bad_utf8 = _load_batch(con, source, settings, batch, Path(tmp))
+            rows, early, unparsed = _load_batch(con, source, settings, batch, Path(tmp))
         manifest_rows += rows
-        _quarantine_rows(con, ds, source, bad_utf8)
-        skip = {(k, n) for k, n, *_ in bad_utf8}
+        _quarantine_rows(con, ds, source, early)
+        skip = {(k, n) for k, n, *_ in early}
         _parse_and_load(con, ds, source, result, skip, tally, settings.extract.max_line_bytes)
-        tally["quarantined"] += len(bad_utf8)
-        _count_reasons(result, bad_utf8)
+        # a row naming no parsed line (a whole object) counts as a line: every line is
+        # either valid or quarantined
+        tally["lines"] += unparsed
+        tally["quarantined"] += len(early)
+        _count_reasons(result, early)
     _write_manifest(con, ds, source, manifest_rows, result)
     _dedup(con, ds, source, result, tally)
     result.objects += len(objects)
@@ -122,26 +124,34 @@ def _batches(objects: list, max_bytes: int = 32 << 20) -> list[list]:
 
 def _load_batch(
     con, source: str, settings: Settings, objects: list, tmp: Path
-) -> tuple[list, list]:
-    """Parse a batch of objects in parallel into the scratch table; (manifest rows, bad UTF-8)."""
+) -> tuple[list, list, int]:
+    """Parse a batch of objects in parallel into the scratch table; (manifest rows, lines
+    quarantined before parsing: unreadable objects, links, bytes that are not UTF-8, ...,
+    how many of those name no parsed line)."""
     max_bytes = settings.extract.max_line_bytes
     _parse_object(con, source, "(none)", _empty_file(tmp), max_bytes, create=True)
 
     def load(obj):  # objects load in parallel: a gzip stream is read by one thread
+        if obj.is_link:  # never opened: its target may be any file on the machine
+            reason = (
+                "symlink_refused: a landing object must be a regular file inside the landing zone"
+            )
+            return (obj.key, 0, "", 1), [(obj.key, 0, reason, "")], 1
         cur = con.cursor()
         try:
-            path, sha = _local_copy(settings.storage, obj.key, tmp)
-            n_lines, bad = _load_object(cur, source, path, obj.key, tmp, max_bytes)
+            path, sha, clean = _local_copy(settings.storage, obj.key, tmp)
+            n_lines, bad, extra = _load_object(cur, source, path, obj.key, tmp, clean, max_bytes)
         finally:
             cur.close()
-        return (obj.key, obj.size_bytes, sha, n_lines), bad
+        return (obj.key, obj.size_bytes, sha, n_lines + extra), bad, extra
 
-    rows, bad_utf8 = [], []
+    rows, early, unparsed = [], [], 0
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for row, bad in pool.map(load, objects):
-            bad_utf8 += [(row[0], no, "invalid_utf8", text) for no, text in bad]
+        for row, bad, extra in pool.map(load, objects):
+            early += bad
+            unparsed += extra
             rows.append(row)
-    return rows, bad_utf8
+    return rows, early, unparsed
 
 
 def _empty_file(tmp: Path) -> Path:
@@ -150,36 +160,111 @@ def _empty_file(tmp: Path) -> Path:
     return path
 
 
-def _local_copy(store, key: str, tmp: Path) -> tuple[Path, str]:
-    """A local path DuckDB can read, and the object's sha256 (S3 objects are downloaded)."""
+def _local_copy(store, key: str, tmp: Path) -> tuple[Path, str, bool]:
+    """A local path DuckDB can read, the object's sha256 (S3 objects are downloaded), and
+    whether DuckDB may try it as it is (not a plain object holding a \\r, nor an empty
+    gzip object: DuckDB would split the one wrongly and read the other as no lines)."""
     landing = store.landing_uri
+    zipped = key.endswith(".gz")
     if storage.is_s3(landing):
         data = storage.read_bytes(landing, key, store)
         path = tmp / key.replace("/", "__")
         path.write_bytes(data)
-        return path, hashlib.sha256(data).hexdigest()
+        clean = bool(data) if zipped else b"\r" not in data
+        return path, hashlib.sha256(data).hexdigest(), clean
     path = Path(landing) / key
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    digest, has_cr, size = hashlib.sha256(), False, 0
+    # O_NOFOLLOW: a link swapped in after listing is refused here, not followed.
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return path, digest.hexdigest()
+            size += len(chunk)
+            has_cr = has_cr or (not zipped and b"\r" in chunk)
+    return path, digest.hexdigest(), size > 0 if zipped else not has_cr
 
 
 def _load_object(
-    con, source: str, path: Path, key: str, tmp: Path, max_bytes: int
-) -> tuple[int, list]:
-    """Parse one object into the day's checked lines; returns (lines, non-UTF-8 lines)."""
+    con, source: str, path: Path, key: str, tmp: Path, clean: bool, max_bytes: int
+) -> tuple[int, list, int]:
+    """Parse one object into the day's checked lines; (lines parsed, lines quarantined
+    already, how many of those name no parsed line).
+
+    DuckDB reads a clean object directly (nearly every object). Anything else, or an
+    object DuckDB refuses (bytes that are not UTF-8, a line over its reader's limit), is
+    split here by contract.jsonl's rules into a plain copy whose bad lines are blank (the
+    numbering kept), and DuckDB reads that; what cannot be read at all is quarantined
+    with the object's name and why, and the rest of the day goes on.
+    """
+    if clean:
+        try:
+            n = _parse_object(con, source, key, path, max_bytes)
+            if not key.endswith(".gz") or not _has_blank_lines(con, source, key):
+                return n, [], 0
+            # DuckDB's reader breaks at each \\r too, so a CRLF object reads as every other
+            # line blank (a gzip stream is not scanned for \\r first: it costs a second
+            # decompression). Read this one again by the contract's rule.
+            con.execute(
+                f"delete from {SCRATCH}._checked_{source}_lines where object_key = ?", [key]
+            )
+        except duckdb.Error as exc:
+            log.info("%s: read line by line (%s)", key, str(exc).splitlines()[0][:160])
+    cleaned = tmp / f"lines-{key.replace('/', '__')}.jsonl"
+    bad, extra = _split_object(path, cleaned, key, max_bytes)
+    return _parse_object(con, source, key, cleaned, max_bytes), bad, extra
+
+
+def _has_blank_lines(con, source: str, key: str) -> bool:
+    (n,) = con.execute(
+        f"select count(*) from {SCRATCH}._checked_{source}_lines "
+        "where object_key = ? and not is_fast_ok and coalesce(line, '') = ''",
+        [key],
+    ).fetchone()
+    return n > 0
+
+
+def _split_object(src: Path, dst: Path, key: str, max_bytes: int) -> tuple[list[tuple], int]:
+    """Write `src`'s lines, one per \\n, to `dst`, blanking the bad ones; returns (their
+    quarantine rows, how many quarantine rows name no line of `dst`)."""
+    data = src.read_bytes()
+    body, problem = gunzip(data) if key.endswith(".gz") else (data, None)
+    lines = split_lines(body)
+    bad: list[tuple] = []
+    for no, raw in enumerate(lines, start=1):
+        reason = _line_problem(raw, max_bytes)
+        if reason is not None:
+            bad.append((key, no, reason, raw[:RAW_TEXT_CAP].decode("utf-8", "replace")))
+            lines[no - 1] = b""
+        elif b"\r" in raw:  # JSON whitespace (it parsed): a space reads the same
+            lines[no - 1] = raw.replace(b"\r", b" ")
+    extra = 0
+    if problem and body and not body.endswith(b"\n"):
+        # the last line was cut where the stream broke
+        bad = [b for b in bad if b[1] != len(lines)]
+        bad.append((key, len(lines), problem, body[-RAW_TEXT_CAP:].decode("utf-8", "replace")))
+        lines[-1] = b""
+    elif problem:
+        # nothing of it could be read, or the break fell between lines: one row for the
+        # object, numbered after its last readable line
+        bad.append((key, len(lines) + 1 if lines else 0, problem, ""))
+        extra = 1
+    dst.write_bytes(join_lines(lines))
+    return bad, extra
+
+
+def _line_problem(raw: bytes, max_bytes: int) -> str | None:
+    """Why a line cannot go to DuckDB as it is (it is quarantined before parsing)."""
+    if len(raw) > max_bytes:
+        return f"oversize_line: {len(raw)} bytes, over the {max_bytes}-byte line limit"
     try:
-        return _parse_object(con, source, key, path, max_bytes), []
-    except duckdb.InvalidInputException as exc:
-        if "unicode" not in str(exc).lower() and "utf-8" not in str(exc).lower():
-            raise
-    # Rare: bytes that are not UTF-8. Blank those lines (keeping the numbering) and let
-    # DuckDB read the rest as usual; the caller quarantines the blanked ones.
-    cleaned = tmp / f"utf8-{key.replace('/', '__')}.jsonl"
-    bad = _blank_non_utf8(path, cleaned)
-    return _parse_object(con, source, key, cleaned, max_bytes), bad
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid_utf8: byte {exc.start + 1} is not UTF-8"
+    if "\r" in text:
+        try:
+            parse_event(text)
+        except EventJSONError as exc:
+            return exc.reason
+    return None
 
 
 def _parse_object(
@@ -194,20 +279,6 @@ def _parse_object(
         return 0
     (inserted,) = con.execute(f"insert into {table} {select}", params).fetchone()
     return int(inserted)
-
-
-def _blank_non_utf8(src: Path, dst: Path) -> list[tuple[int, str]]:
-    opener = gzip.open if src.name.endswith(".gz") else open
-    bad: list[tuple[int, str]] = []
-    with opener(src, "rb") as fin, dst.open("wb") as fout:
-        for no, raw in enumerate(fin, start=1):
-            try:
-                raw.decode("utf-8")
-                fout.write(raw)
-            except UnicodeDecodeError:
-                bad.append((no, raw.decode("utf-8", "replace")[:RAW_TEXT_CAP]))
-                fout.write(b"\n")
-    return bad
 
 
 def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: IngestResult) -> None:
@@ -345,9 +416,9 @@ def _judge(line: str | None, source: str, unreadable: bool, max_line_bytes: int)
     if size > max_line_bytes:
         return f"oversize_line: {size} bytes, over the {max_line_bytes}-byte line limit"
     try:
-        event = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return f"invalid_json: {exc.msg} at column {exc.colno}"
+        event = parse_event(line)
+    except EventJSONError as exc:
+        return exc.reason
     error = first_error(event, source)
     if error is not None:
         return error

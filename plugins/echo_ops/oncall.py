@@ -15,6 +15,9 @@ ADVICE: dict[str, str] = {
     "resolve_partition": "The run could not tell which day to process: check the `ds` Param.",
     "init_warehouse": "The DuckDB file could not be opened for writing: another writer holds it "
     "(check the echo_duckdb pool and stray processes) or the disk is full.",
+    "import_assistant_logs": "Importing Continue/Tabby logs failed: an ImportInputError names the "
+    "file; refused lines are in ops.quarantine where stage='import' (file, line, reason) and never "
+    "fail the task. Set imports.sources=[] to skip imports while you fix it (docs/imports.md).",
     "ingest": "Ingest failed: an IngestError lists bad lines per reason with 3 examples (see "
     "ops.quarantine where stage='ingest'); fix or re-deliver the landing objects, then clear the "
     "task. An S3/IO error is transient (retried).",

@@ -42,6 +42,18 @@ def init_warehouse(ds: date, settings: Settings | None = None) -> dict:
     return {"ds": ds, "layers": len(LAYERS), "column_comments": comments}
 
 
+def import_assistant_logs(ds: date, settings: Settings | None = None) -> dict:
+    """Continue / Tabby logs under the landing zone -> v1 events, when `imports.sources`
+    names them (docs/imports.md); a file is converted once per content."""
+    settings = _settings(settings)
+    if not settings.imports.sources:
+        return {"ds": ds, "sources": []}
+    from echo_ops.adapters.importer import import_landing
+
+    with _open(settings) as con:
+        return {"ds": ds, **import_landing(con, settings)}
+
+
 def ingest(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.ingest import ingest_day
 

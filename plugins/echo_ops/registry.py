@@ -18,7 +18,7 @@ import duckdb
 
 from echo_ops import storage
 from echo_ops.config import Settings, StorageSettings
-from echo_ops.warehouse import run_sql_file
+from echo_ops.warehouse import run_sql_file, table_exists
 
 STATUSES = ("candidate", "champion", "rejected", "archived")
 
@@ -50,8 +50,14 @@ _COLUMNS = (
 )
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create the registry tables where missing; on a read-only connection, only say
+    whether they exist (readers never write, and must not need to)."""
+    (mode,) = con.execute("select current_setting('access_mode')").fetchone()
+    if mode == "read_only":
+        return table_exists(con, "registry.models")
     run_sql_file(con, "ddl/registry")
+    return True
 
 
 def new_model_id(kind: str) -> str:
@@ -97,17 +103,21 @@ def register_model(
 
 
 def get_model(con: duckdb.DuckDBPyConnection, model_id: str) -> ModelRecord:
-    ensure_tables(con)
-    row = con.execute(
-        f"select {_COLUMNS} from registry.models where model_id = ?", [model_id]
-    ).fetchone()
-    if row is None:
+    exists = ensure_tables(con)
+    row = (
+        exists
+        and con.execute(
+            f"select {_COLUMNS} from registry.models where model_id = ?", [model_id]
+        ).fetchone()
+    )
+    if not row:
         raise RegistryError(f"no model {model_id!r} in registry.models")
     return _record(row)
 
 
 def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelRecord]:
-    ensure_tables(con)
+    if not ensure_tables(con):
+        return []
     rows = con.execute(
         f"select {_COLUMNS} from registry.models order by created_at, model_id"
     ).fetchall()
@@ -115,7 +125,8 @@ def list_models(con: duckdb.DuckDBPyConnection) -> list[ModelRecord]:
 
 
 def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
-    ensure_tables(con)
+    if not ensure_tables(con):
+        return None
     rows = con.execute(
         f"select {_COLUMNS} from registry.models where status = 'champion'"
     ).fetchall()

@@ -50,8 +50,12 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     (
         "private_key",
         # ...or hold only body lines: a whole line of base64 this long is key material,
-        # not code (the PEM body lines are 64 characters).
-        re.compile(r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*$"),
+        # not code (the PEM body lines are 64 characters), and so is the shorter last
+        # line that follows such a run. `$` of (?m) stops before \n only: a CRLF file's
+        # lines end in \r, which must not hide them.
+        re.compile(
+            r"(?m)^[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*\r?$(?:\n[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*\r?$)*"
+        ),
         0,
     ),
     (
@@ -72,6 +76,33 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
         0,
     ),
     ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b"), 0),
+    # The next three follow gitleaks' maintained rules (huggingface-access-token,
+    # huggingface-organization-api-token, openai-api-key, npm-access-token), widened where
+    # keys in the wild differ: a project key without its T3BlbkFJ marker is still a key.
+    ("huggingface_token", re.compile(r"\b(?:hf|api_org)_[A-Za-z0-9]{34,40}\b"), 0),
+    ("openai_key", re.compile(r"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), 0),
+    ("npm_token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), 0),
+    (
+        "auth_token",
+        # 32-64 hex digits given to a name that says token/auth/secret/key: a bearer token
+        # or an API key, not a checksum (those are named hash, digest, md5, ...).
+        re.compile(
+            r"(?i)(?:token|auth|secret|api[_\-]?key|access[_\-]?key)[\w.\-]*['\"]?"
+            r"\s*[:=]\s*['\"]?([0-9a-f]{32,64})(?![0-9a-z])"
+        ),
+        1,
+    ),
+    (
+        "env_secret",
+        # a .env / shell line: NAME=value with no spaces, the name upper case (Python's
+        # `password=password` keyword arguments are lower case), the value a literal
+        re.compile(
+            r"(?m)^[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:PASSWORD|PASSWD|PWD|SECRET|SECRET_KEY|TOKEN"
+            r"|API_KEY|APIKEY|PRIVATE_KEY)[A-Z0-9_]*=(?!(?:None|True|False|null)\b|\$)(['\"]?)"
+            r"([^\s'\"(),]{4,})\1[ \t]*\r?$"
+        ),
+        2,
+    ),
     ("stripe_key", re.compile(r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b"), 0),
     (
         "connection_password",
@@ -91,6 +122,10 @@ _RULES: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ),
 )
 
+# A secret manager's name for a secret (GCP projects/.../secrets/..., an AWS ARN, a Vault
+# or file path) says where a secret lives, not what it is.
+_RESOURCE_PATH = re.compile(r"arn:[\w:\-/.+=@]+|[\w.\-]*(?:/[\w.:@\-]+){2,}/?|/[\w.\-/]+")
+
 _DS_KIND = {
     "AWS Access Key": "aws_access_key",
     "GitHub Token": "github_token",
@@ -98,6 +133,29 @@ _DS_KIND = {
     "Basic Auth Credentials": "connection_password",
     "Secret Keyword": "secret_assignment",
 }
+
+
+# Token shapes no code holds by chance (RE2 syntax, for DuckDB's regexp_matches): the
+# training_set suite scans every text with these in SQL, a tripwire beside the stamp each
+# example carries of the detector that redacted it (scanned_by).
+TRIPWIRE = (
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY|(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}"
+    r"|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22}|xox[abposr]-[A-Za-z0-9-]{10}"
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{16}|(?:hf|api_org)_[A-Za-z0-9]{34}"
+    r"|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20}|npm_[A-Za-z0-9]{36}"
+)
+
+
+@lru_cache(maxsize=1)
+def detector_version() -> str:
+    """Names what redact_text finds: Echo's rules, detect-secrets' version and plugins."""
+    import hashlib
+    from importlib.metadata import version
+
+    parts = [f"{k}:{p.pattern}:{g}" for k, p, g in _RULES]
+    parts += [version("detect-secrets"), *sorted(type(p).__name__ for p in _plugins())]
+    parts += [_RESOURCE_PATH.pattern, _PREFILTER.pattern]
+    return "echo-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -170,7 +228,10 @@ def _scan_line(line: str) -> Iterable[tuple[str, str]]:
             if not value or is_sequential_string(value) or is_potential_uuid(value):
                 continue
             if plugin.secret_type == "Secret Keyword" and (
-                is_templated_secret(value) or is_indirect_reference(line) or len(value) < 6
+                is_templated_secret(value)
+                or is_indirect_reference(line)
+                or len(value) < 6
+                or _RESOURCE_PATH.fullmatch(value)
             ):
                 continue
             yield _DS_KIND.get(plugin.secret_type, _slug(plugin.secret_type)), value

@@ -20,6 +20,9 @@ from echo_ops.config import StorageSettings
 class ObjectInfo:
     key: str  # path relative to the root URI, with forward slashes
     size_bytes: int
+    # A local symlink, or a path that resolves outside the root: readers refuse it, so a
+    # link cannot pull an outside file into the warehouse (or the published copy).
+    is_link: bool = False
 
 
 def is_s3(uri: str) -> bool:
@@ -67,14 +70,14 @@ def list_objects(
     start = base / prefix if prefix else base
     if not start.exists():
         return []
-    return sorted(
-        (
-            ObjectInfo(p.relative_to(base).as_posix(), p.stat().st_size)
-            for p in start.rglob("*")
-            if p.is_file()
-        ),
-        key=lambda o: o.key,
-    )
+    inside = base.resolve()
+    found = []
+    for p in start.rglob("*"):
+        if p.is_symlink() or (p.is_file() and not p.resolve().is_relative_to(inside)):
+            found.append(ObjectInfo(p.relative_to(base).as_posix(), 0, is_link=True))
+        elif p.is_file():
+            found.append(ObjectInfo(p.relative_to(base).as_posix(), p.stat().st_size))
+    return sorted(found, key=lambda o: o.key)
 
 
 def read_bytes(root: str, key: str, store: StorageSettings | None = None) -> bytes:

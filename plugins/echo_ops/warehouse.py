@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,8 @@ from echo_ops.config import SQL_DIR, Settings
 from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
+# Never published: the suppression list of opted-out and forgotten users names them.
+UNPUBLISHED_TABLES = ("ops.consent",)
 
 
 def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
@@ -37,6 +40,12 @@ def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
             f"expected one SQL file named {name}.sql under {root}; found {found}"
         )
     return matches[0]
+
+
+def quote_literal(value: str) -> str:
+    """`value` as a SQL string literal, for the few places DuckDB takes no parameter
+    (COPY ... TO): a data root may hold an apostrophe."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
@@ -65,12 +74,42 @@ def connect(where: Settings | Path | str, read_only: bool = False) -> duckdb.Duc
     layers and ops tables on first write."""
     path = Path(where.storage.warehouse_path if isinstance(where, Settings) else where)
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        if not path.is_file():
+            raise WarehouseMissing(
+                f"no warehouse at {path}: nothing to read yet (run `echo-ops init` or the "
+                "echo_daily DAG first, or check ECHO_DATA_ROOT)"
+            )
+        return _open(path, read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = _open(path, read_only=False)
     run_sql_file(con, "ddl/schemas")
     run_sql_file(con, "ddl/ops")
     return con
+
+
+class WarehouseMissing(FileNotFoundError):
+    """A read was asked of a warehouse file that does not exist."""
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the warehouse file (a transient state: retry)."""
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        holder = re.search(r"held in (.*?)(?:\.\s|$)", str(exc))
+        raise WarehouseLocked(
+            f"the warehouse {path} is in use by another process"
+            f"{f' ({holder.group(1)})' if holder else ''}. Writers take turns through the "
+            "echo_duckdb pool (one slot): wait for the running task to finish, then retry "
+            "(an Airflow task retries by itself). Analysts read the published copy "
+            "(storage.published_path), never this file; read-only CLI verbs wait for "
+            "writers too."
+        ) from None
 
 
 @contextmanager
@@ -91,6 +130,7 @@ def ensure_pipeline_tables(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "ddl/extract")
     run_sql_file(con, "staging/stg_telemetry__editor_events")
     run_sql_file(con, "staging/stg_model_server__completions")
+    run_sql_file(con, "ddl/imports")  # Continue / Tabby imports (echo_ops.adapters)
 
 
 def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,11 +147,11 @@ def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
     spill = Path(settings.data_root) / "tmp" / "duckdb"
     spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
+    con.execute("set memory_limit = ?", [settings.extract.duckdb_memory_limit])
     (current,) = con.execute("select current_setting('temp_directory')").fetchone()
     if current != str(spill):
         try:
-            con.execute(f"set temp_directory = '{spill}'")
+            con.execute("set temp_directory = ?", [str(spill)])
         except duckdb.NotImplementedException:
             pass  # this connection has spilled already: it keeps the directory it used
 
@@ -195,8 +235,53 @@ def publish_snapshot(
     return published
 
 
+def remove_stale_publish_temps(target: Path) -> int:
+    """Delete copies a killed publish left beside `target` (they hold analyst data, and
+    nothing else would ever remove them); returns how many files went. Publishes are
+    serialised by the writer pool, so no other publish is writing one now."""
+    if not target.parent.is_dir():
+        return 0
+    stale = [
+        p
+        for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.tmp.wal")
+        for p in target.parent.glob(pattern)
+    ]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def rewrite_file(path: Path) -> tuple[int, int]:
+    """Copy the warehouse at `path` into a fresh file and swap it in; (bytes before, after).
+
+    DuckDB reuses freed blocks but never clears them, so deleted rows stay readable in
+    the file until it is rewritten: erasure needs this. Takes the writer's lock (fails
+    fast if someone holds the file) for the whole copy.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.rewrite")
+    before = path.stat().st_size
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("force checkpoint")
+        (src,) = con.execute("select current_database()").fetchone()
+        con.execute("attach ? as fresh", [str(tmp)])
+        try:
+            con.execute(f'copy from database "{src}" to fresh')
+        finally:
+            con.execute("detach fresh")
+        os.replace(tmp, path)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    return before, path.stat().st_size
+
+
 def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_publish_temps(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     (src_db,) = con.execute("select current_database()").fetchone()
     tables = con.execute(
@@ -205,13 +290,13 @@ def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> di
         [src_db],
     ).fetchall()
     published: dict[str, int] = {}
-    con.execute(f"attach '{tmp}' as snapshot")
+    con.execute("attach ? as snapshot", [str(tmp)])
     try:
         for schema in LAYERS:
             if schema not in exclude_schemas:
                 con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, name in tables:
-            if schema in exclude_schemas:
+            if schema in exclude_schemas or f"{schema}.{name}" in UNPUBLISHED_TABLES:
                 continue
             con.execute(
                 f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}"

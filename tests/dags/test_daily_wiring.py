@@ -21,7 +21,8 @@ def daily():
 def test_every_hop_is_validated_before_the_next_stage(daily):
     dag = daily.echo_daily()
     edges = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-    assert edges["init_warehouse"] == ["ingest"]
+    assert edges["init_warehouse"] == ["import_assistant_logs"]
+    assert edges["import_assistant_logs"] == ["ingest"]
     assert edges["ingest"] == ["validate_raw_client", "validate_raw_server"]
     assert edges["validate_raw_client"] == edges["validate_raw_server"] == ["align"]
     assert edges["align"] == ["validate_aligned"]

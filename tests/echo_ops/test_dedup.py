@@ -82,3 +82,17 @@ def test_decontaminate_swapped_cleans_an_eval_set_against_training():
     new_eval = [_row("e1"), _row("e2", target="yield from walk(tree)", prefix="def h(tree):\n")]
     kept, removed = decontaminate(new_eval, train)
     assert [r["example_id"] for r in kept] == ["e2"] and removed == 1
+
+
+def test_a_short_target_that_is_an_eval_target_is_decontaminated():
+    # No 13-token run to share, other files and contexts: only the target is the same,
+    # and that alone makes every offline evaluation of it look better than it is.
+    eval_rows = [
+        {"prefix": "def area(r):\n    ", "suffix": "\n", "target": "return x", "doc_uri": "a.py"}
+    ]
+    train = [
+        {"prefix": "class Stack:\n    def top(self):\n        ", "suffix": "", "target": "return x\n", "doc_uri": "b.py"},
+        {"prefix": "def g():\n    ", "suffix": "", "target": "return y", "doc_uri": "c.py"},
+    ]  # fmt: skip
+    clean, removed = decontaminate(train, eval_rows)
+    assert removed == 1 and [r["doc_uri"] for r in clean] == ["c.py"]

@@ -19,3 +19,11 @@ create table if not exists marts.rpt_daily_acceptance (
     kept_verbatim_count bigint, acceptance_rate double, avg_kept_rate double,
     accepted_retained_chars bigint
 );
+
+-- Which client a completion came from: Echo's collector, or an imported assistant log
+-- (docs/imports.md). Added, not declared above, so warehouses made before keep working.
+alter table marts.fct_completions add column if not exists client varchar;
+alter table marts.fct_completions add column if not exists client_version varchar;
+alter table marts.fct_completions add column if not exists adapter_version varchar;
+alter table marts.fct_completions add column if not exists decision varchar;
+alter table marts.rpt_daily_acceptance add column if not exists client varchar;

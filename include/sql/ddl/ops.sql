@@ -15,7 +15,7 @@ create table if not exists ops.run_log (
 -- Every record a stage refused, with where it came from and why; nothing is dropped silently.
 create table if not exists ops.quarantine (
     ds date not null,
-    stage varchar not null,  -- ingest | align | extract | quality | safety
+    stage varchar not null,  -- import | ingest | align | extract | quality | safety
     source varchar,  -- client | server
     object_key varchar,  -- landing object the record came from
     line_no bigint,  -- 1-based line in that object

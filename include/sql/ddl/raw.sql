@@ -65,6 +65,7 @@ alter table raw.server_events alter column payload drop not null;
 -- the A/B arm that served the request (control | treatment); null outside an experiment
 -- (the server assigns the arm from the user id, so it logs both)
 alter table raw.server_events add column if not exists arm varchar;
+-- who asked, when the server says (optional in v1): erasure finds requests never shown
 alter table raw.server_events add column if not exists user_id varchar;
 
 -- Per landing day and source: what ingest read and what it kept (the dedup counts).

@@ -15,8 +15,10 @@ create table if not exists training.examples (
     suffix varchar not null,
     target varchar not null,
     weight double not null,  -- per-token loss weight (train.outcome_weights)
-    split varchar not null  -- train | eval
+    split varchar not null,  -- train | eval
+    scanned_by varchar  -- the secret detector (echo_ops.safety.detector_version) that redacted it
 );
+alter table training.examples add column if not exists scanned_by varchar;
 
 -- Final text preferred over the rejected proposal: input to an optional DPO step.
 create table if not exists training.preference_pairs (

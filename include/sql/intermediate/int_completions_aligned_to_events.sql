@@ -31,6 +31,9 @@ shown as (
         (payload ->> '$.items[0].range.start.character')::bigint as item_start_character,
     from events
     where event_type = 'completion.shown' and ds >= $shown_lo
+        -- imported from another assistant's log: no document events to follow (they are
+        -- decided in int_imported_completions_decided instead)
+        and import_source is null
     qualify row_number() over (partition by completion_id order by ds, event_at, event_id) = 1
 ),
 

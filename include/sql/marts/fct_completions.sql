@@ -1,4 +1,6 @@
--- One row per completion shown, with its outcome and how much of it survived.
+-- One row per completion shown, with its outcome and how much of it survived: Echo's own
+-- collector (followed to its settled text) beside completions imported from Continue's
+-- and Tabby's logs (their own decision only; docs/imports.md), told apart by `client`.
 with
 
 refinements as (
@@ -18,7 +20,14 @@ arms as (
 
 ),
 
-final as (
+imported as (
+
+    select * from staging.int_imported_completions_decided
+    where ds = $ds
+
+),
+
+echo_collector as (
 
     select
         ---------- keys
@@ -46,11 +55,73 @@ final as (
         shown_at,
 
         ---------- experiment
-        arms.arm
+        arms.arm,
+
+        ---------- where it came from
+        'echo' as client,
+        null::varchar as client_version,
+        null::varchar as adapter_version,
+        case
+            when outcome in ('accepted_kept', 'accepted_refined', 'partial_accepted', 'accepted_deleted')
+                then 'accepted'
+            else 'rejected'
+        end as decision
 
     from refinements
     left join arms using (request_id)
 
+),
+
+assistant_logs as (
+
+    select
+        ---------- keys
+        ds,
+        completion_id,
+        user_id,
+        model_version,
+        language_id,
+
+        ---------- outcome: the assistant's decision; what came after was never logged
+        null::varchar as outcome,
+        accept_kind,
+        is_accepted,
+        null::boolean as is_kept_verbatim,
+        'imported' as settled_reason,
+
+        ---------- sizes
+        proposal_chars,
+        null::bigint as final_chars,
+        null::bigint as accepted_retained_chars,
+        null::bigint as edit_distance,
+        null::double as kept_rate,
+
+        ---------- time
+        shown_at,
+
+        ---------- experiment: imported logs were not served by an Echo arm
+        null::varchar as arm,
+
+        ---------- where it came from
+        client,
+        client_version,
+        adapter_version,
+        decision
+
+    from imported
+
+),
+
+final as (
+
+    select * from echo_collector
+    union all by name
+    select * from assistant_logs
+
 )
 
-select * from final
+select
+    ds, completion_id, user_id, model_version, language_id, outcome, accept_kind, is_accepted,
+    is_kept_verbatim, settled_reason, proposal_chars, final_chars, accepted_retained_chars,
+    edit_distance, kept_rate, shown_at, arm, client, client_version, adapter_version, decision
+from final

@@ -8,6 +8,7 @@ shown_events as (
     select completion_id, ds
     from staging.stg_telemetry__editor_events
     where event_type = 'completion.shown' and ds between $lo and $ds
+        and import_source is null  -- imported completions skip extraction (docs/imports.md)
 ),
 
 shown_first_today as (

@@ -3,6 +3,7 @@
 select
     $ds as ds,
     request_id,
+    user_id,
     ts,
     model_version,
     prompt_prefix,
@@ -10,7 +11,6 @@ select
     completion,
     latency_ms,
     arm,
-    user_id,
     object_key,
     line_no,
     line as payload  -- null for a fast-path line (checked_server_lines.sql)

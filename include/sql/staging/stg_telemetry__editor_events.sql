@@ -38,6 +38,12 @@ renamed as (
         accepted_text,
         accept_kind,
         reject_reason,
+        -- which client sent it; events converted from another assistant's log say which
+        -- (echo_ops.adapters, docs/imports.md), null for Echo's own collector
+        client_name,
+        client_version,
+        payload ->> '$.import.source' as import_source,
+        payload ->> '$.import.adapter_version' as import_adapter_version,
     from source
 )
 

@@ -25,7 +25,7 @@ from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Outcome, day_number, follow
 from echo_ops.extract.shards import walk_documents
 from echo_ops.logs import stage_run
-from echo_ops.warehouse import ensure_pipeline_tables, limit_memory
+from echo_ops.warehouse import ensure_pipeline_tables, insert_rows, limit_memory, read_sql
 
 
 class ExtractError(DataError):
@@ -69,11 +69,43 @@ def extract_day(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
             Path(settings.data_root) / "tmp", progress,
         )  # fmt: skip
-        decided += walked
+        decided += _versions_gone_back(con, ds, walked, cfg.align_lookback_days)
         write_results(con, ds, decided, cfg.align_lookback_days, result)
         counts.update(result.counts())
         record_accounting(con, ds, cfg.align_lookback_days)
     return result
+
+
+def _versions_gone_back(con, ds: date, decided: list[Verdict], lookback: int) -> list[Verdict]:
+    """A completion waiting for later versions of its document, when an edit made after it
+    (by the client's clock) carries an older version: the counter went backwards (an
+    editor that restarted it), so walking by version can never follow it. Quarantined now
+    with that reason, instead of waiting out the lookback as horizon_not_covered."""
+    waiting = {
+        d.cand["completion_id"]: d
+        for d in decided
+        if d.action in ("defer", "quarantine") and d.reason == "horizon_not_covered"
+    }
+    if not waiting:
+        return decided
+    rows = [(c, d.cand["session_id"], d.cand["doc_uri"], d.cand["shown_doc_version"], d.cand["shown_at"])
+            for c, d in waiting.items()]  # fmt: skip
+    con.execute(
+        "create or replace temp table _waiting (completion_id varchar, session_id varchar, "
+        "doc_uri varchar, shown_doc_version bigint, shown_at timestamp)"
+    )
+    insert_rows(con, "_waiting", ["completion_id", "session_id", "doc_uri", "shown_doc_version", "shown_at"], rows)  # fmt: skip
+    found = con.execute(
+        read_sql("extract/versions_gone_back"), {"lo": ds - timedelta(days=lookback), "ds": ds}
+    ).fetchall()
+    for cid, shown_version, version in found:
+        d = waiting[cid]
+        d.action = "quarantine"
+        d.reason = (
+            f"doc_version_backwards: an edit at version {version} came after the proposal "
+            f"shown on version {shown_version}"
+        )
+    return decided
 
 
 def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:

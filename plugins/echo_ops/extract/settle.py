@@ -201,6 +201,9 @@ def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome |
     """Apply one event; an Outcome when the walk ends here."""
     if ev.is_change:
         w.version = ev.version
+        inverted = _inverted_range(ev)
+        if inverted is not None:
+            return Outcome("failed", inverted, w.ready)
         try:
             touched = _apply_changes(w, ev, accepts.get(ev.version))
         except (PositionError, KeyError, TypeError, ValueError) as exc:
@@ -218,6 +221,16 @@ def _step(w: _Walk, ev: Event, accepts: dict[int, tuple[str, str]]) -> Outcome |
         w.rejected_reason = ev.detail
     if ev.type in ("document.saved", "document.closed"):
         return w.outcome("settled", ev.type.split(".")[1], ev.ts)
+    return None
+
+
+def _inverted_range(ev: Event) -> str | None:
+    for i, (start, end, _text) in enumerate(ev.changes):
+        if tuple(start) > tuple(end):
+            return (
+                f"impossible_range: change {i} of version {ev.version} ends at {tuple(end)}, "
+                f"before it starts at {tuple(start)}"
+            )[:200]
     return None
 
 

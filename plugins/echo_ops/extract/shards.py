@@ -24,7 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from echo_ops.extract.settle import Document, as_event
-from echo_ops.warehouse import insert_rows, read_sql
+from echo_ops.warehouse import insert_rows, quote_literal, read_sql
 
 FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
 MIN_CANDIDATES_PER_WORKER = 4_000  # below this, starting a process costs more than it saves
@@ -61,7 +61,8 @@ def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=
             for k in range(1, shards):
                 path = Path(tmp) / f"shard-{k}"
                 con.execute(
-                    f"copy ({sql}) to '{path}.parquet' (format parquet)", {**params, "shard": k}
+                    f"copy ({sql}) to {quote_literal(f'{path}.parquet')} (format parquet)",
+                    {**params, "shard": k},
                 )
                 light = {n: [_light(c) for c in cs] for n, cs in cands.items() if n % shards == k}
                 workers.append((light, path, _start_worker(path, light, ds, cfg)))
@@ -147,7 +148,7 @@ def _walk_file(path: Path) -> None:
     settings = SimpleNamespace(**cfg)
     con = duckdb.connect()
     con.execute("set threads = 1")  # the parent's DuckDB keeps the other cores busy
-    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+    con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
     cur = con.execute("select * from read_parquet(?)", [f"{path}.parquet"])
     rows, read = [], 0
     for n, doc in _by_document(cur, cands):

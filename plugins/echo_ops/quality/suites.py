@@ -345,7 +345,7 @@ def _training_set(q: QualitySettings) -> Suite:
                 "source_in_set",
                 "ExpectColumnValuesToBeInSet",
                 "source",
-                value_set=["refinement", "replay", "base_corpus"],
+                value_set=["refinement", "imported", "replay", "base_corpus"],
             ),
             _gx(
                 "split_in_set",

@@ -54,6 +54,7 @@ class Completions:
         record = {
             "schema_version": 1,
             "request_id": rid,
+            "user_id": s.user_id,  # the server knows who asked (forget needs it)
             "ts": s.server_ts(s.now + latency),
             "model_version": self.proposer.model_version,
             "prompt": {"prefix": prefix, "suffix": suffix},
@@ -62,7 +63,7 @@ class Completions:
         }
         arm = getattr(self.proposer, "arm", None)
         if arm is not None:  # a flywheel run: which arm of the A/B served this request
-            record.update(arm=arm, user_id=s.user_id)
+            record["arm"] = arm
         s.server.append((s.now + latency, _dumps(record)))
         self.counts["requests"] += 1
         if not shown:
