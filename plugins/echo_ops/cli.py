@@ -369,7 +369,7 @@ def cmd_flywheel(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
 
-    Console().print(_flywheel_table(out, settings))
+    Console(width=160).print(_flywheel_table(out, settings))  # logs are not terminals
     return 0
 
 

@@ -34,8 +34,9 @@ def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     run_sql_file(con, "ddl/training")
     champ = champion(con)
     after = (champ.data_window.get("to") if champ else None) or "0001-01-01"
-    (first, last, n_new) = con.execute(
-        "select min(ds), max(ds), count(*) filter (where source = 'refinement' and split = 'train') "
+    (first, last, n_new, n_eval) = con.execute(
+        "select min(ds), max(ds), count(*) filter (where source = 'refinement' and split = 'train'), "
+        "count(*) filter (where source = 'refinement' and split = 'eval') "
         "from training.examples where ds > cast(? as date)",
         [after],
     ).fetchone()
@@ -44,6 +45,7 @@ def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "from": first,
         "to": last,
         "new_examples": int(n_new or 0),
+        "new_eval_examples": int(n_eval or 0),
     }
 
 
@@ -53,6 +55,8 @@ def fine_tune_decision(window: dict[str, Any], min_new_examples: int) -> dict[st
         go, reason = False, "no champion to fine-tune: run `echo-ops bootstrap-model` once"
     elif window["new_examples"] < min_new_examples:
         go, reason = False, f"{window['new_examples']} new examples, need {min_new_examples}"
+    elif window.get("new_eval_examples") == 0:  # a candidate nobody can judge: wait for data
+        go, reason = False, "no held-out examples in the window yet (evaluation would fail)"
     else:
         go, reason = True, f"{window['new_examples']} new examples since {window['champion_id']}"
     return {**window, "fine_tune": go, "reason": reason}

@@ -177,3 +177,12 @@ def test_a_second_fine_tune_on_the_same_window_gets_its_own_id(tiny_copy, monkey
         assert get_model(con, first).status == "rejected"
         assert get_model(con, second).status == "candidate"
     assert marker.is_file(), "the first candidate's files were replaced"
+
+
+def test_no_fine_tune_while_the_window_has_nothing_to_judge_it_on():
+    from echo_ops.finetune import fine_tune_decision
+
+    window = {"champion_id": "base", "new_examples": 500, "new_eval_examples": 0}
+    decision = fine_tune_decision(window, 50)
+    assert not decision["fine_tune"] and "no held-out examples" in decision["reason"]
+    assert fine_tune_decision({**window, "new_eval_examples": 3}, 50)["fine_tune"]
