@@ -3,6 +3,9 @@
 
 Invariant: once any model is registered there is exactly one champion, and switching it
 happens in one DuckDB transaction (the old champion is archived in the same commit).
+After that commit the artifact store's `_champion.json` names the new champion: the
+completion server (`echo_ops.serve`) polls that object, never the warehouse, whose single
+writer it must not block.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from echo_ops.config import Settings, get_settings
 from echo_ops.warehouse import run_sql_file
 
 STATUSES = ("candidate", "champion", "rejected", "archived")
+CHAMPION_POINTER = "_champion.json"  # in the artifact store, beside the model directories
 
 
 class RegistryError(RuntimeError):
@@ -125,8 +129,11 @@ def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
     return _record(rows[0]) if rows else None
 
 
-def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> str | None:
-    """Make `model_id` the champion and archive the old one, atomically; returns the old id."""
+def set_champion(
+    con: duckdb.DuckDBPyConnection, model_id: str, reason: str, settings: Settings | None = None
+) -> str | None:
+    """Make `model_id` the champion and archive the old one, atomically; returns the old id.
+    Then points the artifact store's champion pointer at it."""
     get_model(con, model_id)
     con.execute("begin transaction")
     try:
@@ -148,6 +155,7 @@ def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> 
     except Exception:
         con.execute("rollback")
         raise
+    write_champion_pointer(con, settings)
     previous = [r[0] for r in old if r[0] != model_id]
     return previous[0] if previous else None
 
@@ -174,7 +182,11 @@ def update_metrics(con: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[
     )
 
 
-def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") -> tuple[str, str]:
+def rollback(
+    con: duckdb.DuckDBPyConnection,
+    reason: str = "manual rollback",
+    settings: Settings | None = None,
+) -> tuple[str, str]:
     """Reject the current champion and restore the previous one (latest promoted archived
     model), in one transaction. Returns (rejected_id, restored_id)."""
     current = champion(con)
@@ -203,22 +215,57 @@ def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") ->
     except Exception:
         con.execute("rollback")
         raise
+    write_champion_pointer(con, settings)
     return current.model_id, row[0]
 
 
 def fetch_model_dir(record: ModelRecord, cache_dir: Path | None = None) -> Path:
     """A local HF directory for the model: the artifact dir itself, or an S3 download."""
-    if not storage.is_s3(record.artifact_uri):
-        return Path(record.artifact_uri)
-    cache_dir = Path(cache_dir or get_settings().data_root / "model_cache") / record.model_id
+    return artifact_dir(record.model_id, record.artifact_uri, cache_dir)
+
+
+def artifact_dir(model_id: str, artifact_uri: str, cache_dir: Path | None = None) -> Path:
+    """A local HF directory for the artifacts at `artifact_uri` (downloaded once from S3)."""
+    if not storage.is_s3(artifact_uri):
+        return Path(artifact_uri)
+    cache_dir = Path(cache_dir or get_settings().data_root / "model_cache") / model_id
     if (cache_dir / "config.json").is_file():
         return cache_dir
-    root, _, model_id = record.artifact_uri.rpartition("/")
+    root, _, model_id = artifact_uri.rpartition("/")
     for obj in storage.list_objects(root, model_id):
         target = cache_dir / obj.key[len(model_id) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(storage.read_bytes(root, obj.key))
     return cache_dir
+
+
+def write_champion_pointer(
+    con: duckdb.DuckDBPyConnection, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """Write `_champion.json` (model id, artifact URI) for the committed champion; returns it.
+    Written after the commit: a crash in between leaves the pointer on the old champion
+    until the next switch or `echo-ops serve` start, which rewrites it (docs/serving.md)."""
+    record = champion(con)
+    if record is None:
+        return None
+    pointer = {"model_id": record.model_id, "artifact_uri": record.artifact_uri,
+               "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
+    root = (settings or get_settings()).storage.artifacts_uri
+    storage.write_bytes(root, CHAMPION_POINTER, json.dumps(pointer, sort_keys=True).encode())
+    return pointer
+
+
+def read_champion_pointer(settings: Settings | None = None) -> dict[str, Any] | None:
+    """The champion pointer, or None when no champion switch has written one yet."""
+    root = (settings or get_settings()).storage.artifacts_uri
+    try:
+        return json.loads(storage.read_bytes(root, CHAMPION_POINTER))
+    except (FileNotFoundError, ValueError):
+        return None
+    except Exception as exc:  # botocore's NoSuchKey is not a FileNotFoundError
+        if "NoSuchKey" in type(exc).__name__ or "NoSuchKey" in str(exc):
+            return None
+        raise
 
 
 def write_artifact_json(record: ModelRecord, name: str, payload: dict[str, Any]) -> str:
