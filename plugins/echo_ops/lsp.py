@@ -261,17 +261,17 @@ def build_server(settings: Settings):
         return t.InlineCompletionList(items=[item])
 
     @server.command(ACCEPT)
-    def accept(ls: LanguageServer, *args) -> None:
+    def accept(ls, *args) -> None:  # no annotations: pygls evaluates them at run time
         _accepted(ls, args, "full")
 
     @server.command(ACCEPT_PARTIAL)
-    def accept_partial(ls: LanguageServer, *args) -> None:
+    def accept_partial(ls, *args) -> None:
         kind = str(args[3]) if len(args) > 3 else "word"
         if kind not in ("word", "line"):
             raise ValueError(f"{ACCEPT_PARTIAL}: kind must be word or line, not {kind!r}")
         _accepted(ls, args, kind)
 
-    def _accepted(ls: LanguageServer, args, kind: str) -> None:
+    def _accepted(ls, args, kind: str) -> None:
         cid, index = str(args[0]), int(args[1]) if len(args) > 1 else 0
         shown = state["pending"].get(cid)
         if shown is None:

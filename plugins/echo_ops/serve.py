@@ -175,21 +175,12 @@ class CompletionService:
                   "completion": text if shown else "", "shown": shown,
                   "confidence": round(conf, 6), "latency_ms": latency_ms}  # fmt: skip
         if record and self.server_log is not None:
-            self.server_log.append(
-                {
-                    "schema_version": 1,
-                    "request_id": answer["request_id"],
-                    "ts": rfc3339(utc_now()),
-                    "model_version": proposer.model_version,
-                    "prompt": {"prefix": prefix, "suffix": suffix},
-                    "completion": text,
-                    "latency_ms": latency_ms,
-                    "arm": self.host.arm,
-                    "shown": shown,
-                    "confidence": answer["confidence"],
-                    "user_id": user_id,
-                }  # fmt: skip
-            )
+            event = {"schema_version": 1, "request_id": answer["request_id"],
+                     "ts": rfc3339(utc_now()), "model_version": proposer.model_version,
+                     "prompt": {"prefix": prefix, "suffix": suffix}, "completion": text,
+                     "latency_ms": latency_ms, "arm": self.host.arm, "shown": shown,
+                     "confidence": answer["confidence"]}  # fmt: skip
+            self.server_log.append(event | ({"user_id": user_id} if user_id else {}))
         return answer
 
     def _generate(self, proposer, prefix: str, suffix: str) -> asyncio.Future:
