@@ -124,12 +124,15 @@ class EventLog:
             self.flush()
 
     def close(self) -> int:
-        """Stop the thread and flush what is left (clean shutdown); returns events written."""
+        """Stop the thread and flush what is left (clean shutdown); returns events written
+        since close() was called."""
+        before = self.stats()["written"]
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        return self.flush()
+        self.flush()
+        return self.stats()["written"] - before
 
     def stats(self) -> dict[str, int]:
         with self._lock:
