@@ -213,6 +213,14 @@ async def editor_session(url: str, ws: Path, outside: Path, settings, model_dir:
     ed.close(c)
     ed.close(a)
     await stop_lsp(client)
+
+    quiet = await start_lsp(url, ws, userId="dev-2", optOut=True)  # served, never recorded
+    ed = Editor(quiet)
+    ed.open(f"{ws.as_uri()}/d.py", "".join(LINE))
+    (item,) = await ed.request(f"{ws.as_uri()}/d.py", start)
+    ed.edit(f"{ws.as_uri()}/d.py", start, start, item.insert_text)
+    await ed.run(item.command)
+    await stop_lsp(quiet)
     return {
         a: ("accepted_refined", refined, "mem-a"),
         b: ("partial_accepted", word, "mem-a"),
@@ -257,7 +265,7 @@ def test_an_lsp_session_lands_v1_logs_that_extract_to_what_the_editor_did(
     for source, events in (("client", client), ("server", server)):
         assert [first_error(e, source) for e in events] == [None] * len(events)
     assert {e["client"]["position_encoding"] for e in client} == {"utf-8"}
-    assert {e["user_id"] for e in client} == {"dev-1"}
+    assert {e["user_id"] for e in client} == {"dev-1"}, "the opted-out dev-2 left no trace"
     uris = {e["doc"]["uri"] for e in client if "doc" in e}
     assert uris == set(expected), "secrets files and files outside the workspace stay out"
     assert all("s3cr3t" not in json.dumps(e) for e in client + server)
