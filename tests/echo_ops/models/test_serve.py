@@ -149,3 +149,26 @@ def test_identical_requests_in_flight_share_one_generation(two_models):
     answers = asyncio.run(both())
     assert len(calls) == 1 and len({a["completion"] for a in answers}) == 1
     assert len({a["request_id"] for a in answers}) == 3  # each request is still its own
+
+
+def test_the_server_finds_the_champion_on_s3_without_the_warehouse(
+    memorised_base, s3_server, monkeypatch
+):
+    """Artifacts on S3: the pointer is an S3 object, absent until a champion exists; the
+    server downloads the model from it and never needs the pipeline's DuckDB file."""
+    from echo_ops.config import get_settings, reset_settings_cache
+    from echo_ops.registry import read_champion_pointer
+
+    monkeypatch.setenv("ECHO_STORAGE__ARTIFACTS_URI", f"s3://{s3_server}/models")
+    reset_settings_cache()
+    settings = get_settings()
+    assert read_champion_pointer(settings) is None
+    with open_warehouse(settings=settings) as con:
+        register_model(con, memorised_base, kind="registered", model_id="mem-s3", settings=settings)
+        set_champion(con, "mem-s3", "first", settings)
+    pointer = read_champion_pointer(settings)
+    assert pointer["model_id"] == "mem-s3" and pointer["artifact_uri"].startswith("s3://")
+    settings.storage.warehouse_path.unlink()  # the server must not need it
+    host = ModelHost(settings)
+    assert host.refresh() and host.current().model_version == "mem-s3"
+    assert (settings.data_root / "model_cache" / "mem-s3" / "config.json").is_file()
