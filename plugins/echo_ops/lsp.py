@@ -7,10 +7,13 @@ what the editor did as v1 client events, posted to the server's `/v1/events`:
   `initialize` (`client.position_encoding`);
 - each proposal shown -> `completion.shown` (its `request_id` joins the server log); each
   item carries a command, `echo.accept` (whole item), which the editor runs on accept ->
-  `completion.accepted` (full). A partial accept is reported by the editor's binding with
-  `echo.acceptPartial [completion_id, item_index, accepted_text, "word"|"line"]`
-  (docs/editors.md); a proposal replaced by a newer one without an accept ->
-  `completion.rejected` (typed_over if the document changed since, else dismissed).
+  `completion.accepted` (full). A partial accept (word, line) is seen either from the
+  didChange itself (an insertion of 2+ characters that begin the proposal's untaken rest,
+  where it starts, with no other edit since: what VS Code's Ctrl+Right sends, no command)
+  or from the editor's binding running `echo.acceptPartial [completion_id, item_index,
+  accepted_text, "word"|"line"]` (docs/editors.md), recorded once either way; a proposal
+  replaced by a newer one without an accept -> `completion.rejected` (typed_over if the
+  document changed since, else dismissed).
 
 Never recorded: anything when the person opted out (`lsp.opt_out`, initializationOptions
 `{"optOut": true}`, or `workspace/didChangeConfiguration` `{"echo": {"optOut": true}}`:
@@ -34,7 +37,7 @@ from urllib.parse import unquote, urlparse
 
 from echo_ops.config import Settings
 from echo_ops.eventlog import rfc3339, utc_now
-from echo_ops.textdoc import position_to_index
+from echo_ops.textdoc import index_to_position, position_to_index
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +212,13 @@ def build_server(settings: Settings):
             return
         changes = [{"range": _range(c.range), "text": c.text} for c in partial]
         rec.emit("document.changed", doc, changes=changes)
+        source = ls.workspace.get_text_document(d.uri).source
+        for cid, shown in [(c, p) for c, p in state["pending"].items() if p["doc"]["uri"] == d.uri]:
+            got = infer_accept(shown, partial, d.version)
+            if got is not None:  # an editor's word/line accept that sent no command
+                _took(shown, got[0], d.version, source, rec.client["position_encoding"])
+                rec.emit("completion.accepted", doc, completion_id=cid, item_index=0,
+                         accepted_text=got[0], accept_kind=got[1])  # fmt: skip
 
     @server.feature(t.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: t.DidSaveTextDocumentParams) -> None:
@@ -254,7 +264,9 @@ def build_server(settings: Settings):
         item = t.InlineCompletionItem(insert_text=insert, range=where, command=t.Command(
             title="Echo: accepted", command=ACCEPT, arguments=[cid, 0]))  # fmt: skip
         if record:
-            state["pending"][cid] = {"doc": doc, "items": [insert], "accepted": False}
+            state["pending"][cid] = {"doc": doc, "items": [insert], "accepted": False, "taken": "",
+                                     "at": (pos.line, pos.character), "seen": doc["version"],
+                                     "last": None}  # fmt: skip
             rec.emit("completion.shown", doc, completion_id=cid, request_id=answer["request_id"],
                      position={"line": pos.line, "character": pos.character},
                      items=[{"insert_text": insert, "range": _range(where)}])  # fmt: skip
@@ -276,9 +288,18 @@ def build_server(settings: Settings):
         shown = state["pending"].get(cid)
         if shown is None:
             return  # not recorded (opt-out, outside the workspace) or already closed
-        text = str(args[2]) if kind != "full" and len(args) > 2 else shown["items"][index]
-        shown["accepted"] = True
         uri = shown["doc"]["uri"]
+        text_doc = ls.workspace.get_text_document(uri)
+        if kind == "full":  # after partial accepts, the rest of the item
+            text = shown["items"][index][len(shown["taken"]) :]
+        else:
+            text = str(args[2]) if len(args) > 2 else ""
+            if shown["last"] == (text_doc.version, text):
+                return  # the didChange that inserted it was already taken as this accept
+        if not text:
+            return
+        enc = rec.client["position_encoding"]
+        _took(shown, text, text_doc.version, text_doc.source, enc)
         rec.emit("completion.accepted", doc_of(uri), completion_id=cid, item_index=index,
                  accepted_text=text, accept_kind=kind)  # fmt: skip
 
@@ -293,6 +314,37 @@ def build_server(settings: Settings):
 def _range(r) -> dict:
     return {"start": {"line": r.start.line, "character": r.start.character},
             "end": {"line": r.end.line, "character": r.end.character}}  # fmt: skip
+
+
+def infer_accept(shown: dict, changes: list, version: int) -> tuple[str, str] | None:
+    """(text, "word" | "line") when this didChange is a partial accept of `shown`: the only
+    change since the proposal (or since its last partial accept), an insertion exactly
+    where the proposal's untaken rest starts, of 2+ characters that begin that rest but
+    are not all of it (a whole accept is announced by the item's command; one typed
+    character is typing)."""
+    if version != shown["seen"] + 1 or len(changes) != 1:
+        return None
+    r, new = changes[0].range, changes[0].text
+    at = shown["at"]
+    if (r.start.line, r.start.character) != at or (r.end.line, r.end.character) != at:
+        return None
+    rest = shown["items"][0][len(shown["taken"]) :]
+    if len(new) < 2 or new == rest or not rest.startswith(new):
+        return None
+    after = rest[len(new) :]
+    return new, "line" if new.endswith("\n") or after[:1] in ("\n", "\r") else "word"
+
+
+def _took(shown: dict, text: str, version: int, source: str, enc: str) -> None:
+    """Advance a proposal past a partial accept: where its rest now starts, and when."""
+    try:
+        start = position_to_index(source, *shown["at"], enc)
+        end = index_to_position(source, start + len(text), enc)
+        at = (end.line, end.character)
+    except ValueError:  # the editor did not insert it where shown: no more inference
+        at = (-1, -1)
+    shown.update(taken=shown["taken"] + text, at=at, seen=version, last=(version, text),
+                 accepted=True)  # fmt: skip
 
 
 def _reject_stale(rec: Recorder, pending: dict, uri: str, version: int) -> None:

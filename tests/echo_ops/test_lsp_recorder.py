@@ -45,3 +45,31 @@ def test_the_pseudonym_is_stable_and_names_no_one(settings):
     a, b = Recorder(settings), Recorder(settings)
     assert a.user_id == b.user_id and a.user_id.startswith("u-") and len(a.user_id) == 18
     assert a.session_id != b.session_id
+
+
+def _change(line: int, character: int, text: str):
+    from lsprotocol import types as t
+
+    pos = t.Position(line=line, character=character)
+    return t.TextDocumentContentChangePartial(range=t.Range(start=pos, end=pos), text=text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "version", "inferred"),
+    [
+        ([_change(2, 4, "return")], 6, ("return", "word")),
+        ([_change(2, 4, "return x\n")], 6, ("return x\n", "line")),
+        ([_change(2, 4, "return x")], 6, ("return x", "line")),  # up to the line's end
+        ([_change(2, 4, "r")], 6, None),  # one typed character is typing
+        ([_change(2, 4, "return x\n    y")], 6, None),  # the whole item: its command says so
+        ([_change(2, 4, "retour")], 6, None),  # not the proposal
+        ([_change(2, 5, "eturn")], 6, None),  # not where it was shown
+        ([_change(2, 4, "return")], 7, None),  # another edit came in between
+        ([_change(2, 4, "ret"), _change(0, 0, "#")], 6, None),  # a change list: not an accept
+    ],
+)
+def test_a_partial_accept_is_recognised_in_the_didchange_that_makes_it(changes, version, inferred):
+    from echo_ops.lsp import infer_accept
+
+    shown = {"items": ["return x\n    y"], "taken": "", "at": (2, 4), "seen": 5}
+    assert infer_accept(shown, changes, version) == inferred

@@ -188,11 +188,14 @@ async def editor_session(url: str, ws: Path, outside: Path, settings, model_dir:
         refined = refined[:at] + new + refined[at + len(old) :]
     ed.save(a)
 
-    ed.open(b, "".join(LINE))  # accept a word of it (the editor's word-accept binding)
-    (item,) = await ed.request(b, start)
-    word = item.insert_text.split(" ")[0]
+    ed.open(b, "".join(LINE))  # two partial accepts: a word as VS Code sends it (no command,
+    (item,) = await ed.request(b, start)  # seen in the didChange), then the next chunk with
+    word = item.insert_text.split(" ")[0]  # the editor's binding running echo.acceptPartial
     ed.edit(b, start, start, word)
-    await ed.run(_partial(item.command), word, "word")
+    rest = item.insert_text[len(word) :]
+    chunk = rest[: rest.index(".") + 1]
+    ed.edit(b, start + len(word), start + len(word), chunk)
+    await ed.run(_partial(item.command), chunk, "word")
     ed.save(b)
 
     ed.open(f"{ws.as_uri()}/.env", "API_KEY=")  # a secrets file: never sent, never recorded
@@ -223,7 +226,7 @@ async def editor_session(url: str, ws: Path, outside: Path, settings, model_dir:
     await stop_lsp(quiet)
     return {
         a: ("accepted_refined", refined, "mem-a"),
-        b: ("partial_accepted", word, "mem-a"),
+        b: ("partial_accepted", word + chunk, "mem-a"),
         c: ("accepted_kept", item.insert_text, "mem-b"),
     }
 
@@ -271,7 +274,7 @@ def test_an_lsp_session_lands_v1_logs_that_extract_to_what_the_editor_did(
     assert all("s3cr3t" not in json.dumps(e) for e in client + server)
     assert sorted(e["model_version"] for e in server) == ["mem-a", "mem-a", "mem-b"]
     kinds = [e["accept_kind"] for e in client if e["type"] == "completion.accepted"]
-    assert sorted(kinds) == ["full", "full", "word"]
+    assert sorted(kinds) == ["full", "full", "word", "word"], "each partial accept once"
 
     days = sorted({p.name[3:] for p in (landing / "client").iterdir()})
     with open_warehouse(settings=settings) as con:
