@@ -8,10 +8,10 @@ server event buffered into a temporary landing zone). Each prompt goes both ways
 back, so the load other work puts on the machine hits both alike; then `--clients`
 threads ask at once. One torch thread on both sides.
 
-    PYTHONPATH=plugins .venv/bin/python bench/serve.py [--requests 60] [--clients 4]
+    PYTHONPATH=plugins .venv/bin/python bench/serve.py [--requests 60] [--clients 4] [--model DIR]
 
-Model: the registry's champion (ECHO_DATA_ROOT), i.e. the demo model after `make demo`;
-with none, a tiny model trained here (the output says which). The last stdout line is JSON:
+Model: `--model DIR`, else the registry's champion (ECHO_DATA_ROOT), i.e. the demo model
+after `make demo`; with none, a tiny model trained here (the output says which). The last stdout line is JSON:
 completions_per_s (one request at a time, served), p50_ms / p95_ms (served),
 overhead_ratio (served mean latency / in-process mean latency), overhead_p50_ms (median
 per-prompt difference), and the in-process and concurrent figures.
@@ -65,10 +65,20 @@ def _prompts(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
-def _model(tmp: Path) -> tuple[Settings, str, Path, str]:
+def _model(tmp: Path, given: Path | None) -> tuple[Settings, str, Path, str]:
     """(settings whose registry holds the model, id, dir, which) of the model to serve."""
     from echo_ops.generate import registry_model_dir
 
+    if given is not None:  # any HF directory, registered as champion of a scratch registry
+        from echo_ops.registry import register_model, set_champion
+        from echo_ops.warehouse import open_warehouse
+
+        settings = Settings(data_root=tmp / "data")
+        with open_warehouse(settings=settings) as con:
+            model_id = register_model(con, given, kind="registered", settings=settings)
+            set_champion(con, model_id, "bench", settings)
+        model_id, model_dir = registry_model_dir(None, settings)
+        return settings, model_id, model_dir, f"{given} ({_describe(given)})"
     settings = get_settings()
     try:
         model_id, model_dir = registry_model_dir(None, settings)
@@ -80,6 +90,14 @@ def _model(tmp: Path) -> tuple[Settings, str, Path, str]:
         out = bootstrap_and_register("tiny", settings=settings)
         model_id, model_dir = registry_model_dir(None, settings)
         return settings, out["model_id"], model_dir, "tiny (no demo model in the registry)"
+
+
+def _describe(model_dir: Path) -> str:
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    preset = json.loads((Path(model_dir) / "train_config.json").read_text()).get("preset", "?") \
+        if (Path(model_dir) / "train_config.json").is_file() else "?"  # fmt: skip
+    return (f"preset {preset}, {cfg.get('num_hidden_layers')} layers x "
+            f"{cfg.get('hidden_size')}, vocab {cfg.get('vocab_size')}")  # fmt: skip
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
@@ -172,9 +190,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--model", type=Path, default=None,
+                        help="a HF model dir to serve (default: the registry's champion)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings, model_id, model_dir, which = _model(Path(tmp))
+        settings, model_id, model_dir, which = _model(Path(tmp), args.model)
         prompts = _prompts(args.requests)
         proc, url = _start(settings, Path(tmp) / "landing")
         try:
