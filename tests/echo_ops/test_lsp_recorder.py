@@ -73,3 +73,30 @@ def test_a_partial_accept_is_recognised_in_the_didchange_that_makes_it(changes, 
 
     shown = {"items": ["return x\n    y"], "taken": "", "at": (2, 4), "seen": 5}
     assert infer_accept(shown, changes, version) == inferred
+
+
+class _Collected:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def add(self, event: dict) -> None:
+        self.events.append(event)
+
+
+def test_a_newer_request_retires_unaccepted_proposals_with_the_right_reason(rec):
+    from echo_ops.lsp import _reject_stale
+
+    rec.poster = _Collected()
+    doc = {"uri": "file:///home/dev/project/a.py", "version": 3, "language_id": "python"}
+    pending = {
+        "c-typed": {"doc": doc, "accepted": False},
+        "c-kept": {"doc": doc, "accepted": True},
+        "c-other": {"doc": {**doc, "uri": "file:///home/dev/project/b.py"}, "accepted": False},
+    }
+    _reject_stale(rec, pending, doc["uri"], 5)  # the document moved on: typed over
+    assert [(e["completion_id"], e["reason"], e["doc"]["version"]) for e in rec.poster.events] == [
+        ("c-typed", "typed_over", 5)]  # fmt: skip
+    assert set(pending) == {"c-other"}
+    pending["c-again"] = {"doc": {**doc, "version": 5}, "accepted": False}
+    _reject_stale(rec, pending, doc["uri"], 5)  # asked again at the same version: dismissed
+    assert rec.poster.events[-1]["reason"] == "dismissed"
