@@ -122,7 +122,7 @@ class Recorder:
         return not self.opt_out and self.in_workspace(uri) and not self.is_secret(uri)
 
     def emit(self, type_: str, doc: dict | None = None, **fields: Any) -> None:
-        if self.poster is None:
+        if self.poster is None or self.opt_out:  # opted out since: not even pending accepts
             return
         self._n += 1
         event = {"schema_version": 1, "event_id": f"{self.session_id}-{self._n}", "type": type_,
@@ -158,7 +158,7 @@ def build_server(settings: Settings):
                             text_document_sync_kind=t.TextDocumentSyncKind.Incremental)  # fmt: skip
     rec = Recorder(settings)
     state: dict[str, Any] = {"url": settings.lsp.server_url, "token": settings.lsp.token,
-                             "pending": {}, "http": None, "docs": {}}  # fmt: skip
+                             "pending": {}, "http": None, "docs": {}, "opened": set()}  # fmt: skip
     server.echo = rec  # for tests and logs
 
     def doc_of(uri: str, version: int | None = None) -> dict:
@@ -193,12 +193,16 @@ def build_server(settings: Settings):
         echo = (params.settings or {}).get("echo", {}) if isinstance(params.settings, dict) else {}
         if "optOut" in echo:
             rec.opt_out = bool(echo["optOut"])
+            if rec.opt_out:  # what happens now is unrecorded: a later opt-in starts afresh
+                state["opened"].clear()
+                state["pending"].clear()
 
     @server.feature(t.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LanguageServer, params: t.DidOpenTextDocumentParams) -> None:
         d = params.text_document
         if rec.records(d.uri):
             rec.emit("document.opened", doc_of(d.uri, d.version), text=d.text)
+            state["opened"].add(d.uri)
 
     @server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: t.DidChangeTextDocumentParams) -> None:
@@ -207,8 +211,11 @@ def build_server(settings: Settings):
             return
         doc = doc_of(d.uri, d.version)
         partial = [c for c in params.content_changes if getattr(c, "range", None) is not None]
-        if len(partial) < len(params.content_changes):  # a whole-document sync: a snapshot
+        if len(partial) < len(params.content_changes) or d.uri not in state["opened"]:
+            # a whole-document sync, or recording began after the open (opted back in):
+            # the text as it is now, which later changes apply to
             rec.emit("document.snapshot", doc, text=ls.workspace.get_text_document(d.uri).source)
+            state["opened"].add(d.uri)
             return
         changes = [{"range": _range(c.range), "text": c.text} for c in partial]
         rec.emit("document.changed", doc, changes=changes)
@@ -232,6 +239,7 @@ def build_server(settings: Settings):
         for cid in [c for c, p in pending.items() if p["doc"]["uri"] == uri]:
             pending.pop(cid)
         last = state["docs"].pop(uri, None)
+        state["opened"].discard(uri)
         if rec.records(uri) and last is not None:
             rec.emit("document.closed", last)
 
