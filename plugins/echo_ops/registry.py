@@ -243,21 +243,22 @@ def write_champion_pointer(
     con: duckdb.DuckDBPyConnection, settings: Settings | None = None
 ) -> dict[str, Any] | None:
     """Write `_champion.json` (model id, artifact URI) for the committed champion; returns it.
-    Written after the commit: a crash in between leaves the pointer on the old champion
-    until the next switch or `echo-ops serve` start, which rewrites it (docs/serving.md)."""
+    It goes to `settings.storage.artifacts_uri`, or without settings beside the champion's
+    own artifacts. Written after the commit: a crash in between leaves the pointer on the
+    old champion until the next switch or `echo-ops serve` start (docs/serving.md)."""
     record = champion(con)
     if record is None:
         return None
     pointer = {"model_id": record.model_id, "artifact_uri": record.artifact_uri,
                "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
-    root = (settings or get_settings()).storage.artifacts_uri
+    root = settings.storage.artifacts_uri if settings else record.artifact_uri.rpartition("/")[0]
     storage.write_bytes(root, CHAMPION_POINTER, json.dumps(pointer, sort_keys=True).encode())
     return pointer
 
 
-def read_champion_pointer(settings: Settings | None = None) -> dict[str, Any] | None:
+def read_champion_pointer(settings: Settings) -> dict[str, Any] | None:
     """The champion pointer, or None when no champion switch has written one yet."""
-    root = (settings or get_settings()).storage.artifacts_uri
+    root = settings.storage.artifacts_uri
     try:
         return json.loads(storage.read_bytes(root, CHAMPION_POINTER))
     except (FileNotFoundError, ValueError):

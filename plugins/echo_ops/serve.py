@@ -98,7 +98,10 @@ class ModelHost:
                 self._pinned = registry_model_dir(self.pin, self.settings)
             return self._pinned
         pointer = read_champion_pointer(self.settings) or self._pointer_from_warehouse()
-        return pointer["model_id"], artifact_dir(pointer["model_id"], pointer["artifact_uri"])
+        cache = self.settings.data_root / "model_cache"  # where S3 artifacts are downloaded
+        return pointer["model_id"], artifact_dir(
+            pointer["model_id"], pointer["artifact_uri"], cache
+        )
 
     def _pointer_from_warehouse(self) -> dict[str, Any]:
         """A registry from before the pointer existed: read the champion once, write it."""
