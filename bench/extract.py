@@ -301,7 +301,7 @@ def main() -> None:
     from echo_ops.config import get_settings
     from echo_ops.extract import extract_day
     from echo_ops.ingest import ingest_day
-    from echo_ops.score import score_day
+    from echo_ops.simulate.score import score_day
     from echo_ops.warehouse import connect
 
     settings = get_settings()
@@ -314,7 +314,7 @@ def main() -> None:
     if args.generate_only:
         return
     floor_s = _floor(root / "landing", root / "floor.duckdb")
-    con = connect()
+    con = connect(settings)
     timings = {}
     workers_mb = 0
     for name, fn in (("ingest", ingest_day), ("align", align_day), ("extract", extract_day)):
@@ -327,6 +327,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     next_day = DAY + timedelta(days=1)
     ingest_day(con, next_day, settings)
+    align_day(con, next_day, settings)
     extract_day(con, next_day, settings)
     fidelity = score_day(con, DAY, settings)
     print(

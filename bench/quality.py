@@ -145,7 +145,7 @@ def main() -> None:
     try:
         settings = get_settings()
         landed, gen_s = _timed("generate", generate_day, root, events, "sim")
-        con = connect(settings=settings)
+        con = connect(settings)
         extract_s = _extraction(con, settings)
         built, build_s = _timed(
             "build_training_examples", build_training_examples, con, DAY, settings

@@ -74,7 +74,7 @@ def _model(tmp: Path, given: Path | None) -> tuple[Settings, str, Path, str]:
         from echo_ops.warehouse import open_warehouse
 
         settings = Settings(data_root=tmp / "data")
-        with open_warehouse(settings=settings) as con:
+        with open_warehouse(settings) as con:
             model_id = register_model(con, given, kind="registered", settings=settings)
             set_champion(con, model_id, "bench", settings)
         model_id, model_dir = registry_model_dir(None, settings)

@@ -24,13 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 from echo_ops.bootstrap import (  # noqa: E402
     PRESETS,
     corpus_fim_examples,
-    corpus_texts,
-    default_corpus_dir,
     init_model,
     pretrain_settings,
     train_tokenizer,
 )
 from echo_ops.config import TrainSettings  # noqa: E402
+from echo_ops.corpus import corpus_texts, default_corpus  # noqa: E402
 from echo_ops.train import _pick_device, _rows, mfu, train  # noqa: E402
 
 
@@ -95,7 +94,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="echo-bench-") as tmp:
         tmp = Path(tmp)
-        corpus = corpus_texts(default_corpus_dir(), min(preset.corpus_bytes, 1_000_000))
+        corpus = corpus_texts(default_corpus("base"), min(preset.corpus_bytes, 1_000_000))
         texts = [text for _, text in corpus]
         tokenizer = train_tokenizer(texts, preset.vocab_size, tmp / "init")
         n_params = init_model(tokenizer, preset, tmp / "init", cfg.seed)

@@ -17,29 +17,15 @@ On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
+from echo_ops import pipeline
 from echo_ops.config import TRAINING_SET_ASSET, get_settings
-from echo_ops.oncall import on_task_failure
+from echo_ops.oncall import fail_fast, task_defaults
 
 settings = get_settings()
-
-
-@contextmanager
-def _data_errors_fail():
-    """Deterministic data errors fail at once; retrying cannot fix them."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from echo_ops.evaluate import EvalDataError
-    from echo_ops.finetune import NoChampionError
-
-    try:
-        yield
-    except (EvalDataError, NoChampionError) as exc:
-        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _fine_tune_in_pod():
@@ -66,29 +52,15 @@ def _fine_tune_in_pod():
     catchup=False,
     max_active_runs=1,
     tags=["echo", "train"],
-    default_args={
-        "owner": "echo-ml",
-        "retries": settings.schedule.retries,
-        "retry_delay": timedelta(seconds=settings.schedule.retry_delay_s),
-        "pool": settings.schedule.duckdb_pool,
-        "on_failure_callback": on_task_failure,
-    },
+    default_args=task_defaults(settings, owner="echo-ml"),
     doc_md=__doc__,
 )
 def echo_train():
     @task.short_circuit(task_display_name="Enough new data?")
     def check_new_data() -> bool:
-        """Count training examples newer than the champion's data window; skip the rest if few."""
-        from echo_ops.finetune import new_data_window
-        from echo_ops.warehouse import open_warehouse
-
-        with open_warehouse() as con:
-            window = new_data_window(con)
-        print(f"new data window: {window}; need {settings.train.min_new_examples}")
-        if window["champion_id"] is None:
-            print("no champion to fine-tune: run `echo-ops bootstrap-model` once; skipping")
-            return False
-        return window["new_examples"] >= settings.train.min_new_examples
+        """Is there a champion and at least `train.min_new_examples` new examples since its
+        data window? Otherwise the rest is skipped; the reason is in the log."""
+        return fail_fast(pipeline.check_new_data)["fine_tune"]
 
     @task(
         task_display_name="Fine-tune candidate",
@@ -98,32 +70,17 @@ def echo_train():
     )
     def fine_tune() -> dict:
         """Train a candidate from the champion (GPU if the worker has one); a retry resumes."""
-        from echo_ops.finetune import fine_tune
-
-        with _data_errors_fail():
-            return fine_tune(resume=get_current_context()["ti"].try_number > 1)
+        return fail_fast(pipeline.fine_tune, resume=get_current_context()["ti"].try_number > 1)
 
     @task(task_display_name="Evaluate candidate vs champion")
     def evaluate_candidate(trained: dict) -> dict:
         """Score candidate and champion on the same eval set; report saved beside the candidate."""
-        from echo_ops.evaluate import evaluate_candidate
-        from echo_ops.warehouse import open_warehouse
-
-        with _data_errors_fail(), open_warehouse() as con:
-            report = evaluate_candidate(con, trained["candidate_id"])
-        return {"candidate_id": report["candidate_id"], "candidate_loss": report["candidate"]["loss"],
-                "champion_loss": report["champion"]["loss"]}  # fmt: skip
+        return fail_fast(pipeline.evaluate_candidate, trained["candidate_id"])
 
     @task(task_display_name="Promote or reject")
     def promote_or_reject(evaluated: dict) -> dict:
         """Promote only when measurably better (train.min_improvement), else reject; reason kept."""
-        from echo_ops.promote import promote_or_reject
-        from echo_ops.warehouse import open_warehouse
-
-        with open_warehouse() as con:
-            decision = promote_or_reject(con, evaluated["candidate_id"])
-        return {"candidate_id": evaluated["candidate_id"], "promoted": decision["promote"],
-                "reason": decision["reason"]}  # fmt: skip
+        return fail_fast(pipeline.promote_or_reject, evaluated["candidate_id"])
 
     in_pod = settings.schedule.fine_tune_runner == "kubernetes"
     trained = _fine_tune_in_pod() if in_pod else fine_tune()

@@ -1,8 +1,8 @@
 """Align: join the completions an editor showed with the server requests that made them.
 
 Reads the lookback window of staging.stg_telemetry__editor_events and
-staging.stg_model_server__completions (views over raw; any landing day of the window
-not loaded yet is ingested first) and writes staging.int_completions_aligned_to_events
+staging.stg_model_server__completions (views over raw; the task layer ingests any landing
+day of the window not loaded yet first) and writes staging.int_completions_aligned_to_events
 (partition ds: the run's candidates).
 Everything a day's partition reads is landing data <= ds: re-runs and backfills in any
 order give the same rows.
@@ -15,10 +15,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
-from echo_ops.ingest import ensure_ingested, ensure_tables
+from echo_ops.config import Settings
 from echo_ops.logs import stage_run
-from echo_ops.warehouse import read_sql, replace_partition
+from echo_ops.warehouse import ensure_pipeline_tables, read_sql, replace_partition
 
 
 @dataclass(frozen=True)
@@ -41,16 +40,12 @@ def window(ds: date, lookback_days: int) -> list[date]:
     return [ds - timedelta(days=n) for n in range(2 * lookback_days, -1, -1)]
 
 
-def align_day(
-    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
-) -> AlignResult:
+def align_day(con: duckdb.DuckDBPyConnection, ds: date, settings: Settings) -> AlignResult:
     """Build day ds's aligned candidates; safe to re-run."""
-    settings = settings or get_settings()
     lookback = settings.extract.align_lookback_days
-    ensure_tables(con)
+    ensure_pipeline_tables(con)
     with stage_run("align", ds=ds, lookback_days=lookback) as counts:
         days = window(ds, lookback)
-        ensure_ingested(con, days, settings)
         params = {"lo": days[0], "shown_lo": ds - timedelta(days=lookback)}
         replace_partition(
             con,
@@ -74,3 +69,16 @@ def align_day(
         result = AlignResult(ds, *(int(v) for v in row), int(server_only))
         counts.update(result.counts())
     return result
+
+
+def aligned(con: duckdb.DuckDBPyConnection, ds: date) -> bool:
+    """Has align run for day ds?"""
+    return bool(
+        con.execute(
+            "select count(*) from ops.run_log where stage = 'align' and ds = ? and status = 'success'",
+            [ds],
+        ).fetchone()[0]
+        or con.execute(
+            "select count(*) from staging.int_completions_aligned_to_events where ds = ?", [ds]
+        ).fetchone()[0]
+    )

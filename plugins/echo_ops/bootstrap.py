@@ -8,19 +8,17 @@ Pretraining uses the same `echo_ops.train.train` loop as fine-tuning.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import shutil
-import sysconfig
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from echo_ops.config import Settings, TrainSettings, get_settings
+from echo_ops.config import Settings, TrainSettings
+from echo_ops.corpus import corpus_texts, default_corpus
 from echo_ops.logs import stage_run
 from echo_ops.prompt import EOS, PAD, SPECIAL_TOKENS
-from echo_ops.simulate.corpus import generated_or_data
 from echo_ops.train import Example, TrainResult, train
 
 
@@ -48,50 +46,6 @@ PRESETS: dict[str, Preset] = {
     # a GPU machine: about 98M parameters on the whole standard library
     "small": Preset(16384, 12, 768, 12, 2048, 1024, 400_000_000, 20_000, 32, 6e-4),
 }
-
-
-def default_corpus_dir() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"])
-
-
-def corpus_texts(
-    corpus_dir: Path, max_bytes: int, max_file_bytes: int = 120_000
-) -> list[tuple[Path, str]]:
-    """A deterministic, spread-out selection of *.py files totalling at most `max_bytes`,
-    as (path, text), each file read once.
-
-    Ordered by a hash of the relative path rather than alphabetically, so a small budget
-    samples many packages instead of the first few; test suites and huge files are skipped,
-    and so are generated and data files (codec tables, unicode data): they take a small
-    model's capacity and teach it to propose `0x00a1` in ordinary code.
-    """
-    corpus_dir = Path(corpus_dir)
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"corpus directory not found: {corpus_dir}")
-    candidates = [
-        p for p in corpus_dir.rglob("*.py")
-        if not ({"test", "tests", "site-packages", "idle_test"} & set(p.relative_to(corpus_dir).parts))
-        and 0 < p.stat().st_size <= max_file_bytes
-    ]  # fmt: skip
-    candidates.sort(
-        key=lambda p: hashlib.sha1(p.relative_to(corpus_dir).as_posix().encode()).hexdigest()
-    )
-    chosen, total = [], 0
-    for path in candidates:
-        size = path.stat().st_size
-        if total + size > max_bytes:
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue  # a few stdlib files are latin-1 test data; not worth a codec guess
-        if generated_or_data(text.splitlines()):
-            continue
-        chosen.append((path, text))
-        total += size
-    if not chosen:
-        raise ValueError(f"no usable *.py files under {corpus_dir}")
-    return chosen
 
 
 def corpus_fim_examples(
@@ -167,8 +121,9 @@ def init_model(tokenizer, preset: Preset, out_dir: Path, seed: int) -> int:
 def bootstrap_model(
     preset_name: str,
     out_dir: Path,
+    *,
+    settings: Settings,
     corpus_dir: Path | None = None,
-    settings: Settings | None = None,
     on_step=None,
 ) -> dict[str, Any]:
     """Train tokenizer + base model from scratch; write a HF directory to `out_dir`.
@@ -176,9 +131,8 @@ def bootstrap_model(
     Reads files only; writes `out_dir` and `out_dir.work` (checkpoints). A re-run
     retrains from scratch and replaces `out_dir`.
     """
-    settings = settings or get_settings()
     preset = PRESETS[preset_name]
-    corpus_dir = Path(corpus_dir or settings.train.corpus_dir or default_corpus_dir())
+    corpus_dir = Path(corpus_dir or settings.train.corpus_dir or default_corpus("base"))
     out_dir, work = Path(out_dir), Path(f"{out_dir}.work")
     with stage_run("bootstrap", preset=preset_name, corpus=corpus_dir) as counts:
         started = time.perf_counter()
@@ -225,9 +179,9 @@ def pretrain_settings(base: TrainSettings, preset: Preset) -> TrainSettings:
 
 def bootstrap_and_register(
     preset_name: str,
+    settings: Settings,
     out_dir: Path | None = None,
     corpus_dir: Path | None = None,
-    settings: Settings | None = None,
     on_step=None,
 ) -> dict[str, Any]:
     """Bootstrap a base model and add it to the registry; it becomes champion if there is none.
@@ -238,9 +192,10 @@ def bootstrap_and_register(
     from echo_ops.registry import champion, register_model, set_champion
     from echo_ops.warehouse import open_warehouse
 
-    settings = settings or get_settings()
     out_dir = Path(out_dir or settings.data_root / "bootstrap" / preset_name)
-    summary = bootstrap_model(preset_name, out_dir, corpus_dir, settings, on_step)
+    summary = bootstrap_model(
+        preset_name, out_dir, settings=settings, corpus_dir=corpus_dir, on_step=on_step
+    )
     metrics = {
         k: summary[k]
         for k in ("final_loss", "eval_loss", "tokens_per_s", "wall_s", "params", "steps")
@@ -248,7 +203,7 @@ def bootstrap_and_register(
     config = {"preset": summary["preset"], "preset_name": preset_name, "corpus_dir": summary["corpus_dir"],
               "train": pretrain_settings(settings.train, PRESETS[preset_name]).model_dump(),
               "hardware": summary["hardware"]}  # fmt: skip
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         model_id = register_model(
             con, out_dir, kind="bootstrap", metrics=metrics, config=config, settings=settings
         )

@@ -51,9 +51,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
     from echo_ops.warehouse import LAYERS, open_warehouse
 
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         (path,) = con.execute(
             "select path from duckdb_databases() where database_name = current_database()"
         ).fetchone()
@@ -66,22 +67,24 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from echo_ops.warehouse import open_warehouse, publish_snapshot
 
     settings = get_settings()
-    with open_warehouse() as con:
+    with open_warehouse(settings) as con:
         tables = publish_snapshot(con, settings.storage.published_path)
     _print_json({"published_path": settings.storage.published_path, "tables": tables})
     return 0
 
 
-# --- quality, consent and safety (issue #5) -----------------------------------------
+# --- quality, consent and safety
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
     from echo_ops.quality import DataQualityError, run_suite
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
+    settings = get_settings()
+    with open_warehouse(settings) as con:
         try:
-            result = run_suite(con, args.suite, args.ds)
+            result = run_suite(con, args.suite, args.ds, settings)
         except DataQualityError as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -93,10 +96,11 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_consent(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
     from echo_ops.consent import set_consent
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         _print_json(set_consent(con, args.user, args.opt_out))
     return 0
 
@@ -104,6 +108,7 @@ def cmd_consent(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     import getpass
 
+    from echo_ops.config import get_settings
     from echo_ops.consent import forget_user
     from echo_ops.warehouse import open_warehouse
 
@@ -120,26 +125,25 @@ def cmd_forget(args: argparse.Namespace) -> int:
         if typed.strip() != args.user:
             print("not confirmed; nothing erased", file=sys.stderr)
             return 1
-    with open_warehouse() as con:
-        report = forget_user(con, args.user, requested_by=args.requested_by or getpass.getuser())
+    settings = get_settings()
+    with open_warehouse(settings) as con:
+        report = forget_user(
+            con, args.user, settings, requested_by=args.requested_by or getpass.getuser()
+        )
     _print_json({"erasure_id": report.erasure_id, "removed": report.removed, "total": report.total})
     return 0
 
 
 def cmd_scan_secrets(args: argparse.Namespace) -> int:
     from echo_ops.config import get_settings
-    from echo_ops.safety import (
-        false_positive_rate,
-        score_documents,
-        score_planted_secrets,
-        stdlib_sample,
-    )
+    from echo_ops.safety import false_positive_rate, stdlib_sample
+    from echo_ops.simulate.score import score_documents, score_planted_secrets
     from echo_ops.warehouse import open_warehouse, table_exists
 
     settings = get_settings()
     texts: list[str] = []
     if args.check_training_set and settings.storage.warehouse_path.exists():
-        with open_warehouse(read_only=True) as con:
+        with open_warehouse(settings, read_only=True) as con:
             if table_exists(con, "training.examples"):
                 q = "select concat_ws(chr(10), prefix, target, suffix) from training.examples"
                 texts = [t for (t,) in con.execute(q).fetchall()]
@@ -161,48 +165,43 @@ def cmd_scan_secrets(args: argparse.Namespace) -> int:
     return 1 if score["planted_secrets_leaked"] else 0
 
 
-# --- ingest / align / extract / score (issue #4) ------------------------------------
+# --- ingest / align / extract / score
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from echo_ops.ingest import ingest_day
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops import pipeline
 
-    with open_warehouse() as con:
-        result = ingest_day(con, args.ds)
-    _print_json({"ds": args.ds, **result.counts(), "quarantined_by_reason": result.by_reason})
+    _print_json(pipeline.ingest(args.ds))
     return 0
 
 
 def cmd_align(args: argparse.Namespace) -> int:
-    from echo_ops.align import align_day
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops import pipeline
 
-    with open_warehouse() as con:
-        result = align_day(con, args.ds)
-    _print_json({"ds": args.ds, **result.counts()})
+    _print_json(pipeline.align(args.ds))
     return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from echo_ops.extract import extract_day
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops import pipeline
 
-    with open_warehouse() as con, Progress(transient=True) as bar:
+    with Progress(transient=True) as bar:
         task = bar.add_task(f"extract {args.ds}: completions followed", total=None)
-        result = extract_day(con, args.ds, progress=lambda n: bar.advance(task, n))
-    _print_json({"ds": args.ds, **result.counts()})
+        result = pipeline.extract(args.ds, progress=lambda n: bar.advance(task, n))
+    _print_json(result)
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from echo_ops.score import score_day
+    from echo_ops.config import get_settings
+    from echo_ops.simulate.score import score_day
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(read_only=args.read_only) as con:
-        fidelity = score_day(con, args.ds)
+    settings = get_settings()
+    with open_warehouse(settings, read_only=args.read_only) as con:
+        fidelity = score_day(con, args.ds, settings)
     _print_json(fidelity.as_dict())
     return 0 if fidelity.unaccounted == 0 else 1
 
@@ -229,7 +228,7 @@ def _add_extract_commands(sub) -> None:
         p.set_defaults(handler=handler)
 
 
-# --- simulate (issue #3) ---------------------------------------------------------------
+# --- simulate
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -237,6 +236,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
+    from echo_ops.config import get_settings
     from echo_ops.simulate import simulate_days
 
     console = Console(stderr=True)
@@ -251,6 +251,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             proposer=args.proposer,
             landing_uri=args.landing,
             workers=args.workers,
+            settings=get_settings(),
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if args.json:
@@ -309,18 +310,20 @@ def _add_simulate_parser(sub) -> None:
 def cmd_simulate_ab(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from echo_ops.config import get_settings
     from echo_ops.registry import RegistryError
     from echo_ops.simulate.ab import ab_models, acceptance_ab
 
+    settings = get_settings()
     if args.if_promoted and not (args.a and args.b):
         try:
-            ab_models()
+            ab_models(settings)
         except RegistryError as exc:
             _print_json({"skipped": str(exc)})
             return 0
     result = acceptance_ab(
         args.ds, model_a=args.a, model_b=args.b, users=args.users, seed=args.seed,
-        workers=args.workers,
+        workers=args.workers, settings=settings,
     )  # fmt: skip
     if args.json:
         _print_json(result)
@@ -368,10 +371,7 @@ def _add_simulate_ab_parser(sub) -> None:
     p.set_defaults(handler=cmd_simulate_ab)
 
 
-# --- end simulate ------------------------------------------------------------------------
-
-
-# --- models (issue #6): base model, training set, fine-tune, evaluate, promote, registry
+# --- models: base model, training set, fine-tune, evaluate, promote, registry
 
 
 def _step_progress(description: str):
@@ -394,39 +394,41 @@ def _step_progress(description: str):
 
 def cmd_bootstrap_model(args: argparse.Namespace) -> int:
     from echo_ops.bootstrap import bootstrap_and_register
+    from echo_ops.config import get_settings
 
+    settings = get_settings()
     if args.if_no_champion:
         from echo_ops.registry import champion
         from echo_ops.warehouse import open_warehouse
 
-        with open_warehouse() as con:
+        with open_warehouse(settings) as con:
             existing = champion(con)
         if existing is not None:
             _print_json({"model_id": existing.model_id, "skipped": "a champion already exists"})
             return 0
     progress, on_step = _step_progress(f"pretraining ({args.preset})")
     with progress:
-        summary = bootstrap_and_register(args.preset, args.out, args.corpus, on_step=on_step)
+        summary = bootstrap_and_register(
+            args.preset, settings, args.out, args.corpus, on_step=on_step
+        )
     _print_json({k: summary[k] for k in ("model_id", "out_dir", "params", "steps", "final_loss",
                                          "eval_loss", "tokens_per_s", "wall_s", "files")})  # fmt: skip
     return 0
 
 
 def cmd_build_trainset(args: argparse.Namespace) -> int:
-    from echo_ops.datasets import build_training_examples
-    from echo_ops.warehouse import open_warehouse
+    from echo_ops import pipeline
 
-    with open_warehouse() as con:
-        _print_json(build_training_examples(con, args.ds))
+    _print_json(pipeline.build_training_examples(args.ds))
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from echo_ops.finetune import fine_tune
+    from echo_ops import pipeline
 
     progress, on_step = _step_progress("fine-tuning")
     with progress:
-        result = fine_tune(resume=args.resume, on_step=on_step)
+        result = pipeline.fine_tune(resume=args.resume, on_step=on_step)
     _print_json(result)
     if args.result_file:  # written only on success: a KubernetesPodOperator's XCom
         Path(args.result_file).parent.mkdir(parents=True, exist_ok=True)
@@ -446,11 +448,13 @@ def _candidate_id(con, given: str | None) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
     from echo_ops.evaluate import evaluate_candidate
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
-        report = evaluate_candidate(con, _candidate_id(con, args.candidate))
+    settings = get_settings()
+    with open_warehouse(settings) as con:
+        report = evaluate_candidate(con, _candidate_id(con, args.candidate), settings)
     _print_json(
         {
             k: report[k]
@@ -461,11 +465,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
+    from echo_ops.config import get_settings
     from echo_ops.promote import promote_or_reject
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
-        decision = promote_or_reject(con, _candidate_id(con, args.candidate))
+    settings = get_settings()
+    with open_warehouse(settings) as con:
+        decision = promote_or_reject(con, _candidate_id(con, args.candidate), settings)
     decision.pop("config", None)
     _print_json(decision)
     return 0
@@ -476,18 +482,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from echo_ops import registry
+    from echo_ops.config import get_settings
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse() as con:
+    settings = get_settings()
+    with open_warehouse(settings) as con:
         if args.action == "show":
             _print_json(registry.get_model(con, args.model_id).to_dict())
         elif args.action == "rollback":
-            rejected, restored = registry.rollback(con, args.reason)
+            rejected, restored = registry.rollback(con, args.reason, settings)
             _print_json({"rejected": rejected, "champion": restored})
         elif args.action == "register":
-            model_id = registry.register_model(con, args.path, kind="registered")
+            model_id = registry.register_model(con, args.path, kind="registered", settings=settings)
             if args.champion or registry.champion(con) is None:
-                registry.set_champion(con, model_id, f"registered by hand from {args.path}")
+                registry.set_champion(
+                    con, model_id, f"registered by hand from {args.path}", settings
+                )
             _print_json(registry.get_model(con, model_id).to_dict())
         elif args.json:
             _print_json([m.to_dict() for m in registry.list_models(con)])
@@ -643,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parsers(sub)
 
-    # quality, consent and safety (issue #5)
+    # quality, consent and safety
     p = sub.add_parser("quality", help="run one hop's data-quality suite on a day")
     p.add_argument(
         "--suite",

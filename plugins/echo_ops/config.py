@@ -27,6 +27,8 @@ from pydantic_settings import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "ECHO_"
 CONFIG_FILE_VAR = "ECHO_CONFIG_FILE"
+# The SQL models are part of the code, not a setting: they ship with it.
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
 
 
 class _Group(BaseModel):
@@ -107,8 +109,6 @@ class QualitySettings(_Group):
     distribution_drift_max_ratio: float = 2.0  # p50/p90 today vs trailing days beyond this warns
     max_median_edit_distance: float = 400.0  # median edit distance above this warns (drift)
     min_server_match_share: float = 0.95  # aligned completions with a server line; fewer warns
-    eval_share: float = 0.1  # share of files held out for evaluation (split by file)
-    near_dup_threshold: float = 0.85  # shingle Jaccard at which two examples are one
     fp_corpus_files: int = 60  # stdlib files scanned for the secret detector's false-positive rate
     # "suite.check" -> blocking | warning, e.g. {"raw_client.volume_vs_trailing_days": "blocking"}
     severity_overrides: dict[str, Literal["blocking", "warning"]] = Field(default_factory=dict)
@@ -240,7 +240,6 @@ class Settings(BaseSettings):
     )
 
     data_root: Path = PROJECT_ROOT / "data"  # every default path below lives under this
-    sql_dir: Path = PROJECT_ROOT / "include" / "sql"
     log_level: str = "INFO"
     storage: StorageSettings = Field(default_factory=StorageSettings)
     simulate: SimulateSettings = Field(default_factory=SimulateSettings)

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.logs import stage_run
 from echo_ops.warehouse import publish_snapshot
 
@@ -65,8 +65,8 @@ def filter_consented(
 def forget_user(
     con: duckdb.DuckDBPyConnection,
     user_id: str,
+    settings: Settings,
     requested_by: str = "echo-ops",
-    settings: Settings | None = None,
 ) -> ErasureReport:
     """Erase `user_id` from every layer, the published copy, the landing zone and truth.
 
@@ -75,16 +75,15 @@ def forget_user(
     """
     if not user_id or not user_id.strip():
         raise ValueError("forget needs a non-empty user id")
-    settings = settings or get_settings()
     landing = settings.storage.landing_uri
     report = ErasureReport(uuid.uuid4().hex[:12])
     with stage_run("forget", erasure_id=report.erasure_id) as counts:
         set_consent(con, user_id, True)
         ids = _warehouse_ids(con, user_id)
-        landing_removed = _erase_landing_client(landing, user_id, ids)
+        landing_removed = _erase_landing_client(landing, user_id, ids, settings.storage)
         report.removed.update(_erase_warehouse(con, user_id, ids))
         report.removed.update(landing_removed)
-        report.removed.update(_erase_landing_server(landing, ids["request_id"]))
+        report.removed.update(_erase_landing_server(landing, ids["request_id"], settings.storage))
         report.removed.update(_erase_truth(Path(settings.storage.truth_dir), user_id))
         con.execute("force checkpoint")  # deleted rows must not linger in the WAL
         report.removed["published_copy"] = _republish(con, settings)
@@ -151,7 +150,9 @@ def _delete(con, sql: str, params: list) -> int:
     return len(con.execute(sql + " returning 1", params).fetchall())
 
 
-def _erase_landing_client(landing: str, user_id: str, ids: dict[str, set[str]]) -> dict[str, int]:
+def _erase_landing_client(
+    landing: str, user_id: str, ids: dict[str, set[str]], store
+) -> dict[str, int]:
     """Drop the user's client lines; their request and completion ids join `ids` on the way."""
 
     def belongs(line: str) -> bool:
@@ -171,22 +172,22 @@ def _erase_landing_client(landing: str, user_id: str, ids: dict[str, set[str]]) 
                 ids[col].add(m.group(1))
         return True
 
-    return _rewrite_objects(landing, "client", drop)
+    return _rewrite_objects(landing, "client", drop, store)
 
 
-def _erase_landing_server(landing: str, request_ids: set[str]) -> dict[str, int]:
+def _erase_landing_server(landing: str, request_ids: set[str], store) -> dict[str, int]:
     def drop(line: str) -> bool:
         m = _REQUEST_ID.search(line)
         return bool(m and m.group(1) in request_ids)
 
-    return _rewrite_objects(landing, "server", drop) if request_ids else {}
+    return _rewrite_objects(landing, "server", drop, store) if request_ids else {}
 
 
-def _rewrite_objects(root: str, prefix: str, drop) -> dict[str, int]:
+def _rewrite_objects(root: str, prefix: str, drop, store=None) -> dict[str, int]:
     """Rewrite each landing object without the lines `drop` selects; returns lines removed per object."""
     removed: dict[str, int] = {}
-    for obj in storage.list_objects(root, prefix):
-        data = storage.read_bytes(root, obj.key)
+    for obj in storage.list_objects(root, prefix, store):
+        data = storage.read_bytes(root, obj.key, store)
         zipped = obj.key.endswith(".gz")
         lines = (
             (gzip.decompress(data) if zipped else data)
@@ -196,7 +197,8 @@ def _rewrite_objects(root: str, prefix: str, drop) -> dict[str, int]:
         kept = [ln for ln in lines if not drop(ln)]
         if len(kept) != len(lines):
             body = "".join(kept).encode("utf-8")
-            storage.write_bytes(root, obj.key, gzip.compress(body, mtime=0) if zipped else body)
+            body = gzip.compress(body, mtime=0) if zipped else body
+            storage.write_bytes(root, obj.key, body, store)
             removed[f"landing:{obj.key}"] = len(lines) - len(kept)
     return removed
 

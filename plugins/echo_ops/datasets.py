@@ -16,8 +16,9 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.dedup import assign_split, decontaminate, dedup_examples
+from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
 from echo_ops.safety import redact_text
 from echo_ops.warehouse import replace_partition, run_sql_file, table_exists
@@ -30,27 +31,26 @@ _PAIR_COLUMNS = ["ds", "pair_id", "refinement_id", "user_id", "doc_uri", "prefix
                  "chosen", "rejected", "split"]  # fmt: skip
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(DataError):
     """The refinements cannot be turned into examples (they break docs/contracts.md)."""
 
 
 def build_training_examples(
-    con: duckdb.DuckDBPyConnection, day: date, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings
 ) -> dict[str, int]:
     """Read staging.refinements (+ ops.consent, earlier training.examples); replace day `day`
     of training.examples and training.preference_pairs. Safe to re-run: same rows."""
-    settings = settings or get_settings()
     cfg = settings.train
     if not table_exists(con, "staging.refinements"):
         # A fresh warehouse (extract has never run): nothing to build, and no empty
         # training tables for downstream checks to trip over.
         get_logger("datasets").warning(
-            "staging.refinements does not exist yet: no examples for %s", day
+            "staging.refinements does not exist yet: no examples for %s", ds
         )
         return {"refinements": 0, "rows_out": 0, "preference_pairs": 0}
     run_sql_file(con, "ddl/training")
-    with stage_run("datasets", day=day) as counts:
-        refs = _load_refinements(con, day)
+    with stage_run("datasets", ds=ds) as counts:
+        refs = _load_refinements(con, ds)
         rows, filtered = _filter_and_weight(
             refs, cfg.outcome_weights, cfg.min_target_chars, cfg.max_target_chars
         )
@@ -59,18 +59,18 @@ def build_training_examples(
         rows = assign_split(rows, cfg.eval_share, SPLIT_SEED)
         eval_rows = [r for r in rows if r["split"] == "eval"]
         train_rows, leaked = decontaminate(
-            [r for r in rows if r["split"] == "train"], eval_rows + _earlier_eval(con, day)
+            [r for r in rows if r["split"] == "train"], eval_rows + _earlier_eval(con, ds)
         )
         n_replay = round(len(train_rows) * cfg.replay_share / max(1e-9, 1 - cfg.replay_share))
         n_base = round(n_replay * cfg.replay_base_share)
-        replay = _replay_rows(con, day, n_replay - n_base)
-        base = _base_corpus_rows(n_replay - len(replay), day, settings)
+        replay = _replay_rows(con, ds, n_replay - n_base)
+        base = _base_corpus_rows(n_replay - len(replay), ds, settings)
         replay, _ = decontaminate(replay + base, eval_rows)
-        examples = [_finish(r, day) for r in eval_rows + train_rows + replay]
-        n = _write(con, "training.examples", _COLUMNS, examples, day)
+        examples = [_finish(r, ds) for r in eval_rows + train_rows + replay]
+        n = _write(con, "training.examples", _COLUMNS, examples, ds)
         useful = [r for r in refs if cfg.outcome_weights.get(r["outcome"] or "", 0.0) > 0]
-        pairs = _preference_pairs(useful, day, cfg.eval_share) if cfg.preference_pairs else []
-        n_pairs = _write(con, "training.preference_pairs", _PAIR_COLUMNS, pairs, day)
+        pairs = _preference_pairs(useful, ds, cfg.eval_share) if cfg.preference_pairs else []
+        n_pairs = _write(con, "training.preference_pairs", _PAIR_COLUMNS, pairs, ds)
         counts.update(
             refinements=len(refs), filtered=filtered, secret_targets_dropped=secrets,
             exact_dupes=dedup["exact_dupes"], near_dupes=dedup["near_dupes"], leaked=leaked,
@@ -84,7 +84,7 @@ _NEEDED = {"ds", "completion_id", "user_id", "doc_uri", "outcome", "prompt_prefi
            "final_text", "proposal_text"}  # fmt: skip
 
 
-def _load_refinements(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
+def _load_refinements(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str, Any]]:
     cols = {r[0] for r in con.execute("select column_name from information_schema.columns "
                                       "where table_schema = 'staging' and table_name = 'refinements'").fetchall()}  # fmt: skip
     if missing := sorted(_NEEDED - cols):
@@ -98,10 +98,10 @@ def _load_refinements(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[st
                r.prompt_suffix as suffix, r.final_text as target, r.proposal_text, r.ds as origin_ds
         from staging.refinements r
         left join {consent} c on c.user_id = r.user_id
-        where r.ds = $day and not coalesce(c.opted_out, false)
+        where r.ds = $ds and not coalesce(c.opted_out, false)
         order by r.completion_id
         """,
-        {"day": day},
+        {"ds": ds},
     )
     names = [d[0] for d in rel.description]
     return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
@@ -133,10 +133,10 @@ def _redact(rows, context_fields: tuple[str, ...], drop_fields: tuple[str, ...])
     return out, dropped
 
 
-def _earlier_eval(con: duckdb.DuckDBPyConnection, day: date) -> list[dict[str, Any]]:
+def _earlier_eval(con: duckdb.DuckDBPyConnection, ds: date) -> list[dict[str, Any]]:
     rel = con.execute(
-        "select prefix, suffix, target, doc_uri from training.examples where split = 'eval' and ds < $day",
-        {"day": day},
+        "select prefix, suffix, target, doc_uri from training.examples where split = 'eval' and ds < $ds",
+        {"ds": ds},
     )
     return [
         dict(zip(("prefix", "suffix", "target", "doc_uri"), r, strict=True)) for r in rel.fetchall()
@@ -150,7 +150,7 @@ def _consent_table(con: duckdb.DuckDBPyConnection) -> str:
     return "(select null::varchar as user_id, false as opted_out)"
 
 
-def _replay_rows(con: duckdb.DuckDBPyConnection, day: date, n: int) -> list[dict[str, Any]]:
+def _replay_rows(con: duckdb.DuckDBPyConnection, ds: date, n: int) -> list[dict[str, Any]]:
     """A deterministic sample of earlier days' refinement examples (users still consenting)."""
     if n <= 0:
         return []
@@ -161,27 +161,28 @@ def _replay_rows(con: duckdb.DuckDBPyConnection, day: date, n: int) -> list[dict
                e.prefix, e.suffix, e.target, e.weight
         from training.examples e
         left join {consent} c on c.user_id = e.user_id
-        where e.ds < $day and e.source = 'refinement' and e.split = 'train'
+        where e.ds < $ds and e.source = 'refinement' and e.split = 'train'
           and not coalesce(c.opted_out, false)
         order by md5(e.example_id || $salt)
         limit $n
         """,
-        {"day": day, "salt": day.isoformat(), "n": n},
+        {"ds": ds, "salt": ds.isoformat(), "n": n},
     )
     names = [d[0] for d in rel.description]
     rows = [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
     return [{**r, "source": "replay", "replay_of": r.pop("example_id")} for r in rows]
 
 
-def _base_corpus_rows(n: int, day: date, settings: Settings) -> list[dict[str, Any]]:
+def _base_corpus_rows(n: int, ds: date, settings: Settings) -> list[dict[str, Any]]:
     """`n` FIM examples cut from the base corpus (the model's pretraining distribution)."""
     if n <= 0:
         return []
-    from echo_ops.bootstrap import corpus_fim_examples, corpus_texts, default_corpus_dir
+    from echo_ops.bootstrap import corpus_fim_examples
+    from echo_ops.corpus import corpus_texts, default_corpus
 
-    root = settings.train.corpus_dir or default_corpus_dir()
+    root = settings.train.corpus_dir or default_corpus("base")
     files = corpus_texts(root, max_bytes=400_000)
-    rng = random.Random(f"{day.isoformat()}:{settings.train.seed}")
+    rng = random.Random(f"{ds.isoformat()}:{settings.train.seed}")
     files = rng.sample(files, min(len(files), 20))
     names = [f"corpus://{p.relative_to(root).as_posix()}" for p, _ in files]
     texts = [text for _, text in files]
@@ -198,17 +199,17 @@ def _base_corpus_rows(n: int, day: date, settings: Settings) -> list[dict[str, A
     return rows
 
 
-def _finish(row: dict[str, Any], day: date) -> dict[str, Any]:
+def _finish(row: dict[str, Any], ds: date) -> dict[str, Any]:
     """Give a row its lineage columns and a stable id (same inputs, same id)."""
     key = row.get("replay_of") or row.get("refinement_id") or f"{row['doc_uri']}:{row['target']}"
     example_id = hashlib.sha1(
-        f"{row['source']}:{day}:{key}:{row['prefix'][-200:]}".encode()
+        f"{row['source']}:{ds}:{key}:{row['prefix'][-200:]}".encode()
     ).hexdigest()[:20]
     split = row.get("split") if row["source"] == "refinement" else "train"
-    origin = row.get("origin_ds") if row["source"] != "refinement" else day
+    origin = row.get("origin_ds") if row["source"] != "refinement" else ds
     return {
         **row,
-        "ds": day,
+        "ds": ds,
         "example_id": example_id,
         "split": split or "train",
         "origin_ds": origin,
@@ -216,7 +217,7 @@ def _finish(row: dict[str, Any], day: date) -> dict[str, Any]:
 
 
 def _preference_pairs(
-    refs: list[dict[str, Any]], day: date, eval_share: float
+    refs: list[dict[str, Any]], ds: date, eval_share: float
 ) -> list[dict[str, Any]]:
     """(final text preferred over the proposal) where the person changed what was proposed."""
     pairs = []
@@ -226,14 +227,14 @@ def _preference_pairs(
             continue
         if redact_text(chosen).findings or redact_text(rejected).findings:
             continue
-        pairs.append({"ds": day, "pair_id": f"pp-{r['completion_id']}", "refinement_id": r["completion_id"],
+        pairs.append({"ds": ds, "pair_id": f"pp-{r['completion_id']}", "refinement_id": r["completion_id"],
                       "user_id": r["user_id"], "doc_uri": r["doc_uri"], "prefix": redact_text(r["prefix"] or "").text,
                       "suffix": redact_text(r["suffix"] or "").text, "chosen": chosen, "rejected": rejected})  # fmt: skip
     return assign_split(pairs, eval_share, SPLIT_SEED)
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], day: date
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], ds: date
 ) -> int:
     import pandas as pd
 
@@ -241,8 +242,6 @@ def _write(
     frame = frame.astype(object)  # keep None as NULL and let DuckDB cast to the table's types
     con.register("_echo_new_rows", frame)
     try:
-        return replace_partition(
-            con, table, f"select {', '.join(columns)} from _echo_new_rows", day
-        )
+        return replace_partition(con, table, f"select {', '.join(columns)} from _echo_new_rows", ds)
     finally:
         con.unregister("_echo_new_rows")

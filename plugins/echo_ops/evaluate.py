@@ -14,13 +14,14 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, TrainSettings, get_settings
+from echo_ops.config import Settings, TrainSettings
+from echo_ops.errors import DataError
 from echo_ops.logs import stage_run
 from echo_ops.prompt import line_example
 from echo_ops.train import Example
 
 
-class EvalDataError(ValueError):
+class EvalDataError(DataError):
     """There is no held-out data to judge a candidate on."""
 
 
@@ -91,7 +92,7 @@ def score_model(
 
 
 def evaluate_candidate(
-    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
 ) -> dict[str, Any]:
     """Score the candidate and the champion on the same eval set; store both in the
     candidate's metrics (registry.models) and `eval_report.json` beside it. Re-runnable."""
@@ -103,7 +104,6 @@ def evaluate_candidate(
         write_artifact_json,
     )
 
-    settings = settings or get_settings()
     cfg = settings.train
     with stage_run("evaluate", candidate=candidate_id) as counts:
         rows = load_eval_set(con, cfg.eval_max_examples)
@@ -119,14 +119,16 @@ def evaluate_candidate(
         report = {
             "candidate_id": candidate_id, "champion_id": champ.model_id,
             "eval_example_ids": [r["example_id"] for r in rows],
-            "candidate": score_model(fetch_model_dir(candidate), rows, cfg),
-            "champion": score_model(fetch_model_dir(champ), rows, cfg),
+            "candidate": score_model(fetch_model_dir(candidate, settings), rows, cfg),
+            "champion": score_model(fetch_model_dir(champ, settings), rows, cfg),
             "config": settings.train.model_dump(),
         }  # fmt: skip
         update_metrics(
             con, candidate_id, {"eval": report["candidate"], "champion_eval": report["champion"]}
         )
-        report["report_uri"] = write_artifact_json(candidate, "eval_report.json", report)
+        report["report_uri"] = write_artifact_json(
+            candidate, "eval_report.json", report, settings.storage
+        )
         counts.update(examples=len(rows), candidate_loss=report["candidate"]["loss"],
                       champion_loss=report["champion"]["loss"])  # fmt: skip
         return report

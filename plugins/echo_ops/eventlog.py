@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from echo_ops import storage
+from echo_ops.config import StorageSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,12 @@ class EventLog:
 
     def __init__(self, landing_uri: str, source: str, *, flush_s: float = 5.0,
                  flush_events: int = 1000, max_buffer_events: int = 200_000,
-                 clock: Callable[[], datetime] = utc_now) -> None:  # fmt: skip
+                 clock: Callable[[], datetime] = utc_now,
+                 store: StorageSettings | None = None) -> None:  # fmt: skip
         if source not in ("client", "server"):
             raise ValueError(f"unknown landing source {source!r}; expected client or server")
         self.landing_uri, self.source, self.clock = landing_uri, source, clock
+        self.store = store  # the storage settings (endpoint, region): needed for s3://
         self.flush_s, self.flush_events = flush_s, max(1, flush_events)
         self.max_buffer_events = max(self.flush_events, max_buffer_events)
         self._lines: list[tuple[date, bytes]] = []
@@ -108,7 +111,8 @@ class EventLog:
             self._parts += 1
             key = (f"{self.source}/ds={day.isoformat()}/"
                    f"part-{stamp}-{self._tag}-{self._parts:06d}.jsonl.gz")  # fmt: skip
-            storage.write_bytes(self.landing_uri, key, gzip.compress(b"".join(lines), 6))
+            data = gzip.compress(b"".join(lines), 6)
+            storage.write_bytes(self.landing_uri, key, data, self.store)
 
     def start(self) -> EventLog:
         """Flush in a background thread every `flush_s` (or when `flush_events` wait)."""

@@ -19,15 +19,12 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
+from echo_ops.errors import NoChampionError
 from echo_ops.logs import stage_run
 from echo_ops.prompt import line_example
 from echo_ops.train import Example, train
 from echo_ops.warehouse import open_warehouse, run_sql_file
-
-
-class NoChampionError(LookupError):
-    """Fine-tuning needs a champion to start from."""
 
 
 def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -50,15 +47,23 @@ def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def fine_tune(
-    settings: Settings | None = None, resume: bool = False, on_step=None
-) -> dict[str, Any]:
+def fine_tune_decision(window: dict[str, Any], min_new_examples: int) -> dict[str, Any]:
+    """Whether echo_train fine-tunes now, and why (the window from `new_data_window`)."""
+    if window["champion_id"] is None:
+        go, reason = False, "no champion to fine-tune: run `echo-ops bootstrap-model` once"
+    elif window["new_examples"] < min_new_examples:
+        go, reason = False, f"{window['new_examples']} new examples, need {min_new_examples}"
+    else:
+        go, reason = True, f"{window['new_examples']} new examples since {window['champion_id']}"
+    return {**window, "fine_tune": go, "reason": reason}
+
+
+def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[str, Any]:
     """Train a candidate from the champion on the new window and register it; returns counts."""
     from echo_ops.registry import champion, fetch_model_dir
 
-    settings = settings or get_settings()
     with stage_run("fine_tune", resume=resume) as counts:
-        with open_warehouse(settings=settings) as con:
+        with open_warehouse(settings) as con:
             window, champ = new_data_window(con), champion(con)
             if champ is None:
                 raise NoChampionError(
@@ -74,7 +79,7 @@ def fine_tune(
                 if settings.train.dpo_steps > 0
                 else []
             )
-        init_dir = fetch_model_dir(champ)
+        init_dir = fetch_model_dir(champ, settings)
         cfg = _fit_to_model(settings, init_dir)
         key = hashlib.sha1(f"{champ.model_id}:{window['from']}:{window['to']}".encode()).hexdigest()
         candidate_id = f"ft-{window['to']:%Y%m%d}-{key[:6]}"
@@ -106,7 +111,7 @@ def _register_candidate(
 
     config = {"train": cfg.model_dump(), "parent_id": parent_id, "data_window": window}
     (model_dir / "echo_config.json").write_text(json.dumps(config, indent=2, default=str))
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         register_model(con, model_dir, kind="fine_tune", model_id=candidate_id, parent_id=parent_id,
                        data_window=window, metrics=metrics, config=config, settings=settings)  # fmt: skip
 

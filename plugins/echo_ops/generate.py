@@ -34,7 +34,7 @@ import math
 import re
 from pathlib import Path
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.prompt import align_to_lines, encode_fim
 
 
@@ -197,30 +197,26 @@ def editor_cut(text: str, mid_line: bool, indent: int, max_lines: int) -> int:
     return len(text)
 
 
-def registry_model_dir(
-    model_id: str | None = None, settings: Settings | None = None
-) -> tuple[str, Path]:
+def registry_model_dir(model_id: str | None, settings: Settings) -> tuple[str, Path]:
     """(model id, local HF directory) of `model_id`, or of the champion when None."""
     from echo_ops.registry import champion, fetch_model_dir, get_model
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(read_only=False, settings=settings or get_settings()) as con:
+    with open_warehouse(settings) as con:
         record = champion(con) if model_id is None else get_model(con, model_id)
     if record is None:
         raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
-    return record.model_id, fetch_model_dir(record)
+    return record.model_id, fetch_model_dir(record, settings)
 
 
-def champion_proposer(settings: Settings | None = None) -> ModelProposer:
+def champion_proposer(settings: Settings) -> ModelProposer:
     """A proposer serving the registry's current champion."""
     model_id, model_dir = registry_model_dir(None, settings)
     return model_proposer(model_dir, model_id, settings)
 
 
-def model_proposer(
-    model_dir: Path, model_id: str, settings: Settings | None = None
-) -> ModelProposer:
+def model_proposer(model_dir: Path, model_id: str, settings: Settings) -> ModelProposer:
     """A proposer serving `model_dir` with the serving settings (train.*)."""
-    cfg = (settings or get_settings()).train
+    cfg = settings.train
     return ModelProposer(model_dir, cfg.device, cfg.max_new_tokens, model_id,
                          cfg.token_min_prob, cfg.max_proposal_lines)  # fmt: skip

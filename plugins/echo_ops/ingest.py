@@ -24,10 +24,11 @@ from pathlib import Path
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
+from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
-from echo_ops.warehouse import run_sql_file
+from echo_ops.warehouse import ensure_pipeline_tables, insert_rows, limit_memory, read_sql
 
 SOURCES = ("client", "server")
 SCRATCH = "echo_scratch"  # an in-memory database for the day's parsed lines, shared by threads
@@ -35,7 +36,7 @@ RAW_TEXT_CAP = 2000  # quarantine keeps this many characters of a bad line
 log = get_logger("ingest")
 
 
-class IngestError(ValueError):
+class IngestError(DataError):
     """A landing day is unusable as delivered (too many bad lines): fix the input, not the code."""
 
 
@@ -61,47 +62,13 @@ class IngestResult:
         }
 
 
-def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
-    spill = Path(settings.data_root) / "tmp" / "duckdb"
-    spill.mkdir(parents=True, exist_ok=True)
-    con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
-    (current,) = con.execute("select current_setting('temp_directory')").fetchone()
-    if current != str(spill):
-        try:
-            con.execute(f"set temp_directory = '{spill}'")
-        except duckdb.NotImplementedException:
-            pass  # this connection has spilled already: it keeps the directory it used
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    run_sql_file(con, "ddl/raw")
-    _payload_as_text(con)
-    run_sql_file(con, "ddl/extract")
-    run_sql_file(con, "staging/stg_telemetry__editor_events")
-    run_sql_file(con, "staging/stg_model_server__completions")
-
-
-def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
-    """Warehouses made when `payload` was a JSON column: make it VARCHAR, once (the ALTER
-    rewrites the column, so it runs only where the type is still JSON)."""
-    for (table,) in con.execute(
-        "select table_name from information_schema.columns where table_schema = 'raw' "
-        "and column_name = 'payload' and data_type <> 'VARCHAR'"
-    ).fetchall():
-        con.execute(f"alter table raw.{table} alter payload type varchar")
-
-
-def ingest_day(
-    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None
-) -> IngestResult:
+def ingest_day(con: duckdb.DuckDBPyConnection, ds: date, settings: Settings) -> IngestResult:
     """Load landing day `ds` into raw.*; quarantine bad lines; record the manifest.
 
     Raises IngestError (after recording everything) when the share of quarantined
     lines exceeds `extract.max_quarantine_rate`.
     """
-    settings = settings or get_settings()
-    ensure_tables(con)
+    ensure_pipeline_tables(con)
     limit_memory(con, settings)
     result = IngestResult(ds=ds)
     with stage_run("ingest", ds=ds, landing=settings.storage.landing_uri) as counts:
@@ -110,17 +77,18 @@ def ingest_day(
         con.execute("delete from ops.ingest_summary where ds = ?", [ds])
         con.execute("delete from ops.quarantine where ds = ? and stage = 'ingest'", [ds])
         for source in SOURCES:
-            _ingest_source(con, ds, source, settings.storage.landing_uri, result)
+            _ingest_source(con, ds, source, settings, result)
         counts.update(result.counts())
     _check_quarantine_rate(con, result, settings.extract.max_quarantine_rate)
     return result
 
 
-def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResult) -> None:
+def _ingest_source(con, ds: date, source: str, settings: Settings, result: IngestResult) -> None:
     """Rebuild raw.<source>_events for ds batch by batch (memory stays bounded), then dedup."""
+    landing, store = settings.storage.landing_uri, settings.storage
     objects = [
         o
-        for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}")
+        for o in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}", store)
         if o.key.endswith((".jsonl", ".jsonl.gz"))
     ]
     con.execute(f"attach if not exists ':memory:' as {SCRATCH}")
@@ -128,10 +96,11 @@ def _ingest_source(con, ds: date, source: str, landing: str, result: IngestResul
     manifest_rows, tally = [], {"lines": 0, "valid": 0, "quarantined": 0}
     for batch in _batches(objects):
         with tempfile.TemporaryDirectory(prefix="echo-ingest-") as tmp:
-            rows, bad_utf8 = _load_batch(con, source, landing, batch, Path(tmp))
+            rows, bad_utf8 = _load_batch(con, source, settings, batch, Path(tmp))
         manifest_rows += rows
         _quarantine_rows(con, ds, source, bad_utf8)
-        _parse_and_load(con, ds, source, result, {(k, n) for k, n, *_ in bad_utf8}, tally)
+        skip = {(k, n) for k, n, *_ in bad_utf8}
+        _parse_and_load(con, ds, source, result, skip, tally, settings.extract.max_line_bytes)
         tally["quarantined"] += len(bad_utf8)
         _count_reasons(result, bad_utf8)
     _write_manifest(con, ds, source, manifest_rows, result)
@@ -151,15 +120,18 @@ def _batches(objects: list, max_bytes: int = 32 << 20) -> list[list]:
     return [*batches, current] if current else batches or [[]]
 
 
-def _load_batch(con, source: str, landing: str, objects: list, tmp: Path) -> tuple[list, list]:
+def _load_batch(
+    con, source: str, settings: Settings, objects: list, tmp: Path
+) -> tuple[list, list]:
     """Parse a batch of objects in parallel into the scratch table; (manifest rows, bad UTF-8)."""
-    _parse_object(con, source, "(none)", _empty_file(tmp), create=True)
+    max_bytes = settings.extract.max_line_bytes
+    _parse_object(con, source, "(none)", _empty_file(tmp), max_bytes, create=True)
 
     def load(obj):  # objects load in parallel: a gzip stream is read by one thread
         cur = con.cursor()
         try:
-            path, sha = _local_copy(landing, obj.key, tmp)
-            n_lines, bad = _load_object(cur, source, path, obj.key, tmp)
+            path, sha = _local_copy(settings.storage, obj.key, tmp)
+            n_lines, bad = _load_object(cur, source, path, obj.key, tmp, max_bytes)
         finally:
             cur.close()
         return (obj.key, obj.size_bytes, sha, n_lines), bad
@@ -178,10 +150,11 @@ def _empty_file(tmp: Path) -> Path:
     return path
 
 
-def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str]:
+def _local_copy(store, key: str, tmp: Path) -> tuple[Path, str]:
     """A local path DuckDB can read, and the object's sha256 (S3 objects are downloaded)."""
+    landing = store.landing_uri
     if storage.is_s3(landing):
-        data = storage.read_bytes(landing, key)
+        data = storage.read_bytes(landing, key, store)
         path = tmp / key.replace("/", "__")
         path.write_bytes(data)
         return path, hashlib.sha256(data).hexdigest()
@@ -193,10 +166,12 @@ def _local_copy(landing: str, key: str, tmp: Path) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-def _load_object(con, source: str, path: Path, key: str, tmp: Path) -> tuple[int, list]:
+def _load_object(
+    con, source: str, path: Path, key: str, tmp: Path, max_bytes: int
+) -> tuple[int, list]:
     """Parse one object into the day's checked lines; returns (lines, non-UTF-8 lines)."""
     try:
-        return _parse_object(con, source, key, path), []
+        return _parse_object(con, source, key, path, max_bytes), []
     except duckdb.InvalidInputException as exc:
         if "unicode" not in str(exc).lower() and "utf-8" not in str(exc).lower():
             raise
@@ -204,18 +179,16 @@ def _load_object(con, source: str, path: Path, key: str, tmp: Path) -> tuple[int
     # DuckDB read the rest as usual; the caller quarantines the blanked ones.
     cleaned = tmp / f"utf8-{key.replace('/', '__')}.jsonl"
     bad = _blank_non_utf8(path, cleaned)
-    return _parse_object(con, source, key, cleaned), bad
+    return _parse_object(con, source, key, cleaned, max_bytes), bad
 
 
-def _parse_object(con, source: str, key: str, path: Path, create: bool = False) -> int:
+def _parse_object(
+    con, source: str, key: str, path: Path, max_line_bytes: int, create: bool = False
+) -> int:
     """Append one object's lines, parsed and checked, to _checked_<source>_lines."""
     table = f"{SCRATCH}._checked_{source}_lines"
-    select = _read_sql(f"raw/checked_{source}_lines")
-    params = {
-        "key": key,
-        "path": str(path),
-        "max_line_bytes": get_settings().extract.max_line_bytes,
-    }
+    select = read_sql(f"raw/checked_{source}_lines")
+    params = {"key": key, "path": str(path), "max_line_bytes": max_line_bytes}
     if create:
         con.execute(f"create or replace table {table} as {select}", params)
         return 0
@@ -260,15 +233,6 @@ def _write_manifest(con, ds: date, source: str, rows: list[tuple], result: Inges
                 ["ds", "source", "object_key", "size_bytes", "sha256", "lines", "status"], records)  # fmt: skip
 
 
-def insert_rows(con, table: str, columns: list[str], rows: list[tuple]) -> None:
-    """Insert many rows in one statement (DuckDB's executemany runs one statement per row)."""
-    if not rows:
-        return
-    params = {f"c{i}": [row[i] for row in rows] for i in range(len(columns))}
-    unnests = ", ".join(f"unnest($c{i})" for i in range(len(columns)))
-    con.execute(f"insert into {table} ({', '.join(columns)}) select {unnests}", params)
-
-
 def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     """rows: (object_key, line_no, reason, raw_text)."""
     insert_rows(
@@ -279,7 +243,9 @@ def _quarantine_rows(con, ds: date, source: str, rows: list[tuple]) -> None:
     )
 
 
-def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set, tally) -> None:
+def _parse_and_load(
+    con, ds: date, source: str, result: IngestResult, skip: set, tally, max_line_bytes: int
+) -> None:
     """Judge the lines the fast path refused, quarantine the bad, append the rest to raw.
 
     `skip`: (object, line) already quarantined (bytes that were not UTF-8)."""
@@ -293,7 +259,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set,
     for key, no, line, unreadable in suspects:
         if (key, no) in skip:
             continue
-        reason = _judge(line, source, unreadable)
+        reason = _judge(line, source, unreadable, max_line_bytes)
         if reason is None:
             rescued.append((key, no))
         else:
@@ -309,7 +275,7 @@ def _parse_and_load(con, ds: date, source: str, result: IngestResult, skip: set,
     tally["valid"] += fast_ok + len(rescued)
     tally["quarantined"] += len(bad)
     con.execute(
-        f"insert into raw.{source}_events by name {_read_sql(f'raw/{source}_events')}", {"ds": ds}
+        f"insert into raw.{source}_events by name {read_sql(f'raw/{source}_events')}", {"ds": ds}
     )
     con.execute(f"drop table {table}")
 
@@ -325,32 +291,10 @@ def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> Non
     """Keep the first copy of each key of the day; quarantine copies that differ from it."""
     key_col = "event_id" if source == "client" else "request_id"
     table = f"raw.{source}_events"
-    # Only keys seen more than once are ranked: a window over the whole day costs seconds.
-    # A copy's content is compared by a hash of every column but where it came from.
-    con.execute(
-        f"""
-        create or replace temp table _copies as
-        select object_key, line_no, {key_col} as k,
-            hash(*columns(* exclude (ds, object_key, line_no))) as content,
-            row_number() over (partition by {key_col} order by object_key, line_no) as copy_no
-        from {table}
-        where ds = $ds
-            and {key_col} in (select {key_col} from {table} where ds = $ds group by 1 having count(*) > 1)
-        """,
-        {"ds": ds},
-    )
+    names = {"source": source, "key": key_col}
+    con.execute(read_sql("raw/event_copies").format(**names), {"ds": ds})
     conflicts = con.execute(
-        f"""
-        select l.object_key, l.line_no,
-            'duplicate_conflict: same {key_col} as an earlier line, other content',
-            coalesce(r.payload, to_json(r)::varchar)
-        from _copies l
-        join _copies f on f.k = l.k and f.copy_no = 1 and f.content <> l.content
-        join {table} r on r.ds = $ds and r.object_key = l.object_key and r.line_no = l.line_no
-        where l.copy_no > 1
-        order by 1, 2
-        """,
-        {"ds": ds},
+        read_sql("raw/event_copy_conflicts").format(**names), {"ds": ds}
     ).fetchall()
     _quarantine_rows(con, ds, source, conflicts)
     _count_reasons(result, conflicts)
@@ -386,12 +330,6 @@ def _dedup(con, ds: date, source: str, result: IngestResult, tally: dict) -> Non
     )
 
 
-def _read_sql(name: str) -> str:
-    from echo_ops.warehouse import read_sql
-
-    return read_sql(name)
-
-
 def _count_quarantined(con, ds: date, source: str) -> int:
     return con.execute(
         "select count(*) from ops.quarantine where ds = ? and stage = 'ingest' and source = ?",
@@ -399,13 +337,13 @@ def _count_quarantined(con, ds: date, source: str) -> int:
     ).fetchone()[0]
 
 
-def _judge(line: str | None, source: str, unreadable: bool) -> str | None:
+def _judge(line: str | None, source: str, unreadable: bool, max_line_bytes: int) -> str | None:
     """Why a line that failed the fast path is bad, or None when the JSON Schema accepts it."""
     if line is None or not line.strip():
         return "empty_line: a blank line holds no event"
     size = len(line.encode("utf-8", "surrogatepass"))
-    if size > get_settings().extract.max_line_bytes:
-        return f"oversize_line: {size} bytes, over the {get_settings().extract.max_line_bytes}-byte line limit"
+    if size > max_line_bytes:
+        return f"oversize_line: {size} bytes, over the {max_line_bytes}-byte line limit"
     try:
         event = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -436,17 +374,7 @@ def _check_quarantine_rate(con, result: IngestResult, max_rate: float) -> None:
     )
 
 
-def ensure_ingested(con, days: list[date], settings: Settings | None = None) -> list[date]:
-    """Ingest each day of `days` that has never been ingested; returns the days it loaded.
-
-    Raw partitions depend only on their landing day, so loading an earlier day here
-    gives the same rows as its own run would: backfills stay order-independent.
-    """
-    ensure_tables(con)
-    done = {d for (d,) in con.execute("select distinct ds from ops.ingest_summary").fetchall()}
-    loaded = []
-    for day in days:
-        if day not in done:
-            ingest_day(con, day, settings)
-            loaded.append(day)
-    return loaded
+def ingested_days(con: duckdb.DuckDBPyConnection) -> set[date]:
+    """Landing days fully ingested (ops.ingest_summary is written last)."""
+    ensure_pipeline_tables(con)
+    return {d for (d,) in con.execute("select distinct ds from ops.ingest_summary").fetchall()}

@@ -18,10 +18,10 @@ from echo_ops.warehouse import read_sql, replace_partition, run_sql_file
 MARTS = ("fct_completions", "rpt_daily_acceptance")
 
 
-def refresh_marts(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, int]:
+def refresh_marts(con: duckdb.DuckDBPyConnection, ds: date) -> dict[str, int]:
     """Rebuild every mart's partition for `day`; returns rows written per mart."""
-    with stage_run("marts", day=day) as counts:
+    with stage_run("marts", ds=ds) as counts:
         run_sql_file(con, "ddl/marts")
         for name in MARTS:
-            counts[name] = replace_partition(con, f"marts.{name}", read_sql(f"marts/{name}"), day)
+            counts[name] = replace_partition(con, f"marts.{name}", read_sql(f"marts/{name}"), ds)
     return {name: counts[name] for name in MARTS}

@@ -38,7 +38,7 @@ ADVICE: dict[str, str] = {
     "wait for more days or raise train.eval_share. The candidate stays `candidate`.",
     "promote_or_reject": "The candidate has no eval metrics (rerun evaluate_candidate). A bad "
     "promotion is undone with `echo-ops models rollback --reason ...`.",
-    # data quality (issue #5): the error lists the failed checks, sample rows and the Data Docs path
+    # data quality: the error lists the failed checks, sample rows and the Data Docs path
     "validate_raw_client": "A blocking check failed on raw.client_events: read the failed check names "
     "and sample rows in the log, open the Data Docs path it prints, and query ops.dq_results for the "
     "run_id. Duplicates or nulls usually mean an ingest bug; ts_within_partition means client clocks "
@@ -54,6 +54,33 @@ ADVICE: dict[str, str] = {
     "missed a credential: add a rule in echo_ops/safety.py), no_opted_out_users (consent filter not "
     "applied), no_file_on_both_sides (split not grouped by file). Nothing was published; fix and clear.",
 }
+
+
+def task_defaults(settings, owner: str) -> dict[str, Any]:
+    """The default_args every Echo DAG shares: retries for transient faults, the warehouse
+    writers' pool, and the failure line on-call reads."""
+    from datetime import timedelta
+
+    return {
+        "owner": owner,
+        "retries": settings.schedule.retries,
+        "retry_delay": timedelta(seconds=settings.schedule.retry_delay_s),
+        "pool": settings.schedule.duckdb_pool,
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def fail_fast(fn, *args, **kwargs):
+    """Run one task-layer function; a DataError fails the task at once (AirflowFailException:
+    no retries, the same input fails the same way). Anything else stays retryable."""
+    from echo_ops.errors import DataError
+
+    try:
+        return fn(*args, **kwargs)
+    except DataError as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def failure_summary(context: dict[str, Any]) -> str:

@@ -1,87 +1,164 @@
-"""The daily pipeline as one function per `echo_daily` task.
+"""The task layer: one function per task of `echo_daily` and `echo_train`.
 
-Each takes the day (`YYYY-MM-DD`, as Airflow passes it between tasks), opens the
-warehouse for the length of its stage, calls that stage, and returns a small dict
-of counts for the Airflow UI. The CLI and the DAG call the same functions.
+Each function is what one Airflow task (and the matching `echo-ops` verb) does: read the
+settings once, open the warehouse for the length of its stage, call that one stage with
+explicit inputs, and return a small dict of counts for the Airflow UI. Policy that is not
+a stage (catch-up ingest of a missing lookback day, whether there is enough new data to
+fine-tune) is decided here, in the open, and shows up in the returned counts.
+
+Stage modules are imported inside the functions: DAG files import this module at parse
+time, and duckdb, torch or Great Expectations must not load then.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from echo_ops.config import get_settings
-
-
-def open_warehouse():
-    # DAG files import this module: duckdb loads only when a task runs.
-    from echo_ops.warehouse import open_warehouse as _open
-
-    return _open()
+from echo_ops.config import Settings, get_settings
 
 
-def data_errors() -> tuple[type[Exception], ...]:
-    """Deterministic data errors: retrying cannot fix them, so tasks fail at once."""
-    from echo_ops.accounting import AccountingError
-    from echo_ops.datasets import TrainingDataError
-    from echo_ops.extract import ExtractError
-    from echo_ops.ingest import IngestError
-    from echo_ops.quality import DataQualityError
-
-    return (IngestError, ExtractError, AccountingError, TrainingDataError, DataQualityError)
+def _settings(settings: Settings | None) -> Settings:
+    return settings or get_settings()
 
 
-def init_warehouse(day: str) -> dict:
-    """Create the warehouse file, its layers and ops tables if missing."""
-    from echo_ops.warehouse import LAYERS
+def _open(settings: Settings, read_only: bool = False):
+    from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse():
-        return {"day": day, "layers": len(LAYERS)}
+    return open_warehouse(settings, read_only=read_only)
 
 
-def ingest(day: str) -> dict:
+# --- echo_daily ----------------------------------------------------------------------
+
+
+def init_warehouse(ds: date, settings: Settings | None = None) -> dict:
+    """Create the warehouse file, its layers and tables if missing; say what columns mean."""
+    from echo_ops.catalog import apply_comments
+    from echo_ops.warehouse import LAYERS, ensure_pipeline_tables
+
+    with _open(_settings(settings)) as con:
+        ensure_pipeline_tables(con)
+        comments = apply_comments(con)
+    return {"ds": ds, "layers": len(LAYERS), "column_comments": comments}
+
+
+def ingest(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.ingest import ingest_day
 
-    with open_warehouse() as con:
-        return {"day": day, **ingest_day(con, date.fromisoformat(day)).counts()}
+    settings = _settings(settings)
+    with _open(settings) as con:
+        result = ingest_day(con, ds, settings)
+    return {"ds": ds, **result.counts(), "quarantined_by_reason": result.by_reason}
 
 
-def align(day: str) -> dict:
-    from echo_ops.align import align_day
+def align(ds: date, settings: Settings | None = None) -> dict:
+    """Align day ds; first ingest any landing day of its lookback window never ingested
+    (a backfill that starts mid-month needs the days before it). Raw partitions depend
+    only on their own landing day, so this gives the same rows as their own runs."""
+    settings = _settings(settings)
+    with _open(settings) as con:
+        return catch_up_and_align(con, ds, settings)
 
-    with open_warehouse() as con:
-        return {"day": day, **align_day(con, date.fromisoformat(day)).counts()}
+
+def catch_up_and_align(con, ds: date, settings: Settings) -> dict:
+    """Ingest the lookback days never ingested, then align ds (on an open connection)."""
+    from echo_ops.align import align_day, window
+    from echo_ops.ingest import ingest_day, ingested_days
+
+    done = ingested_days(con)
+    missing = [d for d in window(ds, settings.extract.align_lookback_days) if d not in done]
+    for day in missing:
+        ingest_day(con, day, settings)
+    result = align_day(con, ds, settings)
+    return {"ds": ds, "caught_up_ingest_days": [d.isoformat() for d in missing], **result.counts()}
 
 
-def extract(day: str) -> dict:
+def extract(ds: date, settings: Settings | None = None, progress=None) -> dict:
+    """Extract day ds; align it first when no align run of ds exists (`echo-ops extract`
+    run alone), and say so in the counts."""
+    from echo_ops.align import aligned
     from echo_ops.extract import extract_day
 
-    with open_warehouse() as con:
-        return {"day": day, **extract_day(con, date.fromisoformat(day)).counts()}
+    settings = _settings(settings)
+    with _open(settings) as con:
+        caught_up = catch_up_and_align(con, ds, settings) if not aligned(con, ds) else None
+        result = extract_day(con, ds, settings, progress=progress)
+    return {"ds": ds, "caught_up_align": caught_up is not None, **result.counts()}
 
 
-def validate(suite: str, day: str) -> dict:
-    from echo_ops.quality import validate_day
+def validate(suite: str, ds: date, settings: Settings | None = None) -> dict:
+    """Run one quality suite on day ds; raises DataQualityError on a blocking failure."""
+    from echo_ops.quality import run_suite
 
-    return validate_day(suite, day)
+    settings = _settings(settings)
+    with _open(settings) as con:
+        result = run_suite(con, suite, ds, settings)
+    return {"ds": ds, **result.counts(), "data_docs": str(result.docs_path)}
 
 
-def build_training_examples(day: str) -> dict:
+def build_training_examples(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.datasets import build_training_examples as build
 
-    with open_warehouse() as con:
-        return {"day": day, **build(con, date.fromisoformat(day))}
+    settings = _settings(settings)
+    with _open(settings) as con:
+        return {"ds": ds, **build(con, ds, settings)}
 
 
-def refresh_marts(day: str) -> dict:
+def refresh_marts(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.marts import refresh_marts as refresh
 
-    with open_warehouse() as con:
-        return {"day": day, **refresh(con, date.fromisoformat(day))}
+    with _open(_settings(settings)) as con:
+        return {"ds": ds, **refresh(con, ds)}
 
 
-def publish_snapshot(day: str) -> dict:
+def publish_snapshot(ds: date, settings: Settings | None = None) -> dict:
     from echo_ops.warehouse import publish_snapshot as publish
 
-    with open_warehouse() as con:
-        tables = publish(con, get_settings().storage.published_path)
-    return {"day": day, "tables": len(tables), "rows": sum(tables.values())}
+    settings = _settings(settings)
+    with _open(settings) as con:
+        tables = publish(con, settings.storage.published_path)
+    return {"ds": ds, "tables": len(tables), "rows": sum(tables.values())}
+
+
+# --- echo_train ----------------------------------------------------------------------
+
+
+def check_new_data(settings: Settings | None = None) -> dict[str, Any]:
+    """Is there a champion, and enough new training examples to fine-tune it?"""
+    from echo_ops.finetune import fine_tune_decision, new_data_window
+    from echo_ops.logs import get_logger
+
+    settings = _settings(settings)
+    with _open(settings) as con:
+        window = new_data_window(con)
+    decision = fine_tune_decision(window, settings.train.min_new_examples)
+    get_logger("echo_train").info(
+        "fine-tune now: %s (%s)", decision["fine_tune"], decision["reason"]
+    )
+    return decision
+
+
+def fine_tune(resume: bool = False, settings: Settings | None = None, on_step=None) -> dict:
+    from echo_ops.finetune import fine_tune as train_candidate
+
+    return train_candidate(_settings(settings), resume=resume, on_step=on_step)
+
+
+def evaluate_candidate(candidate_id: str, settings: Settings | None = None) -> dict:
+    from echo_ops.evaluate import evaluate_candidate as evaluate
+
+    settings = _settings(settings)
+    with _open(settings) as con:
+        report = evaluate(con, candidate_id, settings)
+    return {"candidate_id": report["candidate_id"], "candidate_loss": report["candidate"]["loss"],
+            "champion_loss": report["champion"]["loss"]}  # fmt: skip
+
+
+def promote_or_reject(candidate_id: str, settings: Settings | None = None) -> dict:
+    from echo_ops.promote import promote_or_reject as decide
+
+    settings = _settings(settings)
+    with _open(settings) as con:
+        decision = decide(con, candidate_id, settings)
+    return {"candidate_id": candidate_id, "promoted": decision["promote"],
+            "reason": decision["reason"]}  # fmt: skip

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from echo_ops.config import ENV_PREFIX, Settings, get_settings
+from echo_ops.config import ENV_PREFIX, Settings
 
 # KubernetesPodOperator's sidecar reads a pod's return value (the XCom) from this file.
 XCOM_RESULT_FILE = "/airflow/xcom/return.json"
@@ -42,12 +42,11 @@ def pod_env(settings: Settings, environ: Mapping[str, str] | None = None) -> dic
 
 
 def fine_tune_pod_kwargs(
-    settings: Settings | None = None, environ: Mapping[str, str] | None = None
+    settings: Settings, environ: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """KubernetesPodOperator keyword arguments for the fine-tune pod (no task_id, pool, queue)."""
     from kubernetes.client import models as k8s
 
-    settings = settings or get_settings()
     s = settings.schedule
     kwargs: dict[str, Any] = dict(
         name="echo-fine-tune",

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.logs import stage_run
 
 
@@ -45,7 +45,7 @@ def decide(candidate: dict[str, float], champion: dict[str, float], min_improvem
 
 
 def promote_or_reject(
-    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
 ) -> dict[str, Any]:
     """Apply the rule to the candidate's stored eval metrics; switch the champion atomically
     or mark it rejected; save `decision.json` beside it. Re-running repeats the same decision."""
@@ -57,7 +57,6 @@ def promote_or_reject(
         write_artifact_json,
     )
 
-    settings = settings or get_settings()
     cfg = settings.train
     with stage_run("promote", candidate=candidate_id) as counts:
         record = get_model(con, candidate_id)
@@ -80,6 +79,8 @@ def promote_or_reject(
         payload = {"candidate_id": candidate_id, "previous_champion": previous, **asdict(decision),
                    "rule": {"min_improvement": cfg.min_improvement, "max_edit_sim_drop": cfg.max_edit_sim_drop},
                    "config": settings.train.model_dump()}  # fmt: skip
-        payload["decision_uri"] = write_artifact_json(record, "decision.json", payload)
+        payload["decision_uri"] = write_artifact_json(
+            record, "decision.json", payload, settings.storage
+        )
         counts.update(promoted=decision.promote, loss_gain=decision.loss_gain)
         return payload

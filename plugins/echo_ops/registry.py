@@ -11,6 +11,7 @@ writer it must not block.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,10 @@ from typing import Any
 import duckdb
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings, StorageSettings
 from echo_ops.warehouse import run_sql_file
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("candidate", "champion", "rejected", "archived")
 CHAMPION_POINTER = "_champion.json"  # in the artifact store, beside the model directories
@@ -72,24 +75,23 @@ def register_model(
     data_window: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> str:
     """Copy a HF model directory into the artifact store and add it as a candidate.
 
     Writes registry.models (one row) and `<artifacts_uri>/<model_id>/`; re-running with
     the same `model_id` replaces both.
     """
-    settings = settings or get_settings()
     ensure_tables(con)
     model_id = model_id or new_model_id(kind)
     local_dir = Path(local_dir)
     if not (local_dir / "config.json").is_file():
         raise RegistryError(f"{local_dir} is not a Hugging Face model directory (no config.json)")
-    root = settings.storage.artifacts_uri
-    storage.delete_prefix(root, model_id)
+    root, store = settings.storage.artifacts_uri, settings.storage
+    storage.delete_prefix(root, model_id, store)
     for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
         storage.write_bytes(
-            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes()
+            root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes(), store
         )
     con.execute("delete from registry.models where model_id = ?", [model_id])
     con.execute(
@@ -219,23 +221,25 @@ def rollback(
     return current.model_id, row[0]
 
 
-def fetch_model_dir(record: ModelRecord, cache_dir: Path | None = None) -> Path:
-    """A local HF directory for the model: the artifact dir itself, or an S3 download."""
-    return artifact_dir(record.model_id, record.artifact_uri, cache_dir)
+def fetch_model_dir(record: ModelRecord, settings: Settings) -> Path:
+    """A local HF directory for the model: the artifact dir itself, or an S3 download
+    cached under `data_root/model_cache`."""
+    return artifact_dir(record.model_id, record.artifact_uri, settings)
 
 
-def artifact_dir(model_id: str, artifact_uri: str, cache_dir: Path | None = None) -> Path:
-    """A local HF directory for the artifacts at `artifact_uri` (downloaded once from S3)."""
+def artifact_dir(model_id: str, artifact_uri: str, settings: Settings) -> Path:
+    """A local HF directory for the artifacts at `artifact_uri` (downloaded once from S3
+    into `data_root/model_cache`)."""
     if not storage.is_s3(artifact_uri):
         return Path(artifact_uri)
-    cache_dir = Path(cache_dir or get_settings().data_root / "model_cache") / model_id
+    cache_dir = Path(settings.data_root) / "model_cache" / model_id
     if (cache_dir / "config.json").is_file():
         return cache_dir
     root, _, model_id = artifact_uri.rpartition("/")
-    for obj in storage.list_objects(root, model_id):
+    for obj in storage.list_objects(root, model_id, settings.storage):
         target = cache_dir / obj.key[len(model_id) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(storage.read_bytes(root, obj.key))
+        target.write_bytes(storage.read_bytes(root, obj.key, settings.storage))
     return cache_dir
 
 
@@ -244,15 +248,21 @@ def write_champion_pointer(
 ) -> dict[str, Any] | None:
     """Write `_champion.json` (model id, artifact URI) for the committed champion; returns it.
     It goes to `settings.storage.artifacts_uri`, or without settings beside the champion's
-    own artifacts. Written after the commit: a crash in between leaves the pointer on the
-    old champion until the next switch or `echo-ops serve` start (docs/serving.md)."""
+    own artifacts (local stores only: S3 needs the settings). Written after the commit: a
+    crash in between leaves the pointer on the old champion until the next switch or
+    `echo-ops serve` start (docs/serving.md)."""
     record = champion(con)
     if record is None:
         return None
     pointer = {"model_id": record.model_id, "artifact_uri": record.artifact_uri,
                "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
     root = settings.storage.artifacts_uri if settings else record.artifact_uri.rpartition("/")[0]
-    storage.write_bytes(root, CHAMPION_POINTER, json.dumps(pointer, sort_keys=True).encode())
+    if settings is None and storage.is_s3(root):
+        log.error("champion pointer not written for %s: an s3:// registry needs the settings; "
+                  "`echo-ops serve` keeps serving the previous champion", record.model_id)  # fmt: skip
+        return None
+    data = json.dumps(pointer, sort_keys=True).encode()
+    storage.write_bytes(root, CHAMPION_POINTER, data, settings.storage if settings else None)
     return pointer
 
 
@@ -260,7 +270,7 @@ def read_champion_pointer(settings: Settings) -> dict[str, Any] | None:
     """The champion pointer, or None when no champion switch has written one yet."""
     root = settings.storage.artifacts_uri
     try:
-        return json.loads(storage.read_bytes(root, CHAMPION_POINTER))
+        return json.loads(storage.read_bytes(root, CHAMPION_POINTER, settings.storage))
     except (FileNotFoundError, ValueError):
         return None
     except Exception as exc:  # botocore's NoSuchKey is not a FileNotFoundError
@@ -269,11 +279,13 @@ def read_champion_pointer(settings: Settings) -> dict[str, Any] | None:
         raise
 
 
-def write_artifact_json(record: ModelRecord, name: str, payload: dict[str, Any]) -> str:
+def write_artifact_json(
+    record: ModelRecord, name: str, payload: dict[str, Any], store: StorageSettings | None = None
+) -> str:
     """Save a JSON report next to a model's artifacts; returns its URI."""
     root, _, model_id = record.artifact_uri.rpartition("/")
     data = json.dumps(payload, indent=2, default=str, sort_keys=True).encode()
-    storage.write_bytes(root, f"{model_id}/{name}", data)
+    storage.write_bytes(root, f"{model_id}/{name}", data, store)
     return storage.join(record.artifact_uri, name)
 
 

@@ -98,9 +98,8 @@ class ModelHost:
                 self._pinned = registry_model_dir(self.pin, self.settings)
             return self._pinned
         pointer = read_champion_pointer(self.settings) or self._pointer_from_warehouse()
-        cache = self.settings.data_root / "model_cache"  # where S3 artifacts are downloaded
         return pointer["model_id"], artifact_dir(
-            pointer["model_id"], pointer["artifact_uri"], cache
+            pointer["model_id"], pointer["artifact_uri"], self.settings
         )
 
     def _pointer_from_warehouse(self) -> dict[str, Any]:
@@ -108,7 +107,7 @@ class ModelHost:
         from echo_ops.registry import write_champion_pointer
         from echo_ops.warehouse import open_warehouse
 
-        with open_warehouse(settings=self.settings) as con:
+        with open_warehouse(self.settings) as con:
             pointer = write_champion_pointer(con, self.settings)
         if pointer is None:
             raise LookupError("no champion in the registry: run `echo-ops bootstrap-model` first")
@@ -287,7 +286,8 @@ def _event_logs(settings: Settings) -> dict[str, EventLog]:
     cfg = settings.serve
     return {
         source: EventLog(settings.storage.landing_uri, source, flush_s=cfg.flush_s,
-                         flush_events=cfg.flush_events, max_buffer_events=cfg.max_buffer_events)
+                         flush_events=cfg.flush_events, max_buffer_events=cfg.max_buffer_events,
+                         store=settings.storage)
         for source in ("server", "client")
     }  # fmt: skip
 

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from echo_ops.config import get_settings
+from echo_ops.config import StorageSettings
 
 
 @dataclass(frozen=True)
@@ -31,24 +31,28 @@ def split_s3(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def s3_client():
+def s3_client(store: StorageSettings | None):
+    """A boto3 client for the configured endpoint (`store`: the storage settings)."""
     import boto3  # boto3 is slow to import; only S3 users pay for it
 
-    s = get_settings().storage
-    return boto3.client("s3", endpoint_url=s.s3_endpoint_url, region_name=s.s3_region)
+    if store is None:
+        raise ValueError("an s3:// location needs the storage settings (endpoint, region)")
+    return boto3.client("s3", endpoint_url=store.s3_endpoint_url, region_name=store.s3_region)
 
 
 def join(root: str, key: str) -> str:
     return f"{root.rstrip('/')}/{key.lstrip('/')}"
 
 
-def list_objects(root: str, prefix: str = "") -> list[ObjectInfo]:
+def list_objects(
+    root: str, prefix: str = "", store: StorageSettings | None = None
+) -> list[ObjectInfo]:
     """Every object under `root/prefix`, sorted by key."""
     if is_s3(root):
         bucket, base = split_s3(root)
         full = "/".join(p for p in (base, prefix.strip("/")) if p)
         pages = (
-            s3_client()
+            s3_client(store)
             .get_paginator("list_objects_v2")
             .paginate(Bucket=bucket, Prefix=full + "/" if full else "")
         )
@@ -73,19 +77,21 @@ def list_objects(root: str, prefix: str = "") -> list[ObjectInfo]:
     )
 
 
-def read_bytes(root: str, key: str) -> bytes:
+def read_bytes(root: str, key: str, store: StorageSettings | None = None) -> bytes:
     if is_s3(root):
         bucket, base = split_s3(root)
-        obj = s3_client().get_object(Bucket=bucket, Key="/".join(p for p in (base, key) if p))
+        obj = s3_client(store).get_object(Bucket=bucket, Key="/".join(p for p in (base, key) if p))
         return obj["Body"].read()
     return (Path(root) / key).read_bytes()
 
 
-def write_bytes(root: str, key: str, data: bytes) -> None:
+def write_bytes(root: str, key: str, data: bytes, store: StorageSettings | None = None) -> None:
     """Write an object whole: readers never see a partial file (tmp + os.replace locally)."""
     if is_s3(root):
         bucket, base = split_s3(root)
-        s3_client().put_object(Bucket=bucket, Key="/".join(p for p in (base, key) if p), Body=data)
+        s3_client(store).put_object(
+            Bucket=bucket, Key="/".join(p for p in (base, key) if p), Body=data
+        )
         return
     path = Path(root) / key
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,12 +100,12 @@ def write_bytes(root: str, key: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def delete_prefix(root: str, prefix: str) -> int:
+def delete_prefix(root: str, prefix: str, store: StorageSettings | None = None) -> int:
     """Delete every object under `root/prefix`; returns how many were deleted."""
-    objects = list_objects(root, prefix)
+    objects = list_objects(root, prefix, store)
     if is_s3(root):
         bucket, base = split_s3(root)
-        client = s3_client()
+        client = s3_client(store)
         for i in range(0, len(objects), 1000):
             keys = [{"Key": "/".join(p for p in (base, o.key) if p)} for o in objects[i : i + 1000]]
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys})

@@ -17,15 +17,16 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.catalog import apply_comments
+from echo_ops.config import SQL_DIR, Settings
 from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
 
 
-def sql_path(name: str, sql_dir: Path | None = None) -> Path:
+def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
     """Find `include/sql/**/<name>.sql`; `name` may include its layer folder."""
-    root = sql_dir or get_settings().sql_dir
+    root = sql_dir
     direct = root / f"{name}.sql"
     if direct.is_file():
         return direct
@@ -38,7 +39,7 @@ def sql_path(name: str, sql_dir: Path | None = None) -> Path:
     return matches[0]
 
 
-def read_sql(name: str, sql_dir: Path | None = None) -> str:
+def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
     return sql_path(name, sql_dir).read_text()
 
 
@@ -59,12 +60,10 @@ def _statements(sql: str) -> Iterator[str]:
             yield part.strip()
 
 
-def connect(
-    path: Path | str | None = None, read_only: bool = False, settings: Settings | None = None
-) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse (creating it, its layers and ops tables on first write)."""
-    settings = settings or get_settings()
-    path = Path(path or settings.storage.warehouse_path)
+def connect(where: Settings | Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse (`where`: the settings, or a file path), creating the file, its
+    layers and ops tables on first write."""
+    path = Path(where.storage.warehouse_path if isinstance(where, Settings) else where)
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,13 +75,54 @@ def connect(
 
 @contextmanager
 def open_warehouse(
-    path: Path | str | None = None, read_only: bool = False, settings: Settings | None = None
+    where: Settings | Path | str, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, read_only=read_only, settings=settings)
+    con = connect(where, read_only=read_only)
     try:
         yield con
     finally:
         con.close()
+
+
+def ensure_pipeline_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The raw, extract and staging tables and views the daily stages write and read."""
+    run_sql_file(con, "ddl/raw")
+    _payload_as_text(con)
+    run_sql_file(con, "ddl/extract")
+    run_sql_file(con, "staging/stg_telemetry__editor_events")
+    run_sql_file(con, "staging/stg_model_server__completions")
+
+
+def _payload_as_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made when `payload` was a JSON column: make it VARCHAR, once (the ALTER
+    rewrites the column, so it runs only where the type is still JSON)."""
+    for (table,) in con.execute(
+        "select table_name from information_schema.columns where table_schema = 'raw' "
+        "and column_name = 'payload' and data_type <> 'VARCHAR'"
+    ).fetchall():
+        con.execute(f"alter table raw.{table} alter payload type varchar")
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Bound DuckDB's memory so a bigger day spills to disk instead of growing the process."""
+    spill = Path(settings.data_root) / "tmp" / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)
+    con.execute(f"set memory_limit = '{settings.extract.duckdb_memory_limit}'")
+    (current,) = con.execute("select current_setting('temp_directory')").fetchone()
+    if current != str(spill):
+        try:
+            con.execute(f"set temp_directory = '{spill}'")
+        except duckdb.NotImplementedException:
+            pass  # this connection has spilled already: it keeps the directory it used
+
+
+def insert_rows(con, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert many rows in one statement (DuckDB's executemany runs one statement per row)."""
+    if not rows:
+        return
+    params = {f"c{i}": [row[i] for row in rows] for i in range(len(columns))}
+    unnests = ", ".join(f"unnest($c{i})" for i in range(len(columns)))
+    con.execute(f"insert into {table} ({', '.join(columns)}) select {unnests}", params)
 
 
 def replace_partition(
@@ -178,6 +218,7 @@ def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> di
             )
             (n,) = con.execute(f"select count(*) from snapshot.{schema}.{name}").fetchone()
             published[f"{schema}.{name}"] = int(n)
+        apply_comments(con, "snapshot")  # a table copy does not carry its column comments
     finally:
         con.execute("detach snapshot")
     os.replace(tmp, target)

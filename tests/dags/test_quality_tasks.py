@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,17 @@ def test_blocking_failure_becomes_airflow_fail_exception(settings):
     from airflow.sdk.exceptions import AirflowFailException
 
     from echo_ops import pipeline
+    from echo_ops.oncall import fail_fast
 
-    module = _load_daily()
     with pytest.raises(AirflowFailException, match="table_exists"):
-        with module.data_errors_fail():
-            pipeline.validate("raw_server", "2026-11-20")
+        fail_fast(pipeline.validate, "raw_server", date(2026, 11, 20))
+
+
+def test_a_transient_error_stays_retryable():
+    from echo_ops.oncall import fail_fast
+
+    def locked(ds):
+        raise OSError(f"the warehouse file is locked by another writer ({ds})")
+
+    with pytest.raises(OSError, match="locked"):
+        fail_fast(locked, date(2026, 11, 20))

@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from echo_ops.config import reset_settings_cache
+from echo_ops.config import get_settings, reset_settings_cache
 from tests.e2e.conftest import dags_test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -47,7 +47,7 @@ def simulated(tmp_path_factory):
     os.environ.update(ECHO_DATA_ROOT=str(root), **SMALL)
     reset_settings_cache()
     try:
-        summary = simulate_days(date.fromisoformat(DAY), 2, workers=1)
+        summary = simulate_days(date.fromisoformat(DAY), 2, workers=1, settings=get_settings())
     finally:
         for k, v in old.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
@@ -65,7 +65,7 @@ def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
 
     con = duckdb.connect(str(root / "warehouse" / "echo.duckdb"))
     from echo_ops.config import Settings
-    from echo_ops.score import score_day
+    from echo_ops.simulate.score import score_day
 
     fidelity = score_day(con, date.fromisoformat(DAY), Settings(data_root=root))
     con.close()

@@ -131,3 +131,13 @@ class Doc:
 
     def close(self, dt: float = 0.5):
         return self.kit.emit("document.closed", self, dt=dt)
+
+
+def align_and_extract(con, day: date, settings):
+    """What echo_daily's align and extract tasks do for one day, on an open connection:
+    ingest any lookback day never ingested, align, then extract."""
+    from echo_ops.extract import extract_day
+    from echo_ops.pipeline import catch_up_and_align
+
+    catch_up_and_align(con, day, settings)
+    return extract_day(con, day, settings)

@@ -36,13 +36,17 @@ def test_every_hop_is_validated_before_the_next_stage(daily):
 def test_data_errors_become_fail_exceptions(daily):
     from airflow.sdk.exceptions import AirflowFailException
 
-    from echo_ops.accounting import AccountingError
+    from echo_ops.extract.accounting import AccountingError
     from echo_ops.ingest import IngestError
+
+    def fails_with(error):
+        def task(ds):
+            raise error
+
+        return task
 
     for error in (IngestError("bad lines"), AccountingError("books")):
         with pytest.raises(AirflowFailException, match=type(error).__name__):
-            with daily.data_errors_fail():
-                raise error
+            daily.fail_fast(fails_with(error), "2026-11-02")
     with pytest.raises(OSError):  # transient faults keep their retries
-        with daily.data_errors_fail():
-            raise OSError("disk")
+        daily.fail_fast(fails_with(OSError("disk")), "2026-11-02")

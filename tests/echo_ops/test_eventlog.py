@@ -18,7 +18,8 @@ def _landed(root: Path | str, source: str = "server") -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for obj in storage.list_objects(str(root), source):
         day = obj.key.split("/")[1]
-        lines = gzip.decompress(storage.read_bytes(str(root), obj.key)).decode().splitlines()
+        data = storage.read_bytes(str(root), obj.key)
+        lines = gzip.decompress(data).decode().splitlines()
         out.setdefault(day, []).extend(json.loads(line) for line in lines)
     return out
 
@@ -85,12 +86,12 @@ def test_the_background_flush_and_the_clean_shutdown_bound_what_a_crash_loses(tm
     assert sum(len(d) for d in _landed(tmp_path).values()) == 4
 
 
-def test_the_landing_zone_can_be_s3(s3_server):
+def test_the_landing_zone_can_be_s3(s3_server, settings):
     root = f"s3://{s3_server}/landing"
-    elog = EventLog(root, "client")
+    elog = EventLog(root, "client", store=settings.storage)
     elog.append({"event_id": "e1"})
     assert elog.close() == 1
-    (obj,) = storage.list_objects(root, "client")
+    (obj,) = storage.list_objects(root, "client", settings.storage)
     assert obj.key.startswith("client/ds=") and obj.key.endswith(".jsonl.gz")
 
 

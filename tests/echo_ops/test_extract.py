@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from eventkit import Kit
+from eventkit import Kit, align_and_extract
 
-from echo_ops.extract import extract_day
+from echo_ops.config import get_settings
 from echo_ops.ingest import ingest_day
 from echo_ops.warehouse import connect
 
@@ -18,10 +18,10 @@ DAY = date(2026, 11, 20)
 
 def _run(settings, kit: Kit, days=(DAY,)):
     kit.write(Path(settings.storage.landing_uri), DAY)
-    con = connect()
+    con = connect(get_settings())
     for day in days:
         ingest_day(con, day, settings)
-        extract_day(con, day, settings)
+        align_and_extract(con, day, settings)
     return con
 
 
@@ -115,7 +115,7 @@ def test_late_event_defers_then_extracts_and_backfill_order_is_irrelevant(settin
         con = connect(Path(settings.data_root) / f"w-{'-'.join(str(o.day) for o in order)}.duckdb")
         for day in order:
             ingest_day(con, day, settings)
-            extract_day(con, day, settings)
+            align_and_extract(con, day, settings)
         return con
 
     a = run([DAY, DAY + timedelta(days=1)])
@@ -142,10 +142,10 @@ def test_a_copy_redelivered_on_the_next_day_is_walked_once(settings):
     landing = Path(settings.storage.landing_uri)
     kit.write(landing, DAY, client=kit.client[:-1])
     kit.write(landing, DAY + timedelta(days=1), client=[again, closed], server=[])
-    con = connect()
+    con = connect(get_settings())
     for day in (DAY + timedelta(days=1), DAY):  # the later day first: order must not matter
         ingest_day(con, day, settings)
-        extract_day(con, day, settings)
+        align_and_extract(con, day, settings)
     assert con.execute("select ds, outcome, final_text from staging.refinements").fetchall() == [
         (DAY + timedelta(days=1), "accepted_refined", "12")
     ]
@@ -199,7 +199,7 @@ def test_rerun_is_identical(settings):
     con = _run(settings, kit)
     before = _hash(con)
     ingest_day(con, DAY, settings)
-    extract_day(con, DAY, settings)
+    align_and_extract(con, DAY, settings)
     assert _hash(con) == before
 
 
@@ -231,7 +231,7 @@ def _fast(settings):
 def test_score_reads_truth_and_counts_every_completion(settings):
     import json
 
-    from echo_ops.score import score_day, truth_path
+    from echo_ops.simulate.score import score_day, truth_path
 
     kit = Kit()
     d = kit.open("file:///a.py", "x\n")
@@ -279,10 +279,10 @@ def test_a_late_accept_event_is_waited_for_not_guessed(settings):
             }
         ],
     )
-    con = connect()
+    con = connect(get_settings())
     for day in (DAY, DAY + timedelta(days=1)):
         ingest_day(con, day, settings)
-        extract_day(con, day, settings)
+        align_and_extract(con, day, settings)
     assert con.execute("select reason from ops.extract_deferrals").fetchall() == [
         ("accept_event_missing",)
     ]
@@ -312,7 +312,7 @@ def test_align_counts_both_missing_sides(settings):
     server = [s for s in kit.server if s["request_id"] != "req-no-server"]
     server.append({**server[0], "request_id": "gated-out"})
     kit.write(Path(settings.storage.landing_uri), DAY, server=server)
-    con = connect()
+    con = connect(get_settings())
     ingest_day(con, DAY, settings)
     result = align_day(con, DAY, settings)
     assert (result.with_server, result.without_server, result.server_only) == (1, 1, 1)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from eventkit import align_and_extract
 
-from echo_ops.extract import extract_day, shards
+from echo_ops.config import get_settings
+from echo_ops.extract import shards
 from echo_ops.ingest import ingest_day
-from echo_ops.score import score_day
+from echo_ops.simulate.score import score_day
 from echo_ops.warehouse import connect
 
 DAY = date(2026, 11, 10)
@@ -19,10 +21,10 @@ def test_extraction_matches_simulator_truth(settings, monkeypatch):
     from echo_ops.simulate import simulate_days
 
     simulate_days(DAY, 2, users=2, target_events=30_000, workers=1, settings=settings)
-    con = connect()
+    con = connect(get_settings())
     for day in (DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)):
         ingest_day(con, day, settings)
-        extract_day(con, day, settings)
+        align_and_extract(con, day, settings)
     f = score_day(con, DAY, settings)
     assert f.truth > 100
     assert f.unaccounted == 0
@@ -44,7 +46,7 @@ def test_extraction_matches_simulator_truth(settings, monkeypatch):
     started = []
     monkeypatch.setattr(shards, "_start_worker", _spy(shards._start_worker, started))
     for day in (DAY, DAY + timedelta(days=1)):
-        extract_day(con, day, settings)
+        align_and_extract(con, day, settings)
     assert len(started) == 4  # two workers a day
     assert extracted() == in_process
 

@@ -57,7 +57,7 @@ def test_bad_lines_are_quarantined_with_line_and_reason(settings, monkeypatch):
         "part-0.jsonl.gz",
         gzip.compress(("\n".join(json.dumps(e) for e in kit.server) + "\n").encode()),
     )
-    con = connect()
+    con = connect(settings)
     result = ingest_day(con, DAY, settings)
     got = con.execute(
         "select line_no, split_part(reason, ':', 1) from ops.quarantine where stage = 'ingest' order by line_no"
@@ -77,7 +77,7 @@ def test_bad_lines_are_quarantined_with_line_and_reason(settings, monkeypatch):
 def test_rerun_replaces_the_day_and_a_changed_object_is_reported(settings):
     kit = _kit()
     kit.write(_landing(settings), DAY)
-    con = connect()
+    con = connect(settings)
     ingest_day(con, DAY, settings)
     first = con.execute("select count(*) from raw.client_events").fetchone()[0]
     again = ingest_day(con, DAY, settings)
@@ -95,7 +95,7 @@ def test_too_many_bad_lines_fail_loudly_with_examples(settings):
     kit = _kit()
     lines = _client_lines(kit) + ["garbage"] * 3
     _write(_landing(settings), "client", "part-0.jsonl", ("\n".join(lines) + "\n").encode())
-    con = connect()
+    con = connect(settings)
     with pytest.raises(IngestError, match=r"invalid_json.*part-0.jsonl line \d+"):
         ingest_day(con, DAY, settings)
     # what was refused is still recorded for on-call
@@ -124,8 +124,9 @@ def test_ingest_from_s3_via_moto_server(monkeypatch):
         kit = _kit()
         body = gzip.compress(("\n".join(_client_lines(kit)) + "\n").encode())
         s3.put_object(Bucket="landing", Key="echo/client/ds=2026-11-20/p.jsonl.gz", Body=body)
-        con = connect()
-        result = ingest_day(con, DAY, get_settings())
+        settings = get_settings()
+        con = connect(settings)
+        result = ingest_day(con, DAY, settings)
         assert result.loaded["client"] == len(kit.client)
         (sha,) = con.execute("select sha256 from ops.manifest where source = 'client'").fetchone()
         import hashlib
@@ -155,7 +156,7 @@ def test_wrong_types_are_quarantined_not_crashing(settings, monkeypatch):
     ]
     _write(_landing(settings), "client", "part-0.jsonl", ("\n".join(lines) + "\n").encode())
     _write(_landing(settings), "server", "part-0.jsonl", ("\n".join(server) + "\n").encode())
-    con = connect()
+    con = connect(settings)
     result = ingest_day(con, DAY, settings)
     assert result.loaded == {"client": len(kit.client), "server": 1}
     reasons = con.execute(
@@ -171,7 +172,7 @@ def test_plain_edits_live_in_columns_others_keep_their_json(settings):
     several = d.change((0, 0, "a"), (1, 1, "b"))
     shown = d.show("c1", 3, "y = 2")
     kit.write(_landing(settings), DAY)
-    con = connect()
+    con = connect(settings)
     ingest_day(con, DAY, settings)
     rows = dict(
         con.execute(
@@ -197,7 +198,7 @@ def test_a_copy_with_other_content_is_quarantined_an_exact_copy_is_counted(setti
     forged = {**edit, "changes": [{**edit["changes"][0], "text": "#!"}]}
     lines = [*_client_lines(kit), json.dumps(edit), json.dumps(forged)]
     _write(_landing(settings), "client", "part-0.jsonl", ("\n".join(lines) + "\n").encode())
-    con = connect()
+    con = connect(settings)
     result = ingest_day(con, DAY, settings)
     got = con.execute(
         "select line_no, split_part(reason, ':', 1), raw_text from ops.quarantine"
@@ -211,7 +212,7 @@ def test_a_copy_with_other_content_is_quarantined_an_exact_copy_is_counted(setti
 
 
 def test_a_warehouse_from_before_payload_was_optional_is_upgraded(settings):
-    con = connect()
+    con = connect(settings)
     con.execute("create schema if not exists raw")
     con.execute(  # the client table as ingest created it before: JSON payload, required
         "create table raw.client_events (ds date not null, event_id varchar not null, "

@@ -46,7 +46,7 @@ def test_scan_secrets_scores_planted_secrets(settings, capsys):
 
 def test_scan_secrets_fails_when_training_data_holds_a_planted_value(settings, capsys):
     _truth(settings)
-    con = connect(settings=settings)
+    con = connect(settings)
     con.execute("create table training.examples (prefix varchar, target varchar, suffix varchar)")
     con.execute("insert into training.examples values ('', 'k = ''AKIAQ3EGRUZ7XK2LMN4P''', '')")
     con.close()
@@ -68,7 +68,7 @@ def test_consent_then_quality_cli(settings, capsys):
 
 
 def test_planted_values_outside_the_completion_are_scored_standalone(settings, tmp_path):
-    from echo_ops.safety import score_planted_secrets
+    from echo_ops.simulate.score import score_planted_secrets
 
     day = tmp_path / "ds=2026-11-20"
     day.mkdir()
@@ -97,7 +97,7 @@ def test_planted_values_outside_the_completion_are_scored_standalone(settings, t
 def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
     assert main(["forget", "--user", "u7", "--yes", "--requested-by", "dpo"]) == 0
     out = json.loads(capsys.readouterr().out)
-    con = connect(settings=settings)
+    con = connect(settings)
     places = con.execute(
         "select count(*) from ops.erasure_audit where erasure_id = ? and requested_by = 'dpo'",
         [out["erasure_id"]],
@@ -109,7 +109,7 @@ def test_forget_cli_with_yes_writes_an_audit(settings, capsys):
 
 
 def test_whole_documents_are_scored_and_a_missed_secret_counts_as_leaked(tmp_path):
-    from echo_ops.safety import score_documents
+    from echo_ops.simulate.score import score_documents
 
     day = tmp_path / "ds=2026-11-20"
     day.mkdir()

@@ -5,6 +5,7 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
+from echo_ops.config import get_settings
 from echo_ops.warehouse import (
     LAYERS,
     connect,
@@ -18,7 +19,7 @@ from echo_ops.warehouse import (
 
 
 def test_connect_creates_layers_and_ops_tables(settings):
-    con = connect()
+    con = connect(get_settings())
     schemas = {
         r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
     }
@@ -26,11 +27,11 @@ def test_connect_creates_layers_and_ops_tables(settings):
     for table in ("ops.run_log", "ops.quarantine", "ops.manifest", "ops.dq_results"):
         assert table_exists(con, table)
     con.close()
-    connect().close()  # a second open reuses what exists
+    connect(get_settings()).close()  # a second open reuses what exists
 
 
 def test_replace_partition_is_idempotent_and_touches_one_day(settings):
-    con = connect()
+    con = connect(get_settings())
     con.execute("create table staging.t (ds date, v int)")
     con.execute("insert into staging.t values ('2026-11-01', 1)")
     select = "select $ds::date as ds, range::int as v from range(3)"
@@ -41,7 +42,7 @@ def test_replace_partition_is_idempotent_and_touches_one_day(settings):
 
 
 def test_replace_partition_rolls_back_on_error(settings):
-    con = connect()
+    con = connect(get_settings())
     con.execute("create table staging.t (ds date, v int)")
     con.execute("insert into staging.t values ('2026-11-02', 1)")
     with pytest.raises(duckdb.Error):
@@ -52,7 +53,7 @@ def test_replace_partition_rolls_back_on_error(settings):
 
 
 def test_publish_is_a_readable_copy_without_raw(settings, tmp_path):
-    con = connect()
+    con = connect(get_settings())
     con.execute("create table raw.secret_stuff as select 1 as x")
     con.execute("create table marts.fct_x as select 42 as answer")
     log_run(con, "test", date(2026, 11, 2), datetime(2026, 11, 2), "success", {"rows": 1})

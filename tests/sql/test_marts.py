@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-import duckdb
 import pytest
 
 from echo_ops.marts import refresh_marts
-from echo_ops.warehouse import run_sql_file
+from tests.kit import given, warehouse
 
 DAY = date(2026, 11, 2)
-COLUMNS = (
-    "ds date, completion_id varchar, user_id varchar, model_version varchar, language_id varchar, "
-    "outcome varchar, accept_kind varchar, settled_reason varchar, proposal_text varchar, "
-    "final_text varchar, accepted_retained_chars bigint, edit_distance bigint, kept_rate double, "
-    "shown_at timestamp"
-)
+# The refinement columns the marts read; the table itself comes from include/sql/ddl.
+COLUMNS = ("ds", "completion_id", "user_id", "model_version", "language_id", "outcome",
+           "accept_kind", "settled_reason", "proposal_text", "final_text",
+           "accepted_retained_chars", "edit_distance", "kept_rate")  # fmt: skip
 ROWS = [
     (
         "2026-11-02",
@@ -61,7 +58,7 @@ ROWS = [
         "yy",
         0,
         2,
-        None,
+        0.0,  # extraction writes 0 for a rejected proposal (nothing of it retained)
     ),
     (
         "2026-11-02",
@@ -76,7 +73,7 @@ ROWS = [
         "",
         0,
         1,
-        None,
+        0.0,
     ),
     (
         "2026-11-01",
@@ -98,14 +95,14 @@ ROWS = [
 
 @pytest.fixture
 def con():
-    con = duckdb.connect()
-    run_sql_file(con, "ddl/schemas")
-    con.execute(f"create table staging.refinements ({COLUMNS})")
-    for row in ROWS:
-        con.execute(
-            "insert into staging.refinements values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '2026-11-02 10:00')",
-            row,
-        )
+    con = warehouse()
+    given(con, "staging.refinements", [
+        {**dict(zip(COLUMNS, row, strict=True)), "shown_at": datetime(2026, 11, 2, 10),
+         "request_id": f"r-{row[1]}", "session_id": "s", "doc_uri": "file:///a.py",
+         "shown_ds": row[0], "settled_at": datetime(2026, 11, 2, 10, 5), "touching_edits": 0,
+         "trajectory_json": "[]"}
+        for row in ROWS
+    ])  # fmt: skip
     return con
 
 

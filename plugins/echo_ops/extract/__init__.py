@@ -18,16 +18,17 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.align import align_day, window
-from echo_ops.config import Settings, get_settings
+from echo_ops.align import window
+from echo_ops.config import Settings
+from echo_ops.errors import DataError
 from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Outcome, day_number, follow
 from echo_ops.extract.shards import walk_documents
-from echo_ops.ingest import ensure_tables, limit_memory
 from echo_ops.logs import stage_run
+from echo_ops.warehouse import ensure_pipeline_tables, limit_memory
 
 
-class ExtractError(ValueError):
+class ExtractError(DataError):
     """Extraction's books do not balance: a deterministic data or logic error."""
 
 
@@ -50,23 +51,20 @@ class ExtractResult:
 
 
 def extract_day(
-    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings | None = None, progress=None
+    con: duckdb.DuckDBPyConnection, ds: date, settings: Settings, progress=None
 ) -> ExtractResult:
-    """Extract day ds (runs align for ds first if it has not run); safe to re-run."""
-    from echo_ops.accounting import record_accounting
+    """Extract day ds (align must have run for ds); safe to re-run."""
+    from echo_ops.extract.accounting import record_accounting
     from echo_ops.extract.writer import write_results
 
-    settings = settings or get_settings()
-    ensure_tables(con)
+    ensure_pipeline_tables(con)
     limit_memory(con, settings)
     cfg = settings.extract
     result = ExtractResult(ds)
     with stage_run("extract", ds=ds, quiet_s=cfg.quiet_s, horizon_s=cfg.horizon_s) as counts:
-        if not _aligned(con, ds):
-            align_day(con, ds, settings)
         candidates = _candidates(con, ds)
         result.candidates = sum(len(v) for v in candidates.values())
-        decided = [Decision(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
+        decided = [Verdict(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
         walked, result.events_read, result.worker_peak_rss_mb = walk_documents(
             con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
             Path(settings.data_root) / "tmp", progress,
@@ -74,20 +72,8 @@ def extract_day(
         decided += walked
         write_results(con, ds, decided, cfg.align_lookback_days, result)
         counts.update(result.counts())
-        record_accounting(con, ds)
+        record_accounting(con, ds, cfg.align_lookback_days)
     return result
-
-
-def _aligned(con, ds: date) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from ops.run_log where stage = 'align' and ds = ? and status = 'success'",
-            [ds],
-        ).fetchone()[0]
-        or con.execute(
-            "select count(*) from staging.int_completions_aligned_to_events where ds = ?", [ds]
-        ).fetchone()[0]
-    )
 
 
 def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:
@@ -133,19 +119,21 @@ def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
 
 
 @dataclass
-class Decision:
+class Verdict:
+    """What this run does with one candidate (promotion decisions are promote.Decision)."""
+
     cand: dict[str, Any]
     action: str  # extract | defer | quarantine | skip
     outcome: Outcome | None
     reason: str = ""
 
 
-def decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
+def decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Verdict:
     """Settle one candidate with data <= ds and decide which run owns it."""
     idx = doc.shown.get(cand["completion_id"])
     expires = cand["shown_ds"] + timedelta(days=cfg.align_lookback_days) <= ds
     if idx is None:
-        return Decision(cand, "quarantine" if expires else "defer", None, "shown_event_missing")
+        return Verdict(cand, "quarantine" if expires else "defer", None, "shown_event_missing")
     walk = (
         (cand["shown_line"], cand["shown_character"]),
         cand["proposal_text"],
@@ -161,10 +149,10 @@ def decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
         out.status, out.reason, out.ready_ds = "settled", out.held_reason, today
     if out.status == "pending" or not cand["has_server"]:
         reason = out.reason if out.status == "pending" else "missing_server_request"
-        return Decision(cand, "quarantine" if expires else "defer", out, reason)
+        return Verdict(cand, "quarantine" if expires else "defer", out, reason)
     ready = max(out.ready_ds, day_number(cand["server_ds"]))
     if ready < today:
-        return Decision(cand, "skip", out)
+        return Verdict(cand, "skip", out)
     if cand["shown_ds"] < ds and cand["server_ds"] < ds and not out.accept_like:
         # Today's data was needed; was it settled already with what had landed before?
         earlier = Document([e for e in doc.events if e.ds < today])
@@ -172,10 +160,10 @@ def decide(cand: dict[str, Any], doc: Document, ds: date, cfg) -> Decision:
         if j is not None:
             before = follow(earlier, j, *walk)
             if before.status != "pending":
-                return Decision(cand, "skip", out)
+                return Verdict(cand, "skip", out)
     if out.status == "failed":
-        return Decision(cand, "quarantine", out, out.reason)
-    return Decision(cand, "extract", out)
+        return Verdict(cand, "quarantine", out, out.reason)
+    return Verdict(cand, "extract", out)
 
 
 __all__ = ["ExtractError", "ExtractResult", "classify", "extract_day", "refinement_row"]

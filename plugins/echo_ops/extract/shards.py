@@ -24,8 +24,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from echo_ops.extract.settle import Document, as_event
-from echo_ops.ingest import insert_rows
-from echo_ops.warehouse import read_sql
+from echo_ops.warehouse import insert_rows, read_sql
 
 FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
 MIN_CANDIDATES_PER_WORKER = 4_000  # below this, starting a process costs more than it saves
@@ -45,7 +44,7 @@ WALK_FIELDS = (
 
 def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=None):
     """(decisions, events read, workers' peak RSS in MB) for {(session, uri): [cand, ...]}."""
-    from echo_ops.extract import Decision, decide
+    from echo_ops.extract import Verdict, decide
 
     keys = sorted(candidates)
     _register_documents(con, keys, candidates)
@@ -76,7 +75,7 @@ def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=
             for light, path, proc in workers:
                 rows, read, rss_mb = _finish_worker(path, proc)
                 worker_rss_mb = max(worker_rss_mb, rss_mb)
-                decided += [Decision(cands[n][i], *rest) for n, i, *rest in rows]
+                decided += [Verdict(cands[n][i], *rest) for n, i, *rest in rows]
                 events_read += read
                 if progress:
                     progress(sum(len(v) for v in light.values()))

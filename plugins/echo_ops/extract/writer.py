@@ -5,23 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from echo_ops.extract.metrics import refinement_row
-from echo_ops.ingest import insert_rows
-from echo_ops.warehouse import replace_partition
-
-_REFINEMENT_SELECT = """
--- The prompts come from the aligned candidates here: carried through Python, 2.5 kB a
--- completion cost more than the walk's bookkeeping.
-select
-    r.ds, r.completion_id, r.request_id, r.user_id, r.session_id, r.doc_uri, r.language_id,
-    r.model_version, r.shown_ds, r.shown_at, a.prompt_prefix, a.prompt_suffix, r.proposal_text,
-    r.accepted_text, r.accept_kind, r.outcome, r.final_text, r.settled_reason, r.settled_at,
-    r.touching_edits, r.trajectory_json::json,
-    levenshtein(r.proposal_text, r.final_text) as edit_distance, r.kept_rate,
-    r.accepted_retained_chars
-from _refinement_rows as r
-left join staging.int_completions_aligned_to_events as a
-    on a.ds = r.ds and a.completion_id = r.completion_id
-"""
+from echo_ops.warehouse import insert_rows, read_sql, replace_partition
 
 
 def write_results(con, ds: date, decided: list, lookback_days: int, result) -> None:
@@ -44,7 +28,9 @@ def write_results(con, ds: date, decided: list, lookback_days: int, result) -> N
         f"{', '.join(_COLUMNS)} from staging.refinements limit 0"
     )
     insert_rows(con, "_refinement_rows", _COLUMNS, [tuple(r[c] for c in _COLUMNS) for r in rows])
-    result.extracted = replace_partition(con, "staging.refinements", _REFINEMENT_SELECT, ds)
+    result.extracted = replace_partition(
+        con, "staging.refinements", read_sql("staging/refinements"), ds
+    )
     con.execute("delete from ops.extract_deferrals where ds = ?", [ds])
     insert_rows(
         con,

@@ -9,7 +9,6 @@ from echo_ops.quality.runner import (
     failure_message,
     get_suite,
     run_suite,
-    validate_day,
 )
 from echo_ops.quality.suites import SUITE_NAMES
 
@@ -20,5 +19,4 @@ __all__ = [
     "failure_message",
     "get_suite",
     "run_suite",
-    "validate_day",
 ]

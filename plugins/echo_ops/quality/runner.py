@@ -10,7 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
+from echo_ops.errors import DataError
 from echo_ops.logs import get_logger, stage_run
 from echo_ops.quality.sql_checks import CheckOutcome, run_sql_check
 from echo_ops.quality.suites import SUITE_NAMES, Suite, build_suites
@@ -19,7 +20,7 @@ from echo_ops.warehouse import log_run, table_exists
 _log = get_logger("quality")
 
 
-class DataQualityError(Exception):
+class DataQualityError(DataError):
     """A blocking data-quality check failed: deterministic, so retrying will not help."""
 
     def __init__(self, message: str, result: SuiteResult) -> None:
@@ -30,7 +31,7 @@ class DataQualityError(Exception):
 @dataclass
 class SuiteResult:
     suite: str
-    day: date
+    ds: date
     run_id: str
     docs_path: Path
     outcomes: list[CheckOutcome] = field(default_factory=list)
@@ -53,15 +54,15 @@ class SuiteResult:
         }
 
 
-def get_suite(name: str, settings: Settings | None = None) -> Suite:
-    suites = build_suites((settings or get_settings()).quality)
+def get_suite(name: str, settings: Settings) -> Suite:
+    suites = build_suites(settings.quality)
     if name not in suites:
         raise ValueError(f"unknown quality suite {name!r}; choose one of: {', '.join(SUITE_NAMES)}")
     return suites[name]
 
 
 def run_suite(
-    con: duckdb.DuckDBPyConnection, suite_name: str, day: date, settings: Settings | None = None
+    con: duckdb.DuckDBPyConnection, suite_name: str, ds: date, settings: Settings
 ) -> SuiteResult:
     """Check one day of one hop; write one ops.dq_results row per check.
 
@@ -69,13 +70,12 @@ def run_suite(
     Data Docs. Safe to re-run (each run appends rows under a new run_id). Raises
     DataQualityError naming the failed blocking checks with sample bad rows.
     """
-    settings = settings or get_settings()
     suite = get_suite(suite_name, settings)
     started = datetime.now()
-    result = SuiteResult(suite.name, day, uuid.uuid4().hex[:12], _docs_index(settings))
-    with stage_run("quality", suite=suite.name, day=day, run_id=result.run_id) as counts:
+    result = SuiteResult(suite.name, ds, uuid.uuid4().hex[:12], _docs_index(settings))
+    with stage_run("quality", suite=suite.name, ds=ds, run_id=result.run_id) as counts:
         result.outcomes = [
-            _redact_samples(o) for o in _collect(con, suite, day, settings, result.run_id)
+            _redact_samples(o) for o in _collect(con, suite, ds, settings, result.run_id)
         ]
         _render_docs(result, suite, settings)
         _store(con, result)
@@ -84,7 +84,7 @@ def run_suite(
         log_run(
             con,
             f"quality.{suite.name}",
-            day,
+            ds,
             started,
             status,
             result.counts(),
@@ -103,7 +103,7 @@ def _docs_index(settings: Settings) -> Path:
     return docs_index(settings.data_root)
 
 
-def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> list[CheckOutcome]:
+def _collect(con, suite: Suite, ds: date, settings: Settings, run_id: str) -> list[CheckOutcome]:
     if not table_exists(con, suite.table):
         return [
             CheckOutcome(
@@ -117,11 +117,11 @@ def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> l
             )
         ]
     sql_checks = [c for c in suite.checks if c.engine == "sql"]
-    schema = run_sql_check(con, suite, sql_checks[0], day)
+    schema = run_sql_check(con, suite, sql_checks[0], ds)
     if not schema.success:
         # Every other check would trip over the same missing or mistyped column.
         return [schema]
-    outcomes = [schema] + [run_sql_check(con, suite, c, day) for c in sql_checks[1:]]
+    outcomes = [schema] + [run_sql_check(con, suite, c, ds) for c in sql_checks[1:]]
     by_name = {o.name: o for o in outcomes}
     gx_checks = [c for c in suite.checks if c.engine == "gx"]
     # GX needs the columns to exist and at least one row; those failures are already recorded.
@@ -129,9 +129,9 @@ def _collect(con, suite: Suite, day: date, settings: Settings, run_id: str) -> l
         from echo_ops.quality.gx_runner import load_frame, run_gx_checks
 
         q = settings.quality
-        frame, sampled = load_frame(con, suite, day, q.sample_rows, q.sample_seed)
+        frame, sampled = load_frame(con, suite, ds, q.sample_rows, q.sample_seed)
         outcomes += run_gx_checks(
-            frame, suite, sampled, settings.data_root, f"{suite.name}-{day}-{run_id}"
+            frame, suite, sampled, settings.data_root, f"{suite.name}-{ds}-{run_id}"
         )
     return outcomes
 
@@ -141,9 +141,7 @@ def _render_docs(result: SuiteResult, suite: Suite, settings: Settings) -> None:
 
     sql_names = {c.name for c in suite.checks if c.engine == "sql"} | {"table_exists"}
     sql = [o for o in result.outcomes if o.name in sql_names]
-    render_sql_outcomes(
-        sql, suite, settings.data_root, f"{suite.name}-{result.day}-{result.run_id}"
-    )
+    render_sql_outcomes(sql, suite, settings.data_root, f"{suite.name}-{result.ds}-{result.run_id}")
 
 
 def _redact_samples(outcome: CheckOutcome) -> CheckOutcome:
@@ -161,7 +159,7 @@ def _store(con, result: SuiteResult) -> None:
     rows = [
         (
             result.run_id,
-            result.day,
+            result.ds,
             result.suite,
             o.name,
             o.column,
@@ -192,7 +190,7 @@ def failure_message(result: SuiteResult) -> str:
     """What on-call reads: which checks failed, what was seen, sample bad rows, where the docs are."""
     failed = result.failed_blocking
     lines = [
-        f"data quality FAILED for suite {result.suite} on {result.day}: "
+        f"data quality FAILED for suite {result.suite} on {result.ds}: "
         f"{len(failed)} blocking check(s) failed: {', '.join(o.name for o in failed)}"
     ]
     for o in failed:
@@ -203,16 +201,3 @@ def failure_message(result: SuiteResult) -> str:
     lines.append(f"Data Docs: {result.docs_path}")
     lines.append(f"all results: select * from ops.dq_results where run_id = '{result.run_id}'")
     return "\n".join(lines)
-
-
-def validate_day(suite_name: str, day: date | str, settings: Settings | None = None) -> dict:
-    """Open the warehouse and run one suite for `day`; returns small counts for the Airflow UI.
-
-    The DAG's validate_* tasks call this. Raises DataQualityError on a blocking failure.
-    """
-    from echo_ops.warehouse import open_warehouse
-
-    day = day if isinstance(day, date) else date.fromisoformat(day)
-    with open_warehouse(settings=settings) as con:
-        result = run_suite(con, suite_name, day, settings)
-    return {"day": day.isoformat(), **result.counts(), "data_docs": str(result.docs_path)}

@@ -391,3 +391,45 @@ def _with_overrides(suite: Suite, overrides: dict[str, str]) -> Suite:
 
 
 SUITE_NAMES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")
+
+
+_SQL_RULES = {
+    "schema": "the table has the suite's columns, with their types",
+    "row_count_min": "at least {min_rows} row(s) on the day",
+    "key_unique": "{column} unique on the day",
+    "not_null": "{column} not null",
+    "volume": "rows between {min_ratio}x and {max_ratio}x the mean of the trailing {days} days",
+    "ts_window": "{column} within the landing day ({late_days} days late to {skew_s} s early); "
+    "at most {max_share} of rows outside",
+    "acceptance_drift": "acceptance rate within {max_abs} of the trailing {days} days'",
+    "quantile_drift": "p{pct} of {expr} within {max_ratio}x of the trailing {days} days' mean",
+    "no_opted_out_users": "no row of a user who opted out (ops.consent)",
+    "split_grouped": "no {column} on both the train and the eval side",
+    "no_secrets": "no secret that echo_ops.safety finds in prefix, target or suffix",
+    "split_leak": "no train {column} that is also an eval {column}",
+}
+_GX_RULES = {
+    "ExpectColumnValuesToBeInSet": "{column} in {value_set}",
+    "ExpectColumnValuesToBeBetween": "{column} between {min_value} and {max_value}",
+    "ExpectColumnValueLengthsToBeBetween": "length of {column} between {min_value} and {max_value}",
+    "ExpectColumnMedianToBeBetween": "median of {column} between {min_value} and {max_value}",
+}
+
+
+def describe(check: Check) -> str:
+    """The rule a check enforces, in words: what the YAML note beside a model's SQL says."""
+    template = (_SQL_RULES if check.engine == "sql" else _GX_RULES)[check.kind]
+    fields = {"min_value": "-inf", "max_value": "inf", **check.kwargs, "column": check.column}
+    if "value_set" in fields:
+        fields["value_set"] = "(" + ", ".join(str(v) for v in fields["value_set"]) + ")"
+    if "quantile" in fields:
+        fields["pct"] = int(fields["quantile"] * 100)
+    rule = template.format(**fields)
+    if "mostly" in check.kwargs:
+        rule += f" for at least {check.kwargs['mostly']:.0%} of rows"
+    return f"{rule} [{check.engine}, {check.severity}]"
+
+
+def documented_checks(suite: Suite) -> dict[str, str]:
+    """check name -> rule: the `checks:` map of the suite's table's YAML note."""
+    return {c.name: describe(c) for c in suite.checks}

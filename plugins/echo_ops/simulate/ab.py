@@ -22,17 +22,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 from echo_ops.simulate.run import simulate_days
 
 
-def ab_models(settings: Settings | None = None) -> tuple[str, str]:
+def ab_models(settings: Settings) -> tuple[str, str]:
     """(previous champion, current champion): the latest archived model that was once
     promoted, as `registry.rollback` would restore it."""
     from echo_ops.registry import RegistryError, champion
     from echo_ops.warehouse import open_warehouse
 
-    with open_warehouse(read_only=False, settings=settings or get_settings()) as con:
+    with open_warehouse(settings) as con:
         current = champion(con)
         row = con.execute(
             "select model_id from registry.models where status = 'archived' "
@@ -110,11 +110,10 @@ def verdict(test: dict[str, float]) -> str:
 
 def acceptance_ab(
     ds: date, *, model_a: str | None = None, model_b: str | None = None, users: int = 2,
-    seed: int | None = None, workers: int | None = None, settings: Settings | None = None,
+    seed: int | None = None, workers: int | None = None, settings: Settings,
 ) -> dict[str, Any]:  # fmt: skip
     """Serve day `ds` with model A (default: previous champion) and B (default: the
     champion); their counts, the differences B - A and whether B raised acceptance."""
-    settings = settings or get_settings()
     if model_a is None or model_b is None:
         prev, cur = ab_models(settings)
         model_a, model_b = model_a or prev, model_b or cur

@@ -7,15 +7,13 @@ to delete and one identifier under an old name to rename), and the blocks to wri
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import re
-import sysconfig
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
-DEPLOY_PACKAGE = "rich"  # an installed third-party package the base model never saw
+from echo_ops.corpus import LANGUAGES, load_lines
+
 _IDENT = re.compile(r"\b[a-z_][a-z0-9_]{3,}\b")
 _NON_ASCII = (
     "# Ünïcödé: naïve café — vérifié ✓",
@@ -24,94 +22,7 @@ _NON_ASCII = (
 )
 _JUNK = ('print("here")', "import pdb; pdb.set_trace()", "# XXX remove me", "breakpoint()")
 _JUNK_OTHER = ("// XXX remove me", "// TODO: delete this line")
-# Source files a person types, by extension; comments start with '#' or '//'.
-LANGUAGES = {
-    ".py": "python",
-    ".rb": "ruby",
-    ".js": "javascript",
-    ".ts": "typescript",
-    ".java": "java",
-    ".c": "c",
-    ".h": "c",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".rs": "rust",
-    ".kt": "kotlin",
-    ".swift": "swift",
-    ".scala": "scala",
-    ".cs": "csharp",
-}
 _HASH_COMMENTS = {"python", "ruby"}
-_GENERATED = re.compile(r"auto-?generated|generated (by|from)|do not edit", re.IGNORECASE)
-_STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'")
-_WORD = re.compile(r"\b[A-Za-z_]\w*")  # a name or keyword; hex numbers (0x1f) are not
-_TRAILING_COMMENT = re.compile(r"(#|//).*$")
-
-
-class CorpusError(ValueError):
-    """The corpus directory is missing or holds no usable source file."""
-
-
-def default_corpus(kind: str) -> Path:
-    if kind == "base":
-        return Path(sysconfig.get_paths()["stdlib"])
-    spec = importlib.util.find_spec(DEPLOY_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise CorpusError(f"deployment corpus package {DEPLOY_PACKAGE!r} is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-@lru_cache(maxsize=4)
-def list_files(root: Path) -> tuple[Path, ...]:
-    """Every source file under `root` a person would type (see LANGUAGES, `load_lines`),
-    sorted: a stable split across days and users."""
-    if not root.is_dir():
-        raise CorpusError(f"corpus directory {root} does not exist")
-    files = tuple(
-        p
-        for p in sorted(root.rglob("*"))
-        if p.suffix in LANGUAGES
-        and p.is_file()
-        and 600 <= p.stat().st_size <= 200_000
-        and "test" not in p.name
-        and "site-packages" not in p.relative_to(root).parts
-        and load_lines(p) is not None  # so a session never draws a file nobody types
-    )
-    if not files:
-        raise CorpusError(
-            f"no source file ({', '.join(LANGUAGES)}) of 600 B to 200 kB under {root} that"
-            " a person would type (UTF-8, space-indented, not generated or data tables)"
-        )
-    return files
-
-
-@lru_cache(maxsize=256)
-def load_lines(path: Path) -> tuple[str, ...] | None:
-    """The file's lines, trailing spaces trimmed; None for files a person would not type."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError):
-        return None
-    lines = tuple(
-        line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    )
-    if any(line.startswith("\t") or "\t" in line or "\f" in line for line in lines):
-        return None  # tab-indented files would need another indent model
-    return None if generated_or_data(lines) else lines
-
-
-def generated_or_data(lines: tuple[str, ...] | list[str]) -> bool:
-    """A file nobody types by hand: marked as generated in a comment near its top, or mostly
-    lines of literals only (no name outside strings and comments: unicode width tables,
-    palettes, emoji maps, codec tables). People do not write these, and completions there
-    are no signal."""
-    head = lines[:10]
-    if any(ln.lstrip().startswith(("#", "//")) and _GENERATED.search(ln) for ln in head):
-        return True
-    code = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith(("#", "//"))]
-    names = (_WORD.search(_TRAILING_COMMENT.sub("", _STRING.sub("", ln))) for ln in code)
-    data = sum(1 for found in names if not found)
-    return data > len(code) / 2
 
 
 @dataclass

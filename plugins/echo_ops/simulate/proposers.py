@@ -14,11 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from echo_ops.errors import NoChampionError
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class NoChampionError(RuntimeError):
-    """The model proposer was asked for, but the registry holds no champion yet."""
 
 
 @dataclass(frozen=True, slots=True)

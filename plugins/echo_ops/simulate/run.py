@@ -23,9 +23,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from echo_ops import storage
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
+from echo_ops.corpus import default_corpus, list_files
 from echo_ops.logs import stage_run
-from echo_ops.simulate.corpus import default_corpus, list_files, make_secret, plan_document
+from echo_ops.simulate.corpus import make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
 from echo_ops.simulate.proposers import load_proposer, resolve_model
@@ -151,7 +152,9 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
             source,
             counts,
         )
-        keys += write_parts(storage, unit.landing, source, by_day, unit.day, unit.user_index)
+        keys += write_parts(
+            settings.storage, unit.landing, source, by_day, unit.day, unit.user_index
+        )
     return {
         "counts": dict(counts),
         "truth": [_truth_row(r) for r in regions],
@@ -193,7 +196,7 @@ def simulate_days(
     model_id: str | None = None,
     landing_uri: str | None = None,
     workers: int | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Simulate `days` days from `start`; writes landing + truth, returns a small count dict.
@@ -201,7 +204,6 @@ def simulate_days(
     `model_id` picks the registry model the model proposer serves (default: the champion).
     Reads no table but registry.models (model proposer). Re-run safe: same arguments and
     settings give the same bytes."""
-    settings = settings or get_settings()
     cfg = settings.simulate
     seed = cfg.seed if seed is None else seed
     users = cfg.users if users is None else users
@@ -240,7 +242,7 @@ def simulate_days(
     with stage_run(
         "simulate", start=start, days=days, seed=seed, users=users, landing=landing
     ) as log:
-        log["stale_parts_deleted"] = _clear_parts(landing, start, days)
+        log["stale_parts_deleted"] = _clear_parts(landing, start, days, settings.storage)
         results = _map_units(units, settings, min(n_workers, len(units)), progress)
         out = _write_truth(units, results, settings.storage.truth_dir, landing, seed)
         seconds = time.perf_counter() - started
@@ -252,7 +254,7 @@ def simulate_days(
     return out
 
 
-def _clear_parts(landing: str, start: date, days: int) -> int:
+def _clear_parts(landing: str, start: date, days: int, store) -> int:
     """Delete the parts an earlier run made for these simulated days (part number
     20000 x k + ... in partition day + k), so a re-run with fewer people leaves none."""
     doomed = []
@@ -260,13 +262,13 @@ def _clear_parts(landing: str, start: date, days: int) -> int:
         for k in range(3):
             ds = start + timedelta(days=d + k)
             for source in ("client", "server"):
-                for obj in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}"):
+                for obj in storage.list_objects(landing, f"{source}/ds={ds.isoformat()}", store):
                     m = _PART.search(obj.key)
                     if m and int(m.group(1)) // 20_000 == k:
                         doomed.append(obj.key)
     if storage.is_s3(landing):
         bucket, base = storage.split_s3(landing)
-        client = storage.s3_client()
+        client = storage.s3_client(store)
         for i in range(0, len(doomed), 1000):
             keys = [{"Key": "/".join(p for p in (base, key) if p)} for key in doomed[i : i + 1000]]
             client.delete_objects(Bucket=bucket, Delete={"Objects": keys})

@@ -20,6 +20,8 @@ from collections import Counter
 from datetime import date, timedelta
 from operator import itemgetter
 
+from echo_ops import storage
+from echo_ops.config import StorageSettings
 from echo_ops.simulate.editor import _DAY_MS, day_start_ms
 
 OVERSIZE_BYTES = 1_100_000  # past a 1 MiB collector line limit
@@ -133,7 +135,12 @@ def part_key(source: str, day_number: int, part: int) -> str:
 
 
 def write_parts(
-    store, landing: str, source: str, by_day: dict[int, list[str]], sim_day: date, user_index: int
+    store: StorageSettings,
+    landing: str,
+    source: str,
+    by_day: dict[int, list[str]],
+    sim_day: date,
+    user_index: int,
 ) -> list[str]:
     """Gzip each receiving day's lines into parts numbered 20000 x (days after the simulated
     day) + 10 x user + chunk, so a day's own parts and later arrivals never collide.
@@ -147,6 +154,6 @@ def write_parts(
                 raise ValueError(f"user {user_index} made over {10 * PART_LINES} lines in a day")
             data = ("\n".join(lines[i : i + PART_LINES]) + "\n").encode("ascii")
             key = part_key(source, day_number, base + chunk)
-            store.write_bytes(landing, key, gzip.compress(data, compresslevel=1, mtime=0))
+            storage.write_bytes(landing, key, gzip.compress(data, compresslevel=1, mtime=0), store)
             keys.append(key)
     return keys

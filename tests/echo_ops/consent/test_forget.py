@@ -35,11 +35,13 @@ def _client(i: int, user: str) -> dict:
 def _write_landing(root: str) -> None:
     users = ["u1", "u2", "u1", "u10"]
     client = "".join(json.dumps(_client(i, u)) + "\n" for i, u in enumerate(users)).encode()
-    storage.write_bytes(root, KEY, gzip.compress(client))
+    storage.write_bytes(root, KEY, gzip.compress(client), get_settings().storage)
     server = "".join(
         json.dumps({"request_id": f"r{i}", "completion": f"code {i}"}) + "\n" for i in range(4)
     )
-    storage.write_bytes(root, "server/ds=2026-11-20/part-0.jsonl", server.encode())
+    storage.write_bytes(
+        root, "server/ds=2026-11-20/part-0.jsonl", server.encode(), get_settings().storage
+    )
 
 
 def _build_warehouse(con) -> None:
@@ -85,8 +87,14 @@ def _truth(settings) -> None:
 
 
 def _landing_lines(root: str) -> tuple[list[dict], list[dict]]:
-    client = gzip.decompress(storage.read_bytes(root, KEY)).decode().splitlines()
-    server = storage.read_bytes(root, "server/ds=2026-11-20/part-0.jsonl").decode().splitlines()
+    client = (
+        gzip.decompress(storage.read_bytes(root, KEY, get_settings().storage)).decode().splitlines()
+    )
+    server = (
+        storage.read_bytes(root, "server/ds=2026-11-20/part-0.jsonl", get_settings().storage)
+        .decode()
+        .splitlines()
+    )
     return [json.loads(x) for x in client], [json.loads(x) for x in server]
 
 
@@ -94,10 +102,10 @@ def _forget_and_check(settings) -> None:
     root = settings.storage.landing_uri
     _write_landing(root)
     _truth(settings)
-    con = connect(settings=settings)
+    con = connect(settings)
     _build_warehouse(con)
     publish_snapshot(con, settings.storage.published_path)
-    report = forget_user(con, "u1", requested_by="dpo@test")
+    report = forget_user(con, "u1", get_settings(), requested_by="dpo@test")
 
     for table in ("raw.client_events", "training.examples", "marts.fct_new_table_later"):
         assert con.execute(f"select count(*) from {table} where user_id = 'u1'").fetchone() == (0,)
@@ -164,7 +172,7 @@ def s3_landing(monkeypatch):
     monkeypatch.setenv("ECHO_STORAGE__S3_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("ECHO_STORAGE__LANDING_URI", "s3://echo-landing/prod")
     reset_settings_cache()
-    storage.s3_client().create_bucket(Bucket="echo-landing")
+    storage.s3_client(get_settings().storage).create_bucket(Bucket="echo-landing")
     yield get_settings()
     server.stop()
 
@@ -174,7 +182,7 @@ def test_forget_erases_everywhere_s3(s3_landing):
 
 
 def test_opted_out_user_is_filtered_from_training_rows(settings):
-    con = connect(settings=settings)
+    con = connect(settings)
     set_consent(con, "u1", True)
     set_consent(con, "u2", True)
     set_consent(con, "u2", False)
@@ -183,6 +191,6 @@ def test_opted_out_user_is_filtered_from_training_rows(settings):
 
 
 def test_forget_refuses_an_empty_user(settings):
-    con = connect(settings=settings)
+    con = connect(settings)
     with pytest.raises(ValueError, match="non-empty"):
-        forget_user(con, "  ")
+        forget_user(con, "  ", get_settings())

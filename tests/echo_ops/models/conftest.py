@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from echo_ops.config import Settings, TrainSettings
+from echo_ops.config import Settings, TrainSettings, get_settings
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,9 @@ def memorised_base(tmp_path_factory) -> Path:
         mp.setitem(
             bootstrap.PRESETS, "memorise", Preset(512, 2, 64, 2, 172, 64, 120_000, 150, 8, 1e-2)
         )
-        bootstrap_model("memorise", root / "model", corpus, Settings(data_root=root))
+        bootstrap_model(
+            "memorise", root / "model", settings=Settings(data_root=root), corpus_dir=corpus
+        )
     return root / "model"
 
 
@@ -67,16 +69,15 @@ def tiny_train_settings(**overrides) -> TrainSettings:
 
 def seed_champion_and_two_days(con, model_dir: Path) -> None:
     """Register `model_dir` as the champion "base" and build two days of training examples
-    from the literal refinement rows in test_datasets."""
+    from the literal refinement rows of tests.kit (CODE)."""
     from echo_ops.datasets import build_training_examples
     from echo_ops.registry import register_model, set_champion
+    from tests.kit import CODE_DAYS, code_refinements, create_tables, given
 
-    from .test_datasets import _DDL, D1, D2, _load, _rows
-
-    register_model(con, model_dir, kind="bootstrap", model_id="base")
+    register_model(con, model_dir, kind="bootstrap", model_id="base", settings=get_settings())
     set_champion(con, "base", "first")
-    con.execute(_DDL)
-    for day in (D1, D2):
-        _load(con, day, _rows(day))
-    for day in (D1, D2):
-        build_training_examples(con, day)
+    create_tables(con)
+    for day in CODE_DAYS:
+        given(con, "staging.refinements", code_refinements(day))
+    for day in CODE_DAYS:
+        build_training_examples(con, day, get_settings())

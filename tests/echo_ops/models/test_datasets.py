@@ -2,61 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
 from echo_ops.config import get_settings, reset_settings_cache
 from echo_ops.datasets import TrainingDataError, build_training_examples
 from echo_ops.warehouse import open_warehouse
+from tests.kit import CODE_DAYS, code_refinements, create_tables, given
 
-D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
+D1, D2 = CODE_DAYS
 
-_DDL = """
-create table staging.refinements (
-    ds date, completion_id varchar, request_id varchar, user_id varchar, session_id varchar,
-    doc_uri varchar, language_id varchar, model_version varchar, shown_at timestamp,
-    prompt_prefix varchar, prompt_suffix varchar, proposal_text varchar, accepted_text varchar,
-    accept_kind varchar, outcome varchar, final_text varchar, settled_reason varchar,
-    trajectory_json json, edit_distance integer, kept_rate double, accepted_retained_chars integer)
-"""
-_CODE = [
-    ("def area(r):\n    return ", "\n", "3.14159 * r ** 2", "3.14 * r * r"),
-    ("import os\npath = ", "\nprint(path)\n", "os.path.join(base, name)", "os.path.join(base)"),
-    ("for item in items:\n    ", "\n", "total += item.price", "total += item"),
-    (
-        "class Stack:\n    def push(self, x):\n        ",
-        "\n",
-        "self.items.append(x)",
-        "self.items.append(x)",
-    ),
-    ("with open(fn) as fh:\n    ", "\n", "data = json.load(fh)", "data = fh.read()"),
-    ("if not name:\n    ", "\n", 'raise ValueError("name required")', "return None"),
-    ("def greet(who):\n    ", "\n", 'return f"hello {who}"', 'print("hi")'),
-    ("numbers = [1, 2, 3]\nsquares = ", "\n", "[n * n for n in numbers]", "list(map(sq, numbers))"),
-]
-_OUTCOMES = ["accepted_refined", "rejected_written", "accepted_kept", "accepted_kept",
-             "accepted_refined", "partial_accepted", "rejected_empty", "accepted_deleted"]  # fmt: skip
+_LOADED = ("completion_id", "user_id", "doc_uri", "prompt_prefix", "prompt_suffix",
+           "proposal_text", "outcome", "final_text")  # fmt: skip
 
 
 def _load(con, day, rows):
-    for r in rows:
-        con.execute(
-            "insert into staging.refinements (ds, completion_id, user_id, doc_uri, prompt_prefix, prompt_suffix, "
-            "proposal_text, outcome, final_text, settled_reason) values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'quiet')",
-            [day, *r],
-        )
-
-
-def _rows(day: date, user_for=lambda i: f"u{i % 3}"):
-    out = []
-    for i, ((prefix, suffix, final, proposal), outcome) in enumerate(
-        zip(_CODE, _OUTCOMES, strict=True)
-    ):
-        final = "" if outcome == "rejected_empty" else final
-        out.append((f"c{day.day}-{i}", user_for(i), f"file:///repo/m{day.day}_{i}.py", prefix, suffix,
-                    proposal, outcome, final))  # fmt: skip
-    return out
+    given(con, "staging.refinements", [{"ds": day, **dict(zip(_LOADED, r, strict=True)),
+                                        "settled_reason": "quiet"} for r in rows])  # fmt: skip
 
 
 def _examples(con, day):
@@ -79,13 +40,13 @@ def corpus(tmp_path, monkeypatch):
 
 
 def test_day_one_weights_filters_consent_and_lineage(corpus):
-    with open_warehouse() as con:
-        con.execute(_DDL)
+    with open_warehouse(get_settings()) as con:
+        create_tables(con)
         con.execute(
             "insert into ops.consent (user_id, opted_out) values ('u2', true), ('u0', false)"
         )
-        _load(con, D1, _rows(D1))
-        counts = build_training_examples(con, D1)
+        given(con, "staging.refinements", code_refinements(D1))
+        counts = build_training_examples(con, D1, get_settings())
         rows = _examples(con, D1)
     refs = [r for r in rows if r["source"] == "refinement"]
     # u2 (opted out) wrote rows 2 and 5; rows 6 and 7 (rejected_empty, accepted_deleted) weigh 0
@@ -103,7 +64,7 @@ def test_day_one_weights_filters_consent_and_lineage(corpus):
     assert all(r["refinement_id"] is None and r["doc_uri"].startswith("corpus://") for r in base)
     assert counts["filtered"] == 2 and counts["rows_out"] == len(rows)
     # preference pairs: kept outcomes whose final text differs from the proposal (c1-3 kept it as is)
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         pairs = con.execute(
             "select refinement_id, chosen, rejected from training.preference_pairs order by 1"
         ).fetchall()
@@ -112,14 +73,14 @@ def test_day_one_weights_filters_consent_and_lineage(corpus):
 
 
 def test_day_two_replays_day_one_and_a_rerun_is_identical(corpus):
-    with open_warehouse() as con:
-        con.execute(_DDL)
-        _load(con, D1, _rows(D1))
-        _load(con, D2, _rows(D2))
-        build_training_examples(con, D1)
-        build_training_examples(con, D2)
+    with open_warehouse(get_settings()) as con:
+        create_tables(con)
+        given(con, "staging.refinements", code_refinements(D1))
+        given(con, "staging.refinements", code_refinements(D2))
+        build_training_examples(con, D1, get_settings())
+        build_training_examples(con, D2, get_settings())
         first = _examples(con, D2)
-        build_training_examples(con, D2)
+        build_training_examples(con, D2, get_settings())
         again = _examples(con, D2)
         day1_train = {r[0] for r in con.execute(
             "select refinement_id from training.examples where ds = ? and source = 'refinement' and split = 'train'", [D1]
@@ -134,13 +95,13 @@ def test_day_two_replays_day_one_and_a_rerun_is_identical(corpus):
 
 def test_secret_in_target_is_dropped_and_context_redacted(corpus):
     key = "AKIAIOSFODNN7EXAMPLE"
-    with open_warehouse() as con:
-        con.execute(_DDL)
+    with open_warehouse(get_settings()) as con:
+        create_tables(con)
         _load(con, D1, [
             ("s1", "u0", "file:///a.py", "x = 1\n", "\n", "k", "accepted_refined", f'aws_key = "{key}"'),
             ("s2", "u0", "file:///b.py", f'KEY = "{key}"\nclient = ', "\n", "c", "accepted_refined", "connect(KEY)"),
         ])  # fmt: skip
-        counts = build_training_examples(con, D1)
+        counts = build_training_examples(con, D1, get_settings())
         rows = _examples(con, D1)
     assert counts["secret_targets_dropped"] == 1
     assert [r["refinement_id"] for r in rows if r["source"] == "refinement"] == ["s2"]
@@ -148,7 +109,7 @@ def test_secret_in_target_is_dropped_and_context_redacted(corpus):
 
 
 def test_fresh_warehouse_is_an_empty_day_but_a_broken_table_fails_clearly():
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         counts = build_training_examples(con, D1, get_settings())
         assert counts["refinements"] == 0 and counts["rows_out"] == 0
         con.execute(

@@ -204,7 +204,7 @@ async def editor_session(url: str, ws: Path, outside: Path, settings, model_dir:
     ed.open(f"{outside.as_uri()}/x.py", "".join(LINE))  # outside the workspace: not recorded
     await ed.request(f"{outside.as_uri()}/x.py", start)
 
-    with open_warehouse(settings=settings) as con:  # promotion while everything runs
+    with open_warehouse(settings) as con:  # promotion while everything runs
         register_model(con, model_dir, kind="registered", model_id="mem-b", settings=settings)
         set_champion(con, "mem-b", "promoted during the editor test", settings)
     wait_for_model(url, "mem-b")
@@ -248,7 +248,7 @@ def landing_events(landing: Path, source: str) -> list[dict]:
 def test_an_lsp_session_lands_v1_logs_that_extract_to_what_the_editor_did(
     memorised_base, settings, tmp_path
 ):
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         register_model(con, memorised_base, kind="bootstrap", model_id="mem-a", settings=settings)
         set_champion(con, "mem-a", "first", settings)
     ws, outside = tmp_path / "ws", tmp_path / "elsewhere"
@@ -277,7 +277,7 @@ def test_an_lsp_session_lands_v1_logs_that_extract_to_what_the_editor_did(
     assert sorted(kinds) == ["full", "full", "word", "word"], "each partial accept once"
 
     days = sorted({p.name[3:] for p in (landing / "client").iterdir()})
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         for day in map(date.fromisoformat, days):
             ingest_day(con, day, settings)
             align_day(con, day, settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from echo_ops.cli import main
-from echo_ops.config import ScheduleSettings, Settings, reset_settings_cache
+from echo_ops.config import ScheduleSettings, Settings, get_settings, reset_settings_cache
 from echo_ops.pods import TRAIN_ARGUMENTS, XCOM_RESULT_FILE, fine_tune_pod_kwargs, pod_env
 from echo_ops.warehouse import open_warehouse
 
@@ -40,7 +40,7 @@ def test_pod_command_trains_and_writes_the_xcom_result(tiny_copy, monkeypatch, t
                  "EVAL_SHARE": "0.5", "REPLAY_SHARE": "0.0"}.items():  # fmt: skip
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
 
     result_file = tmp_path / "xcom" / "return.json"

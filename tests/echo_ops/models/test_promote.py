@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from echo_ops.config import reset_settings_cache
+from echo_ops.config import get_settings, reset_settings_cache
 from echo_ops.evaluate import EvalDataError, edit_similarity, evaluate_candidate
 from echo_ops.finetune import fine_tune, new_data_window
 from echo_ops.promote import decide, promote_or_reject
 from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
 from echo_ops.warehouse import open_warehouse
+from tests.kit import CODE_DAYS, create_tables
 
 from .conftest import seed_champion_and_two_days
-from .test_datasets import _DDL, D1, D2
+
+D1, D2 = CODE_DAYS
 
 
 def test_rule_promotes_only_a_measurable_gain():
@@ -42,17 +44,24 @@ def _fake(tmp_path: Path, name: str) -> Path:
 
 
 def test_decision_is_stored_in_registry_and_beside_the_candidate(tmp_path, settings):
-    with open_warehouse() as con:
-        register_model(con, _fake(tmp_path, "base"), kind="bootstrap", model_id="base")
+    with open_warehouse(get_settings()) as con:
+        register_model(
+            con, _fake(tmp_path, "base"), kind="bootstrap", model_id="base", settings=get_settings()
+        )
         set_champion(con, "base", "first")
         for cid, loss in (("good", 1.0), ("meh", 1.99)):
             register_model(
-                con, _fake(tmp_path, cid), kind="fine_tune", model_id=cid, parent_id="base"
+                con,
+                _fake(tmp_path, cid),
+                kind="fine_tune",
+                model_id=cid,
+                parent_id="base",
+                settings=get_settings(),
             )
             update_metrics(con, cid, {"eval": {"loss": loss, "edit_similarity": 0.5},
                                       "champion_eval": {"loss": 2.0, "edit_similarity": 0.5}})  # fmt: skip
-        rejected = promote_or_reject(con, "meh")
-        promoted = promote_or_reject(con, "good")
+        rejected = promote_or_reject(con, "meh", get_settings())
+        promoted = promote_or_reject(con, "good", get_settings())
         assert rejected["promote"] is False
         assert promoted["promote"] and promoted["previous_champion"] == "base"
         assert champion(con).model_id == "good"
@@ -71,25 +80,25 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
                  "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2"}.items():  # fmt: skip
         monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
     reset_settings_cache()
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
         window = new_data_window(con)
     assert window["from"] == D1 and window["to"] == D2 and window["new_examples"] > 0
 
-    counts = fine_tune()
+    counts = fine_tune(get_settings())
     cid = counts["candidate_id"]
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         cand = get_model(con, cid)
         assert cand.status == "candidate" and cand.parent_id == "base"
         assert cand.data_window["to"] == "2026-11-02" and cand.metrics["train"]["steps"] == 4
         assert cand.config["train"]["max_steps"] == 4 and cand.metrics["train"]["tokens_per_s"] > 0
         assert cand.metrics["dpo"]["dpo_steps"] == 2 and cand.metrics["dpo"]["pairs"] > 0
-        report = evaluate_candidate(con, cid)
+        report = evaluate_candidate(con, cid, get_settings())
         assert report["candidate"]["n_examples"] == report["champion"]["n_examples"] > 0
         assert (
             report["candidate"]["loss"] < report["champion"]["loss"]
         )  # 4 steps on the same distribution
-        decision = promote_or_reject(con, cid)
+        decision = promote_or_reject(con, cid, get_settings())
         assert decision["promote"] and champion(con).model_id == cid
         # the champion now covers D2: nothing new to train on
         assert new_data_window(con)["new_examples"] == 0
@@ -97,14 +106,13 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
 
 
 def test_evaluate_without_eval_rows_fails_clearly(tmp_path):
-    with open_warehouse() as con:
-        con.execute(_DDL)
-        register_model(con, _fake(tmp_path, "c"), kind="fine_tune", model_id="c")
-        from echo_ops.warehouse import run_sql_file
-
-        run_sql_file(con, "ddl/training")
+    with open_warehouse(get_settings()) as con:
+        create_tables(con)
+        register_model(
+            con, _fake(tmp_path, "c"), kind="fine_tune", model_id="c", settings=get_settings()
+        )
         with pytest.raises(EvalDataError, match="no held-out examples"):
-            evaluate_candidate(con, "c")
+            evaluate_candidate(con, "c", get_settings())
 
 
 def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
@@ -114,11 +122,11 @@ def test_champion_proposer_serves_the_champion(tiny_copy, monkeypatch):
     monkeypatch.setenv("ECHO_TRAIN__TOKEN_MIN_PROB", "0")  # any proposal, however unsure
     reset_settings_cache()
     with pytest.raises(LookupError, match="no champion"):
-        champion_proposer()
-    with open_warehouse() as con:
-        register_model(con, tiny_copy, kind="bootstrap", model_id="base")
+        champion_proposer(get_settings())
+    with open_warehouse(get_settings()) as con:
+        register_model(con, tiny_copy, kind="bootstrap", model_id="base", settings=get_settings())
         set_champion(con, "base", "first")
-    proposer = champion_proposer()
+    proposer = champion_proposer(get_settings())
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
     assert proposer.model_version == "base"
     assert isinstance(text, str) and 0 < len(logprobs) <= 5
@@ -129,7 +137,7 @@ def test_fine_tuning_examples_have_the_served_shape(tiny_copy):
     """The cursor's whole line is the middle, as the proposer is served (prompt.line_example)."""
     from echo_ops.finetune import _load_window
 
-    with open_warehouse() as con:
+    with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
         train_rows, eval_rows = _load_window(con, D1, D2, 8)
     rows = train_rows + eval_rows

@@ -22,7 +22,7 @@ LINE = {"prefix": HEAD + "    ", "suffix": "\n" + TAIL}
 @pytest.fixture
 def two_models(memorised_base, settings):
     """mem-a (champion, promoted first) and mem-b (a candidate), both the memorised model."""
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         for model_id in ("mem-a", "mem-b"):
             register_model(con, memorised_base, kind="registered", model_id=model_id,
                            settings=settings)  # fmt: skip
@@ -116,12 +116,12 @@ def test_promotion_and_rollback_reach_the_champion_arm_but_not_a_pinned_control(
     champion = ModelHost(settings)
     control = ModelHost(settings, pin="mem-a")
     assert champion.refresh() and control.refresh()
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         set_champion(con, "mem-b", "better", settings)
     assert champion.refresh() and not control.refresh()
     assert champion.current().model_version == "mem-b" and champion.arm == "treatment"
     assert control.current().model_version == "mem-a" and control.arm == "control"
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         rollback(con, "online drop", settings)
     assert champion.refresh() and champion.current().model_version == "mem-a"
     assert not champion.refresh()  # nothing moved: nothing reloaded
@@ -163,7 +163,7 @@ def test_the_server_finds_the_champion_on_s3_without_the_warehouse(
     reset_settings_cache()
     settings = get_settings()
     assert read_champion_pointer(settings) is None
-    with open_warehouse(settings=settings) as con:
+    with open_warehouse(settings) as con:
         register_model(con, memorised_base, kind="registered", model_id="mem-s3", settings=settings)
         set_champion(con, "mem-s3", "first", settings)
     pointer = read_champion_pointer(settings)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from echo_ops.config import Settings
+from echo_ops.config import Settings, get_settings
 from echo_ops.registry import register_model, set_champion
 from echo_ops.simulate import simulate_days
 from echo_ops.simulate.ab import ab_models, acceptance_ab, two_proportions
@@ -38,10 +38,10 @@ def _permissive(**simulate) -> Settings:
 
 
 def _register(a: Path, b: Path) -> None:
-    with open_warehouse() as con:
-        register_model(con, a, kind="bootstrap", model_id="before")
+    with open_warehouse(get_settings()) as con:
+        register_model(con, a, kind="bootstrap", model_id="before", settings=get_settings())
         set_champion(con, "before", "first")
-        register_model(con, b, kind="fine_tune", model_id="after")
+        register_model(con, b, kind="fine_tune", model_id="after", settings=get_settings())
         set_champion(con, "after", "promoted")
 
 
@@ -53,8 +53,8 @@ def _digest(root: Path) -> str:
 
 
 def test_model_proposer_simulation_is_deterministic(tiny_base, tmp_path):
-    with open_warehouse() as con:
-        register_model(con, tiny_base, kind="bootstrap", model_id="base")
+    with open_warehouse(get_settings()) as con:
+        register_model(con, tiny_base, kind="bootstrap", model_id="base", settings=get_settings())
         set_champion(con, "base", "first")
     digests = []
     for run in ("one", "two"):
@@ -101,11 +101,11 @@ def test_ab_of_a_model_against_itself_shows_no_change(tiny_base, tiny_other):
 
 
 def test_ab_needs_an_earlier_champion(tiny_base):
-    with open_warehouse() as con:
-        register_model(con, tiny_base, kind="bootstrap", model_id="only")
+    with open_warehouse(get_settings()) as con:
+        register_model(con, tiny_base, kind="bootstrap", model_id="only", settings=get_settings())
         set_champion(con, "only", "first")
     with pytest.raises(Exception, match="needs a champion and an earlier one"):
-        ab_models()
+        ab_models(get_settings())
 
 
 def test_two_proportions_matches_newcombes_worked_example():

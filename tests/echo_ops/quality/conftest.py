@@ -1,17 +1,15 @@
-"""Fixtures for the quality tests: a warehouse with the contract's tables, empty."""
+"""Fixtures for the quality tests: a warehouse with every table of include/sql/ddl, empty."""
 
 from __future__ import annotations
 
 import pytest
-from quality_data import DDL
 
 from echo_ops.warehouse import connect
+from tests.kit import create_tables
 
 
 @pytest.fixture
 def wh(settings):
-    con = connect(settings=settings)
-    for ddl in DDL.values():
-        con.execute(ddl)
+    con = create_tables(connect(settings))
     yield con
     con.close()

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import pytest
-from quality_data import DAY, example_rows, insert, refinement_rows
+from datetime import date
 
+import pytest
+
+from echo_ops.config import get_settings
 from echo_ops.quality import DataQualityError, run_suite
+from tests.kit import example_rows, insert, refinement_rows
+
+DAY = date(2026, 11, 20)
 
 
 def _fail(con, suite):
     with pytest.raises(DataQualityError) as err:
-        run_suite(con, suite, DAY)
+        run_suite(con, suite, DAY, get_settings())
     return err.value
 
 
 def test_clean_refinements_and_training_set_pass(wh):
     insert(wh, "staging.refinements", refinement_rows(DAY, 12))
     insert(wh, "training.examples", example_rows(DAY, 12))
-    assert not run_suite(wh, "refinements", DAY).failed_blocking
-    assert not run_suite(wh, "training_set", DAY).failed_blocking
+    assert not run_suite(wh, "refinements", DAY, get_settings()).failed_blocking
+    assert not run_suite(wh, "training_set", DAY, get_settings()).failed_blocking
 
 
 @pytest.mark.parametrize(
@@ -42,7 +47,7 @@ def test_refinement_value_checks_fail_on_bad_values(wh, col, value, check):
 def test_edit_distance_distribution_drift_only_warns(wh):
     rows = [(*r[:18], 5000, *r[19:]) for r in refinement_rows(DAY, 8)]
     insert(wh, "staging.refinements", rows)
-    res = run_suite(wh, "refinements", DAY)
+    res = run_suite(wh, "refinements", DAY, get_settings())
     assert [w.name for w in res.warnings] == ["edit_distance_median"]
 
 
@@ -78,11 +83,10 @@ def test_secret_in_training_text_blocks_without_echoing_it(wh):
 
 
 def test_aligned_missing_server_lines_warn_and_dup_completion_blocks(wh):
-    from quality_data import ALIGNED_DDL, aligned_rows
+    from tests.kit import aligned_rows
 
-    wh.execute(ALIGNED_DDL)
     insert(wh, "staging.int_completions_aligned_to_events", aligned_rows(DAY, 10, without_server=3))
-    res = run_suite(wh, "aligned", DAY)
+    res = run_suite(wh, "aligned", DAY, get_settings())
     assert [w.name for w in res.warnings] == ["server_line_found"]
     insert(wh, "staging.int_completions_aligned_to_events", aligned_rows(DAY, 1))
     assert [o.name for o in _fail(wh, "aligned").result.failed_blocking] == ["completion_id_unique"]
@@ -95,6 +99,7 @@ def test_raw_server_negative_latency_and_null_model_block(wh):
     rows = [(DAY, f"r{i}", base, "m1", "p", "s", "c", 40 + i, "k", i, "{}") for i in range(6)]
     rows[1] = (*rows[1][:7], -5, *rows[1][8:])
     rows[2] = (*rows[2][:3], None, *rows[2][4:])
+    wh.execute("alter table raw.server_events alter model_version drop not null")
     insert(wh, "raw.server_events", rows)
     failed = {o.name for o in _fail(wh, "raw_server").result.failed_blocking}
     assert failed == {"latency_ms_in_range", "model_version_not_null"}
@@ -107,7 +112,7 @@ def test_length_and_edit_distance_distribution_shift_warns(wh):
         insert(wh, "staging.refinements", refinement_rows(DAY - timedelta(days=back), 8))
     rows = [(*r[:15], r[15] * 40, *r[16:]) for r in refinement_rows(DAY, 8)]
     insert(wh, "staging.refinements", rows)
-    res = run_suite(wh, "refinements", DAY)
+    res = run_suite(wh, "refinements", DAY, get_settings())
     assert not res.failed_blocking
     assert {"final_text_length_p50_drift", "final_text_length_p90_drift"} <= {
         w.name for w in res.warnings

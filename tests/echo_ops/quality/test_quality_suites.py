@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
-from quality_data import DAY, client_rows, insert
 
+from echo_ops.config import get_settings
 from echo_ops.quality import DataQualityError, run_suite
+from tests.kit import CLIENT_COLUMNS, client_rows, given, insert
+
+DAY = date(2026, 11, 20)
 
 
 def _results(con, run_id):
@@ -21,7 +24,7 @@ def _results(con, run_id):
 
 def test_clean_day_passes_and_writes_one_row_per_check(wh, settings):
     insert(wh, "raw.client_events", client_rows(DAY, 40))
-    res = run_suite(wh, "raw_client", DAY)
+    res = run_suite(wh, "raw_client", DAY, get_settings())
     assert not res.failed_blocking and not res.warnings
     rows = _results(wh, res.run_id)
     assert {
@@ -51,10 +54,11 @@ def test_clean_day_passes_and_writes_one_row_per_check(wh, settings):
     ],
 )
 def test_blocking_check_fails_on_data_built_to_break_it(wh, settings, breakage, failed_check):
-    rows = client_rows(DAY, 20)
+    rows, columns = client_rows(DAY, 20), CLIENT_COLUMNS
     if breakage == "dup_key":
         rows[5] = (*rows[5][:1], rows[4][1], *rows[5][2:])
-    elif breakage == "null_user":
+    elif breakage == "null_user":  # the table forbids it; the check must catch it anyway
+        wh.execute("alter table raw.client_events alter user_id drop not null")
         rows[3] = (*rows[3][:4], None, *rows[3][5:])
     elif breakage == "bad_type":
         rows[7] = (*rows[7][:2], "completion.exploded", *rows[7][3:])
@@ -65,9 +69,10 @@ def test_blocking_check_fails_on_data_built_to_break_it(wh, settings, breakage, 
     elif breakage == "missing_column":
         wh.execute("alter table raw.client_events drop column session_id")
         rows = [r[:5] + r[6:] for r in rows]
-    insert(wh, "raw.client_events", rows)
+        columns = [c for c in CLIENT_COLUMNS if c != "session_id"]
+    given(wh, "raw.client_events", rows, columns)
     with pytest.raises(DataQualityError) as err:
-        run_suite(wh, "raw_client", DAY)
+        run_suite(wh, "raw_client", DAY, get_settings())
     msg = str(err.value)
     assert failed_check in msg.splitlines()[0]
     assert "Data Docs: " + str(settings.data_root / "quality" / "data_docs" / "index.html") in msg
@@ -82,7 +87,7 @@ def test_failure_message_shows_the_offending_rows(wh):
     rows[2] = (*rows[2][:2], "completion.exploded", *rows[2][3:])
     insert(wh, "raw.client_events", rows)
     with pytest.raises(DataQualityError) as err:
-        run_suite(wh, "raw_client", DAY)
+        run_suite(wh, "raw_client", DAY, get_settings())
     assert "type=completion.exploded" in str(err.value) and f"event_id={rows[2][1]}" in str(
         err.value
     )
@@ -94,7 +99,7 @@ def test_volume_drop_and_acceptance_drift_warn_but_do_not_fail(wh):
             wh, "raw.client_events", client_rows(DAY - timedelta(days=back), 100, accepted_every=1)
         )
     insert(wh, "raw.client_events", client_rows(DAY, 10, accepted_every=5))
-    res = run_suite(wh, "raw_client", DAY)
+    res = run_suite(wh, "raw_client", DAY, get_settings())
     assert not res.failed_blocking
     assert {w.name for w in res.warnings} == {"volume_vs_trailing_days", "acceptance_rate_drift"}
     rows = _results(wh, res.run_id)
@@ -102,8 +107,9 @@ def test_volume_drop_and_acceptance_drift_warn_but_do_not_fail(wh):
 
 
 def test_missing_table_is_a_blocking_failure(wh):
+    wh.execute("drop table staging.int_completions_aligned_to_events")
     with pytest.raises(DataQualityError, match="table_exists"):
-        run_suite(wh, "aligned", DAY)
+        run_suite(wh, "aligned", DAY, get_settings())
 
 
 def test_big_day_is_sampled_and_says_so(wh, monkeypatch):
@@ -112,7 +118,7 @@ def test_big_day_is_sampled_and_says_so(wh, monkeypatch):
     monkeypatch.setenv("ECHO_QUALITY__SAMPLE_ROWS", "25")
     reset_settings_cache()
     insert(wh, "raw.client_events", client_rows(DAY, 60))
-    res = run_suite(wh, "raw_client", DAY)
+    res = run_suite(wh, "raw_client", DAY, get_settings())
     by = {o.name: o.sampled for o in res.outcomes}
     assert by["type_in_contract"].startswith("reservoir sample of 25 of 60 rows")
     assert by["event_id_unique"] == "full day (DuckDB SQL)"
@@ -120,7 +126,7 @@ def test_big_day_is_sampled_and_says_so(wh, monkeypatch):
 
 def test_unknown_suite_names_the_valid_ones(wh):
     with pytest.raises(ValueError, match="raw_client"):
-        run_suite(wh, "raw_clients", DAY)
+        run_suite(wh, "raw_clients", DAY, get_settings())
 
 
 def test_severity_override_from_the_environment_makes_a_warning_block(wh, monkeypatch):
@@ -134,7 +140,7 @@ def test_severity_override_from_the_environment_makes_a_warning_block(wh, monkey
         insert(wh, "raw.client_events", client_rows(DAY - timedelta(days=back), 100))
     insert(wh, "raw.client_events", client_rows(DAY, 10))
     with pytest.raises(DataQualityError, match="volume_vs_trailing_days"):
-        run_suite(wh, "raw_client", DAY)
+        run_suite(wh, "raw_client", DAY, get_settings())
 
 
 def test_severity_override_naming_no_check_fails_loudly(monkeypatch):
@@ -146,7 +152,7 @@ def test_severity_override_naming_no_check_fails_loudly(monkeypatch):
     )
     reset_settings_cache()
     with pytest.raises(ValueError, match="no_such_check"):
-        get_suite("raw_client")
+        get_suite("raw_client", get_settings())
 
 
 def test_data_docs_show_the_full_day_sql_checks_too(wh, settings):
@@ -154,7 +160,7 @@ def test_data_docs_show_the_full_day_sql_checks_too(wh, settings):
     rows[1] = (*rows[1][:1], rows[0][1], *rows[1][2:])
     insert(wh, "raw.client_events", rows)
     with pytest.raises(DataQualityError):
-        run_suite(wh, "raw_client", DAY)
+        run_suite(wh, "raw_client", DAY, get_settings())
     docs = settings.data_root / "quality" / "data_docs"
     pages = [p.read_text() for p in docs.rglob("*.html") if "raw_client__full_day_sql" in str(p)]
     assert pages and any("event_id_unique" in p and "1 duplicate event_id rows" in p for p in pages)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from echo_ops import storage
+from echo_ops.config import get_settings
 from echo_ops.contract import CLIENT_EVENT_TYPES, first_error
 from echo_ops.textdoc import TextDocument, position_encoding
 
@@ -14,8 +15,10 @@ from echo_ops.textdoc import TextDocument, position_encoding
 def read_lines(landing: str, source: str) -> list[tuple[str, str]]:
     """(object key, line) for every line under `landing/source`, in key order."""
     out = []
-    for obj in storage.list_objects(landing, source):
-        text = gzip.decompress(storage.read_bytes(landing, obj.key)).decode("utf-8")
+    for obj in storage.list_objects(landing, source, get_settings().storage):
+        text = gzip.decompress(storage.read_bytes(landing, obj.key, get_settings().storage)).decode(
+            "utf-8"
+        )
         out += [(obj.key, line) for line in text.split("\n") if line]
     return out
 

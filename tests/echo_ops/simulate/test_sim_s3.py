@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from echo_ops import storage
-from echo_ops.config import Settings, reset_settings_cache
+from echo_ops.config import Settings, get_settings, reset_settings_cache
 from echo_ops.simulate import simulate_days
 
 SIM = {"users": 2, "sessions_per_user": 1, "files_per_session": 1, "max_file_lines": 40, "seed": 5}
@@ -56,12 +56,12 @@ def test_s3_landing_matches_local_bytes(s3_endpoint, tmp_path):
         settings=Settings(data_root=tmp_path / "local", simulate=SIM),
     )
     assert s3["landing"] == uri and s3["client_events"] == local["client_events"] > 0
-    remote = storage.list_objects(uri)
+    remote = storage.list_objects(uri, store=get_settings().storage)
     assert remote and all(o.key.startswith(("client/ds=", "server/ds=")) for o in remote)
     root = Path(local["landing"])
     assert sorted(o.key for o in remote) == sorted(
         p.relative_to(root).as_posix() for p in root.rglob("*.gz")
     )
     for o in remote:
-        assert storage.read_bytes(uri, o.key) == (root / o.key).read_bytes()
+        assert storage.read_bytes(uri, o.key, get_settings().storage) == (root / o.key).read_bytes()
     assert (tmp_path / "s3" / "truth" / "ds=2026-11-02" / "completions.jsonl").is_file()

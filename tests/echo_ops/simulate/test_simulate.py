@@ -15,9 +15,9 @@ from simkit import good_events, read_lines, replay_documents, texts_at, truth_ro
 from echo_ops import storage
 from echo_ops.config import Settings
 from echo_ops.contract import OUTCOMES
+from echo_ops.corpus import CorpusError, generated_or_data
+from echo_ops.errors import NoChampionError
 from echo_ops.simulate import simulate_days
-from echo_ops.simulate.corpus import CorpusError, generated_or_data
-from echo_ops.simulate.proposers import NoChampionError
 
 DAY = date(2026, 11, 2)
 SMALL = {
