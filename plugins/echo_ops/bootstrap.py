@@ -208,5 +208,7 @@ def bootstrap_and_register(
             con, out_dir, kind="bootstrap", metrics=metrics, config=config, settings=settings
         )
         if champion(con) is None:
-            set_champion(con, model_id, f"first model: bootstrapped base ({preset_name} preset)")
+            set_champion(
+                con, model_id, f"first model: bootstrapped base ({preset_name} preset)", settings
+            )
     return {**summary, "model_id": model_id}

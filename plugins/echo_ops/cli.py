@@ -563,12 +563,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.action == "show":
             _print_json(registry.get_model(con, args.model_id).to_dict())
         elif args.action == "rollback":
-            rejected, restored = registry.rollback(con, args.reason)
+            rejected, restored = registry.rollback(con, args.reason, settings)
             _print_json({"rejected": rejected, "champion": restored})
         elif args.action == "register":
             model_id = registry.register_model(con, args.path, kind="registered", settings=settings)
             if args.champion or registry.champion(con) is None:
-                registry.set_champion(con, model_id, f"registered by hand from {args.path}")
+                registry.set_champion(
+                    con, model_id, f"registered by hand from {args.path}", settings
+                )
             _print_json(registry.get_model(con, model_id).to_dict())
         elif args.json:
             _print_json([m.to_dict() for m in registry.list_models(con)])
@@ -644,7 +646,7 @@ def _add_models_parsers(sub) -> None:
     p.set_defaults(handler=cmd_models)
 
 
-# --- imports of other assistants' logs (issue #18) ----------------------------------
+# --- imports of other assistants' logs
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -724,6 +726,57 @@ def _add_import_parser(sub) -> None:
     p.set_defaults(handler=cmd_acceptance)
 
 
+# --- serving in front of editors
+
+
+def _serve_settings(args: argparse.Namespace):
+    """The settings with the command line's serve/lsp overrides applied."""
+    from echo_ops.config import get_settings
+
+    settings = get_settings()
+    serve = {k: v for k, v in (("host", getattr(args, "host", None)),
+             ("port", getattr(args, "port", None)), ("pin_model", getattr(args, "pin", None)),
+             ("arm", getattr(args, "arm", None))) if v is not None}  # fmt: skip
+    lsp = {"server_url": args.server_url} if getattr(args, "server_url", None) else {}
+    return settings.model_copy(update={
+        "serve": settings.serve.model_copy(update=serve),
+        "lsp": settings.lsp.model_copy(update=lsp)})  # fmt: skip
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from echo_ops.serve import run_server
+
+    settings = _serve_settings(args)
+    cfg = settings.serve
+    print(f"echo-ops serve: http://{cfg.host}:{cfg.port} (OpenAPI at /openapi.json; "
+          f"landing {settings.storage.landing_uri})", file=sys.stderr, flush=True)  # fmt: skip
+    run_server(settings)
+    return 0
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from echo_ops.lsp import run_lsp
+
+    run_lsp(_serve_settings(args))
+    return 0
+
+
+def _add_serving_parsers(sub) -> None:
+    p = sub.add_parser(
+        "serve", help="serve the champion over HTTP for editors; log v1 server events"
+    )
+    p.add_argument("--host", default=None, help="bind address (default: serve.host)")
+    p.add_argument("--port", type=int, default=None, help="port (default: serve.port)")
+    p.add_argument("--pin", default=None, help="serve this model id for good (a control arm)")
+    p.add_argument("--arm", default=None, help="arm name in the log (default: treatment|control)")
+    p.set_defaults(handler=cmd_serve)
+    p = sub.add_parser("lsp", help="language server over stdio: inline completions + client events")
+    p.add_argument(
+        "--server-url", default=None, help="echo-ops serve URL (default: lsp.server_url)"
+    )
+    p.set_defaults(handler=cmd_lsp)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="echo-ops",
@@ -793,6 +846,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulate_parser(sub)
     _add_simulate_ab_parser(sub)
     _add_flywheel_parser(sub)
+    _add_serving_parsers(sub)
     return parser
 
 

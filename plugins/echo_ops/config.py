@@ -220,6 +220,48 @@ class ImportSettings(_Group):
     user_id_key: SecretStr = SecretStr("")
 
 
+class ServeSettings(_Group):
+    """`echo-ops serve`: the completion server in front of editors (docs/serving.md)."""
+
+    host: str = "127.0.0.1"  # bind address; put a TLS proxy in front for anything but loopback
+    port: int = 8765
+    token: str | None = None  # when set, every /v1 call needs `Authorization: Bearer <token>`
+    pin_model: str | None = None  # serve this registry model id, never the champion (control arm)
+    arm: str | None = None  # arm name in the server log; None = control if pinned else treatment
+    reload_s: float = 10.0  # how often the champion pointer is read (promotion/rollback reach)
+    # the show gate; None = simulate.show_min_prob, so served and simulated people see alike
+    show_min_prob: float | None = None
+    max_request_bytes: int = 262_144  # a completion request body above this is refused (413)
+    max_events_bytes: int = 8_388_608  # an /v1/events body above this is refused (413)
+    flush_s: float = 5.0  # events wait at most this long in memory (the crash-loss bound)
+    flush_events: int = 1000  # ...or until this many are buffered
+    max_buffer_events: int = 200_000  # kept while the landing zone is down; beyond, dropped+counted
+    workers: int = 1  # threads running the model; >1 only helps with cores to spare
+
+
+class LspSettings(_Group):
+    """`echo-ops lsp`: the editor-side language server (docs/editors.md)."""
+
+    server_url: str = "http://127.0.0.1:8765"  # where `echo-ops serve` listens
+    token: str | None = None  # bearer token for the server, if it wants one
+    user_id: str | None = None  # pseudonymous id; None = a hash of the OS user and host
+    opt_out: bool = False  # record nothing (completions are still served)
+    prompt_prefix_chars: int = 2000  # prompt window sent to the server before the cursor
+    prompt_suffix_chars: int = 500  # ... and after it
+    timeout_s: float = 5.0  # a completion request slower than this is dropped (no proposal)
+    flush_s: float = 2.0  # client events are posted to the server at least this often
+    max_buffer_events: int = 20_000  # kept while the server is unreachable; beyond, dropped
+    # files never recorded nor sent for completion (matched on the name and the whole path)
+    secret_globs: list[str] = Field(
+        default_factory=lambda: [
+            ".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks",
+            "*.keystore", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc",
+            ".pgpass", ".npmrc", ".pypirc", "credentials", "credentials.*", "secrets.*",
+            "*/.ssh/*", "*/.aws/*", "*/.gnupg/*", "*/.docker/config.json",
+        ]
+    )  # fmt: skip
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -237,6 +279,8 @@ class Settings(BaseSettings):
     train: TrainSettings = Field(default_factory=TrainSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    lsp: LspSettings = Field(default_factory=LspSettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

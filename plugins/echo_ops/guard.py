@@ -58,7 +58,7 @@ def online_guard(con: duckdb.DuckDBPyConnection, day: date, settings: Settings) 
                 f"{result['acceptance']['diff']:+.4f}, 95% interval by user ends at {high:+.4f}; "
                 f"shown {result['treatment']['shown']} / {result['control']['shown']})"
             )
-            rejected, restored = rollback(con, reason)
+            rejected, restored = rollback(con, reason, settings)
             counts.update(rolled_back=rejected, restored=restored, reason=reason)
         return dict(counts)
 

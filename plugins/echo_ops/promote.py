@@ -114,7 +114,7 @@ def promote_or_reject(
                 "max_edit_sim_drop": cfg.max_edit_sim_drop,
             }
         if decision.promote:
-            previous = set_champion(con, candidate_id, decision.reason)
+            previous = set_champion(con, candidate_id, decision.reason, settings)
         else:
             previous = None
             set_status(con, candidate_id, "rejected", decision.reason)

@@ -3,11 +3,15 @@
 
 Invariant: once any model is registered there is exactly one champion, and switching it
 happens in one DuckDB transaction (the old champion is archived in the same commit).
+After that commit the artifact store's `_champion.json` names the new champion: the
+completion server (`echo_ops.serve`) polls that object, never the warehouse, whose single
+writer it must not block.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +24,10 @@ from echo_ops import storage
 from echo_ops.config import Settings, StorageSettings
 from echo_ops.warehouse import run_sql_file, table_exists
 
+log = logging.getLogger(__name__)
+
 STATUSES = ("candidate", "champion", "rejected", "archived")
+CHAMPION_POINTER = "_champion.json"  # in the artifact store, beside the model directories
 
 
 class RegistryError(RuntimeError):
@@ -135,8 +142,11 @@ def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
     return _record(rows[0]) if rows else None
 
 
-def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> str | None:
-    """Make `model_id` the champion and archive the old one, atomically; returns the old id."""
+def set_champion(
+    con: duckdb.DuckDBPyConnection, model_id: str, reason: str, settings: Settings | None = None
+) -> str | None:
+    """Make `model_id` the champion and archive the old one, atomically; returns the old id.
+    Then points the artifact store's champion pointer at it."""
     get_model(con, model_id)
     con.execute("begin transaction")
     try:
@@ -160,6 +170,7 @@ def set_champion(con: duckdb.DuckDBPyConnection, model_id: str, reason: str) -> 
     except Exception:
         con.execute("rollback")
         raise
+    write_champion_pointer(con, settings)
     previous = [r[0] for r in old if r[0] != model_id]
     return previous[0] if previous else None
 
@@ -186,10 +197,15 @@ def update_metrics(con: duckdb.DuckDBPyConnection, model_id: str, metrics: dict[
     )
 
 
-def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") -> tuple[str, str]:
+def rollback(
+    con: duckdb.DuckDBPyConnection,
+    reason: str = "manual rollback",
+    settings: Settings | None = None,
+) -> tuple[str, str]:
     """Reject the current champion and restore the exact champion it replaced (recorded at
     promotion; for rows from before that record, the latest promoted archived model), in
-    one transaction. Returns (rejected_id, restored_id)."""
+    one transaction, then move the champion pointer (with `settings`). Returns
+    (rejected_id, restored_id)."""
     current = champion(con)
     if current is None:
         raise RegistryError("no champion to roll back")
@@ -223,23 +239,66 @@ def rollback(con: duckdb.DuckDBPyConnection, reason: str = "manual rollback") ->
     except Exception:
         con.execute("rollback")
         raise
+    write_champion_pointer(con, settings)
     return current.model_id, row[0]
 
 
 def fetch_model_dir(record: ModelRecord, settings: Settings) -> Path:
     """A local HF directory for the model: the artifact dir itself, or an S3 download
     cached under `data_root/model_cache`."""
-    if not storage.is_s3(record.artifact_uri):
-        return Path(record.artifact_uri)
-    cache_dir = Path(settings.data_root) / "model_cache" / record.model_id
+    return artifact_dir(record.model_id, record.artifact_uri, settings)
+
+
+def artifact_dir(model_id: str, artifact_uri: str, settings: Settings) -> Path:
+    """A local HF directory for the artifacts at `artifact_uri` (downloaded once from S3
+    into `data_root/model_cache`)."""
+    if not storage.is_s3(artifact_uri):
+        return Path(artifact_uri)
+    cache_dir = Path(settings.data_root) / "model_cache" / model_id
     if (cache_dir / "config.json").is_file():
         return cache_dir
-    root, _, model_id = record.artifact_uri.rpartition("/")
+    root, _, model_id = artifact_uri.rpartition("/")
     for obj in storage.list_objects(root, model_id, settings.storage):
         target = cache_dir / obj.key[len(model_id) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(storage.read_bytes(root, obj.key, settings.storage))
     return cache_dir
+
+
+def write_champion_pointer(
+    con: duckdb.DuckDBPyConnection, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """Write `_champion.json` (model id, artifact URI) for the committed champion; returns it.
+    It goes to `settings.storage.artifacts_uri`, or without settings beside the champion's
+    own artifacts (local stores only: S3 needs the settings). Written after the commit: a
+    crash in between leaves the pointer on the old champion until the next switch or
+    `echo-ops serve` start (docs/serving.md)."""
+    record = champion(con)
+    if record is None:
+        return None
+    pointer = {"model_id": record.model_id, "artifact_uri": record.artifact_uri,
+               "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
+    root = settings.storage.artifacts_uri if settings else record.artifact_uri.rpartition("/")[0]
+    if settings is None and storage.is_s3(root):
+        log.error("champion pointer not written for %s: an s3:// registry needs the settings; "
+                  "`echo-ops serve` keeps serving the previous champion", record.model_id)  # fmt: skip
+        return None
+    data = json.dumps(pointer, sort_keys=True).encode()
+    storage.write_bytes(root, CHAMPION_POINTER, data, settings.storage if settings else None)
+    return pointer
+
+
+def read_champion_pointer(settings: Settings) -> dict[str, Any] | None:
+    """The champion pointer, or None when no champion switch has written one yet."""
+    root = settings.storage.artifacts_uri
+    try:
+        return json.loads(storage.read_bytes(root, CHAMPION_POINTER, settings.storage))
+    except (FileNotFoundError, ValueError):
+        return None
+    except Exception as exc:  # botocore's NoSuchKey is not a FileNotFoundError
+        if "NoSuchKey" in type(exc).__name__ or "NoSuchKey" in str(exc):
+            return None
+        raise
 
 
 def write_artifact_json(

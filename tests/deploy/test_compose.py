@@ -52,3 +52,11 @@ def test_init_creates_the_pools_the_dags_need(compose):
     assert "db migrate" in command
     for pool in ("echo_duckdb", "echo_gpu"):
         assert f"pools set {pool} 1" in command
+
+
+def test_the_completion_server_serves_from_and_lands_in_the_shared_stores(compose):
+    serve = compose["services"]["echo-serve"]
+    assert serve["command"].startswith("echo-ops serve") and "0.0.0.0" in serve["command"]
+    env = {k: str(v) for k, v in serve["environment"].items()}
+    check_environment(env)
+    assert env["ECHO_STORAGE__LANDING_URI"].startswith("s3://") and env["ECHO_SERVE__TOKEN"]
