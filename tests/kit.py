@@ -236,6 +236,19 @@ def tiny_train_settings(**overrides) -> TrainSettings:
     return TrainSettings(**{**base, **overrides})
 
 
+def tiny_fine_tune_env(monkeypatch, **overrides: str) -> None:
+    """ECHO_TRAIN__* for a fine-tune of the tiny model in seconds (plus `overrides`), then
+    fresh settings."""
+    from echo_ops.config import reset_settings_cache
+
+    env = {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "2",
+           "WARMUP_STEPS": "1", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
+           "REPLAY_SHARE": "0.0", **overrides}  # fmt: skip
+    for k, v in env.items():
+        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
+    reset_settings_cache()
+
+
 def seed_champion_and_two_days(con, model_dir) -> None:
     """Register `model_dir` as the champion "base" and build two days of training examples
     from the literal refinement rows of tests.kit (CODE)."""

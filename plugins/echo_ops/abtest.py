@@ -38,18 +38,23 @@ def arm_user_totals(
     return out
 
 
+def metrics_from_totals(requests: int, shown: int, accepted: int, chars: int) -> dict[str, float]:
+    """Counts and the three metrics users feel, as ratios of sums (docs/metrics.md); the
+    online A/B and the offline estimate both report through this."""
+    return {
+        "requests": requests,
+        "shown": shown,
+        "accepted": accepted,
+        "retained_chars": chars,
+        "acceptance": accepted / shown if shown else 0.0,
+        "accepted_per_request": accepted / requests if requests else 0.0,
+        "retained_chars_per_request": chars / requests if requests else 0.0,
+    }
+
+
 def arm_metrics(users: list[tuple[int, int, int, int]]) -> dict[str, float]:
     """The three metrics of one arm from its people's totals (ratios of sums)."""
-    req, shown, acc, chars = (sum(u[i] for u in users) for i in range(4))
-    return {
-        "requests": req,
-        "shown": shown,
-        "accepted": acc,
-        "retained_chars": chars,
-        "acceptance": acc / shown if shown else 0.0,
-        "accepted_per_request": acc / req if req else 0.0,
-        "retained_chars_per_request": chars / req if req else 0.0,
-    }
+    return metrics_from_totals(*(sum(u[i] for u in users) for i in range(4)))
 
 
 def compare_arms(

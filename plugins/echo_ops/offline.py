@@ -103,18 +103,11 @@ def calibrated_gate(confidences: list[float], show_rate: float) -> float:
 
 
 def estimate(per_request: list[tuple[bool, int, int]]) -> dict[str, float]:
-    n = len(per_request)
-    shown = sum(s for s, _, _ in per_request)
-    acc = sum(a for _, a, _ in per_request)
-    chars = sum(c for _, _, c in per_request)
-    return {
-        "requests": n,
-        "shown": shown,
-        "accepted": acc,
-        "acceptance": acc / shown if shown else 0.0,
-        "accepted_per_request": acc / n if n else 0.0,
-        "retained_chars_per_request": chars / n if n else 0.0,
-    }
+    """The metrics users feel over replayed requests: (shown, accepted, retained chars) each."""
+    from echo_ops.abtest import metrics_from_totals
+
+    totals = (sum(r[i] for r in per_request) for i in range(3))
+    return metrics_from_totals(len(per_request), *totals)
 
 
 def paired_bootstrap(

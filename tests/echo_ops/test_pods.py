@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from echo_ops.cli import main
-from echo_ops.config import ScheduleSettings, Settings, get_settings, reset_settings_cache
+from echo_ops.config import ScheduleSettings, Settings, get_settings
 from echo_ops.pods import TRAIN_ARGUMENTS, XCOM_RESULT_FILE, fine_tune_pod_kwargs, pod_env
 from echo_ops.warehouse import open_warehouse
-from tests.kit import seed_champion_and_two_days
+from tests.kit import seed_champion_and_two_days, tiny_fine_tune_env
 
 
 def _pod_args(result_file: str, resume: bool) -> list[str]:
@@ -34,11 +34,7 @@ def test_pod_env_passes_echo_settings_only_and_forces_cuda(tmp_path):
 
 
 def test_pod_command_trains_and_writes_the_xcom_result(tiny_copy, monkeypatch, tmp_path, capsys):
-    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "2",
-                 "WARMUP_STEPS": "1", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2",
-                 "EVAL_SHARE": "0.5", "REPLAY_SHARE": "0.0"}.items():  # fmt: skip
-        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
-    reset_settings_cache()
+    tiny_fine_tune_env(monkeypatch)
     with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
 

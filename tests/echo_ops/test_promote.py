@@ -13,7 +13,7 @@ from echo_ops.finetune import fine_tune, new_data_window
 from echo_ops.promote import decide, promote_or_reject
 from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
 from echo_ops.warehouse import open_warehouse
-from tests.kit import CODE_DAYS, create_tables, seed_champion_and_two_days
+from tests.kit import CODE_DAYS, create_tables, seed_champion_and_two_days, tiny_fine_tune_env
 
 D1, D2 = CODE_DAYS
 
@@ -72,14 +72,10 @@ def test_decision_is_stored_in_registry_and_beside_the_candidate(tmp_path, setti
 
 
 def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
-    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "4", "WARMUP_STEPS": "1",
-                 "LEARNING_RATE": "3e-3", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2", "EVAL_SHARE": "0.5",
-                 "REPLAY_SHARE": "0.0", "EVAL_GENERATE_EXAMPLES": "2", "MAX_NEW_TOKENS": "6",
-                 "MIN_IMPROVEMENT": "-1.0", "MAX_EDIT_SIM_DROP": "1.0", "DPO_STEPS": "2",
-                 "PROMOTE_MARGIN": "-1", "REGRESSION_MAX_LOSS_RISE": "10", "REPLAY_EVAL_EXAMPLES": "8",
-                 "REGRESSION_EXAMPLES": "4", "BOOTSTRAP_SAMPLES": "50"}.items():  # fmt: skip
-        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
-    reset_settings_cache()
+    tiny_fine_tune_env(monkeypatch, MAX_STEPS="4", LEARNING_RATE="3e-3", EVAL_GENERATE_EXAMPLES="2",
+                       MAX_NEW_TOKENS="6", MIN_IMPROVEMENT="-1.0", MAX_EDIT_SIM_DROP="1.0",
+                       DPO_STEPS="2", PROMOTE_MARGIN="-1", REGRESSION_MAX_LOSS_RISE="10",
+                       REPLAY_EVAL_EXAMPLES="8", REGRESSION_EXAMPLES="4", BOOTSTRAP_SAMPLES="50")  # fmt: skip
     with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
         window = new_data_window(con)
@@ -159,11 +155,7 @@ def test_a_second_fine_tune_on_the_same_window_gets_its_own_id(tiny_copy, monkey
     """Issue 13: the second run reused the rejected candidate's id and replaced its files."""
     from echo_ops.registry import set_status
 
-    for k, v in {"DEVICE": "cpu", "SEQ_LEN": "64", "BATCH_SIZE": "4", "MAX_STEPS": "2",
-                 "WARMUP_STEPS": "1", "CHECKPOINT_EVERY": "2", "EVAL_EVERY": "2",
-                 "EVAL_SHARE": "0.5", "REPLAY_SHARE": "0.0"}.items():  # fmt: skip
-        monkeypatch.setenv(f"ECHO_TRAIN__{k}", v)
-    reset_settings_cache()
+    tiny_fine_tune_env(monkeypatch)
     with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
     first = fine_tune(get_settings())["candidate_id"]
