@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -142,14 +143,28 @@ def champion(con: duckdb.DuckDBPyConnection) -> ModelRecord | None:
     return _record(rows[0]) if rows else None
 
 
+@contextmanager
+def _switching_champion(con: duckdb.DuckDBPyConnection, settings: Settings | None):
+    """One transaction that must leave exactly one champion; the champion pointer in the
+    artifact store follows only once it has committed."""
+    con.execute("begin transaction")
+    try:
+        yield
+        _check_one_champion(con)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    write_champion_pointer(con, settings)
+
+
 def set_champion(
     con: duckdb.DuckDBPyConnection, model_id: str, reason: str, settings: Settings | None = None
 ) -> str | None:
     """Make `model_id` the champion and archive the old one, atomically; returns the old id.
     Then points the artifact store's champion pointer at it."""
     get_model(con, model_id)
-    con.execute("begin transaction")
-    try:
+    with _switching_champion(con, settings):
         old = con.execute(
             "select model_id from registry.models where status = 'champion'"
         ).fetchall()
@@ -165,14 +180,7 @@ def set_champion(
             "previous_champion_id = coalesce(?, previous_champion_id) where model_id = ?",
             [reason, replaced, model_id],
         )
-        _check_one_champion(con)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    write_champion_pointer(con, settings)
-    previous = [r[0] for r in old if r[0] != model_id]
-    return previous[0] if previous else None
+    return replaced
 
 
 def set_status(con: duckdb.DuckDBPyConnection, model_id: str, status: str, reason: str) -> None:
@@ -222,8 +230,7 @@ def rollback(
     )
     if row is None:
         raise RegistryError(f"{current.model_id} has no earlier champion to roll back to")
-    con.execute("begin transaction")
-    try:
+    with _switching_champion(con, settings):
         con.execute(
             "update registry.models set status = 'rejected', decided_reason = ?, "
             "decided_at = current_timestamp where model_id = ?",
@@ -234,12 +241,6 @@ def rollback(
             "decided_at = current_timestamp where model_id = ?",
             [f"restored by rollback of {current.model_id}", row[0]],
         )
-        _check_one_champion(con)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    write_champion_pointer(con, settings)
     return current.model_id, row[0]
 
 
