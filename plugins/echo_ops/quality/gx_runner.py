@@ -2,7 +2,7 @@
 
 The GX project lives at `{data_root}/quality/gx`; Data Docs are rebuilt after every run
 at the stable path `{data_root}/quality/data_docs/index.html`. GX is slow to import, so
-only the functions here import it. Frames come from DuckDB (`.df()`), never polars.
+only the functions here import it. Frames come from DuckDB (`.df()`): GX rejects polars frames.
 """
 
 from __future__ import annotations
