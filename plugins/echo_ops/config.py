@@ -172,6 +172,10 @@ class TrainSettings(_Group):
     # serving (echo_ops.generate, the simulator's model proposer): the editor-like stops
     token_min_prob: float = 0.05  # generation stops before the first token less likely than this
     max_proposal_lines: int = 4  # a line-start proposal ends after this many code lines
+    # echo_ops.memory: the team's code as a cache LM beside the network; 0 = off
+    memory_weight: float = 0.0  # the most a match's continuations weigh in the mix
+    memory_min_match: int = 3  # tokens a match needs before it counts
+    memory_max_order: int = 16  # longest match looked for
     min_improvement: float = 0.01  # relative eval-loss gain a candidate needs to be promoted
     max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this
     # guarded promotion (echo_ops.offline, docs/metrics.md): "loss" = the two rules above only

@@ -43,7 +43,8 @@ class ModelProposer:
 
     def __init__(self, model_dir: Path | str, device: str = "auto", max_new_tokens: int = 48,
                  model_version: str | None = None, token_min_prob: float = 0.0,
-                 max_lines: int = 4):  # fmt: skip
+                 max_lines: int = 4, memory=None, memory_weight: float = 0.0,
+                 memory_max_order: int = 16):  # fmt: skip
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -58,6 +59,9 @@ class ModelProposer:
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self.max_prompt_tokens = max(8, min(limit, 4096) - max_new_tokens)
         self._piece_texts: list[str] | None = None
+        # echo_ops.memory: the team's code (an index) mixed into each next-token choice
+        self.memory, self.memory_weight = memory, memory_weight
+        self.memory_max_order = memory_max_order
 
     def propose(self, prefix: str, suffix: str) -> tuple[str, list[float]]:
         """Greedy fill-in-the-middle completion between `prefix` and `suffix`."""
@@ -68,15 +72,28 @@ class ModelProposer:
         prompt = encode_fim(self.tokenizer, al.head, al.tail, None, budget).input_ids
         mid_line = bool(al.typed.strip())
         indent = len(al.typed) - len(al.typed.lstrip())
-        text, logprobs, ends = self._greedy(prompt + settled_ids, heal, mid_line, indent)
+        recall = self._recall(al.head, al.tail, settled_ids)
+        text, logprobs, ends = self._greedy(prompt + settled_ids, heal, mid_line, indent, recall)
         cut = editor_cut(text, mid_line, indent, self.max_lines)
         shown = _drop_line_rest(text[:cut], al.rest)
         if not shown.strip():
             return "", []  # whitespace is no proposal (an editor would not show it)
         return shown, logprobs[: kept_tokens(ends, cut)]
 
+    def _recall(self, head: str, tail: str, settled_ids: list[int]):
+        """(indexes, context) for the memory, or None when it is off: the team's index and
+        one of this request's whole editor window (longer than the network's prompt)."""
+        if self.memory is None or self.memory_weight <= 0:
+            return None
+        from echo_ops.memory import build_index
+
+        enc = lambda t: self.tokenizer.encode(t, add_special_tokens=False) if t else []  # noqa: E731
+        head_ids = enc(head)
+        window = build_index([head_ids, enc(tail)], self.memory.min_match)
+        return [self.memory, window], [*head_ids[-self.memory_max_order :], *settled_ids]
+
     def _greedy(
-        self, prompt: list[int], typed: str, mid_line: bool, indent: int
+        self, prompt: list[int], typed: str, mid_line: bool, indent: int, recall=None
     ) -> tuple[str, list[float], list[int]]:
         """The text generated after `typed`, and for each token that added to it its
         log-prob and the text's length after it; stops at <eos>, a token below the floor,
@@ -91,6 +108,8 @@ class ModelProposer:
                 out = self.model(input_ids=step, cache=past, use_cache=True)
                 past = out.cache  # the KV cache (transformers 5: `cache`, was past_key_values)
                 logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+                if recall is not None:
+                    logp = self._mixed(logp, *recall)
                 todo = typed[len(done) :]
                 if todo:  # still on what the person typed: only tokens that agree with it
                     allowed = self._agreeing(todo)
@@ -109,6 +128,8 @@ class ModelProposer:
                 if adds and lp < self.token_min_logprob:
                     break
                 ids.append(best)
+                if recall is not None:
+                    recall[1].append(best)
                 done = text
                 if adds:
                     logprobs.append(lp)
@@ -121,6 +142,12 @@ class ModelProposer:
                     return "", [], []
                 step = torch.tensor([[best]], device=self.device)
         return done[len(typed) :], logprobs, ends
+
+    def _mixed(self, logp, indexes, context: list[int]):
+        from echo_ops.memory import continuations, mix
+
+        hits = [continuations(ix, context, self.memory_max_order) for ix in indexes]
+        return mix(logp, hits, self.memory_weight)
 
     def _agreeing(self, todo: str):
         """Ids of the tokens whose text starts with `todo` or is a start of it; None if none."""
@@ -215,8 +242,12 @@ def champion_proposer(settings: Settings) -> ModelProposer:
     return model_proposer(model_dir, model_id, settings)
 
 
-def model_proposer(model_dir: Path, model_id: str, settings: Settings) -> ModelProposer:
-    """A proposer serving `model_dir` with the serving settings (train.*)."""
+def model_proposer(
+    model_dir: Path, model_id: str, settings: Settings, memory=None
+) -> ModelProposer:
+    """A proposer serving `model_dir` with the serving settings (train.*); `memory`: an
+    `echo_ops.memory` index of the team's code, mixed in at `train.memory_weight`."""
     cfg = settings.train
     return ModelProposer(model_dir, cfg.device, cfg.max_new_tokens, model_id,
-                         cfg.token_min_prob, cfg.max_proposal_lines)  # fmt: skip
+                         cfg.token_min_prob, cfg.max_proposal_lines, memory,
+                         cfg.memory_weight, cfg.memory_max_order)  # fmt: skip

@@ -68,9 +68,10 @@ def judge(proposal: str, settled: str) -> tuple[bool, int]:
     return False, 0
 
 
-def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings):
+def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings, memory=None):
     """Per request: (confidence, accepted, retained chars) of the model's served proposal
-    (before the gate: `gated` applies one)."""
+    (before the gate: `gated` applies one); `memory`: texts of the team's code that
+    `echo_ops.memory` mixes in at `train.memory_weight`."""
     import torch
 
     from echo_ops.generate import model_proposer
@@ -78,6 +79,10 @@ def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings)
 
     torch.set_num_threads(1)
     proposer = model_proposer(model_dir, model_id, settings)
+    if memory is not None:
+        from echo_ops.memory import team_memory
+
+        proposer.memory = team_memory(memory, proposer.tokenizer, settings.train.memory_min_match)
     out = []
     for r in rows:
         text, logprobs = proposer.propose(r["prefix"], r["suffix"])
