@@ -5,9 +5,10 @@ Turns one day of editor telemetry and model-server logs into refinement data.
 
 For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
 import assistants' own logs (Continue, Tabby; off unless `imports.sources` names them) ->
-ingest -> validate raw -> align -> validate -> extract refinements -> validate ->
-build training examples -> validate (updates the training-set Asset) -> marts -> online
-guard (rolls the champion back on a significant A/B drop) -> snapshot.
+ingest -> validate raw -> align -> validate -> extract refinements -> validate;
+then two branches: build training examples -> validate (updates the training-set Asset
+that schedules echo_train); and marts -> online guard (rolls the champion back on a
+significant A/B drop) -> analyst snapshot (marts and the model registry only).
 Every write replaces that day's partition, so re-runs and backfills are safe.
 Data errors (bad input, failed blocking checks) fail at once, without retries.
 
@@ -136,6 +137,7 @@ def echo_daily():
 
     # `day`, not `ds`: Airflow reserves `ds` (its own logical-date string) in a task's arguments.
     day = resolve_partition()
+    refined = validate_refinements(day)
     chain(
         init_warehouse(day),
         import_assistant_logs(day),
@@ -144,13 +146,12 @@ def echo_daily():
         align(day),
         validate_aligned(day),
         extract(day),
-        validate_refinements(day),
-        build_training_examples(day),
-        validate_training_set(day),
-        refresh_marts(day),
-        online_guard(day),
-        publish_snapshot(day),
+        refined,
     )
-
+    # Two branches after the refinements: the analysts' marts never wait on the ML data
+    # (a failed training-set check fails its own branch and the Asset that schedules
+    # echo_train, not the marts' refresh nor the published copy).
+    chain(refined, build_training_examples(day), validate_training_set(day))
+    chain(refined, refresh_marts(day), online_guard(day), publish_snapshot(day))
 
 echo_daily()

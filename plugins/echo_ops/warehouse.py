@@ -23,8 +23,10 @@ from echo_ops.config import SQL_DIR, Settings
 from echo_ops.logs import stage_run
 
 LAYERS = ("raw", "staging", "training", "registry", "marts", "ops")
-# Never published: the suppression list of opted-out and forgotten users names them.
-UNPUBLISHED_TABLES = ("ops.consent",)
+# What analysts get (the published copy): the marts and the model registry. Never the
+# raw or staging text, training data, quarantined lines or the consent list: marts hold
+# counts and ids, no code text, so nothing in the copy needs redacting.
+PUBLISHED_SCHEMAS = ("marts", "registry")
 
 
 def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
@@ -222,15 +224,16 @@ def log_run(
 def publish_snapshot(
     con: duckdb.DuckDBPyConnection,
     published_path: Path | str,
-    exclude_schemas: tuple[str, ...] = ("raw",),
+    schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
 ) -> dict[str, int]:
-    """Copy the analyst-facing layers to a new file, then swap it in with os.replace.
+    """Copy the analyst-facing layers (`schemas`) to a new file, then swap it in with
+    os.replace.
 
     Readers holding the old file keep their view; nobody ever sees a half-written copy.
     Returns the row count of each published table.
     """
     with stage_run("publish", target=published_path) as counts:
-        published = _copy_to_snapshot(con, Path(published_path), exclude_schemas)
+        published = _copy_to_snapshot(con, Path(published_path), schemas)
         counts.update(tables=len(published), rows_out=sum(published.values()))
     return published
 
@@ -279,7 +282,7 @@ def rewrite_file(path: Path) -> tuple[int, int]:
     return before, path.stat().st_size
 
 
-def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> dict[str, int]:
+def _copy_to_snapshot(con, target: Path, schemas: tuple[str, ...]) -> dict[str, int]:
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_publish_temps(target)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
@@ -292,11 +295,10 @@ def _copy_to_snapshot(con, target: Path, exclude_schemas: tuple[str, ...]) -> di
     published: dict[str, int] = {}
     con.execute("attach ? as snapshot", [str(tmp)])
     try:
-        for schema in LAYERS:
-            if schema not in exclude_schemas:
-                con.execute(f"create schema if not exists snapshot.{schema}")
+        for schema in schemas:
+            con.execute(f"create schema if not exists snapshot.{schema}")
         for schema, name in tables:
-            if schema in exclude_schemas or f"{schema}.{name}" in UNPUBLISHED_TABLES:
+            if schema not in schemas:
                 continue
             con.execute(
                 f"create table snapshot.{schema}.{name} as select * from {src_db}.{schema}.{name}"

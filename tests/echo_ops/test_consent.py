@@ -126,8 +126,11 @@ def _forget_and_check(settings) -> None:
     assert '"u1"' not in truth and '"u2"' in truth
     pub = duckdb.connect(str(settings.storage.published_path), read_only=True)
     assert pub.execute(
-        "select count(*) from training.examples where user_id = 'u1'"
+        "select count(*) from marts.fct_new_table_later where user_id = 'u1'"
     ).fetchone() == (0,)
+    assert pub.execute(
+        "select count(*) from marts.fct_new_table_later where user_id = 'u2'"
+    ).fetchone()[0] > 0  # the copy was re-published, not emptied
     pub.close()
 
     audit = dict(

@@ -52,17 +52,23 @@ def test_replace_partition_rolls_back_on_error(settings):
     assert con.execute("select count(*) from staging.t").fetchone() == (1,)
 
 
-def test_publish_is_a_readable_copy_without_raw(settings, tmp_path):
+def test_publish_is_a_readable_copy_of_the_marts_and_registry_only(settings, tmp_path):
     con = connect(get_settings())
-    con.execute("create table raw.secret_stuff as select 1 as x")
+    for table in ("raw.secret_stuff", "staging.code_text", "training.targets", "ops.bad_lines"):
+        con.execute(f"create table {table} as select 'AKIAIOSFODNN7EXAMPLE' as x")
     con.execute("create table marts.fct_x as select 42 as answer")
+    con.execute("create table registry.m as select 'base' as model_id")
     log_run(con, "test", date(2026, 11, 2), datetime(2026, 11, 2), "success", {"rows": 1})
     target = tmp_path / "pub" / "analyst.duckdb"
     published = publish_snapshot(con, target)
-    assert published["marts.fct_x"] == 1 and "raw.secret_stuff" not in published
+    assert published["marts.fct_x"] == 1 and published["registry.m"] == 1
+    assert {t.split(".")[0] for t in published} == {"marts", "registry"}
     reader = duckdb.connect(str(target), read_only=True)
     assert reader.execute("select answer from marts.fct_x").fetchone() == (42,)
+    schemas = {r[0] for r in reader.execute("select schema_name from duckdb_schemas()").fetchall()}
+    assert not schemas & {"raw", "staging", "training", "ops"}
     reader.close()
+    assert b"AKIAIOSFODNN7EXAMPLE" not in target.read_bytes()
     # Publishing again while nobody reads replaces the file atomically.
     con.execute("insert into marts.fct_x values (43)")
     assert publish_snapshot(con, target)["marts.fct_x"] == 2
