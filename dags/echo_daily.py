@@ -154,4 +154,5 @@ def echo_daily():
     chain(refined, build_training_examples(day), validate_training_set(day))
     chain(refined, refresh_marts(day), online_guard(day), publish_snapshot(day))
 
+
 echo_daily()

@@ -128,9 +128,12 @@ def _forget_and_check(settings) -> None:
     assert pub.execute(
         "select count(*) from marts.fct_new_table_later where user_id = 'u1'"
     ).fetchone() == (0,)
-    assert pub.execute(
-        "select count(*) from marts.fct_new_table_later where user_id = 'u2'"
-    ).fetchone()[0] > 0  # the copy was re-published, not emptied
+    assert (
+        pub.execute(
+            "select count(*) from marts.fct_new_table_later where user_id = 'u2'"
+        ).fetchone()[0]
+        > 0
+    )  # the copy was re-published, not emptied
     pub.close()
 
     audit = dict(
