@@ -131,10 +131,10 @@ def test_arm_report_counts_requests_from_the_server_and_outcomes_from_the_editor
 
 
 def test_daily_acceptance_report(con):
-    assert refresh_marts(con, DAY) == {
+    written = refresh_marts(con, DAY)
+    assert {k: written[k] for k in ("fct_completions", "rpt_daily_acceptance")} == {
         "fct_completions": 4,
         "rpt_daily_acceptance": 2,
-        "rpt_arm_user_daily": 3,
     }
     rows = con.execute(
         "select model_version, shown_count, accepted_count, kept_verbatim_count, acceptance_rate, "
@@ -169,3 +169,102 @@ def test_refresh_is_idempotent_and_leaves_other_days(con):
     assert con.execute(
         "select count(*) from marts.fct_completions where ds = '2026-11-01'"
     ).fetchone() == (1,)
+
+
+def test_refinement_funnel_by_model_arm_and_outcome(con):
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select model_version, arm, outcome, completion_count, share_of_shown, avg_edit_distance, "
+        "avg_kept_rate from marts.rpt_refinement_funnel order by 1, 2, 3"
+    ).fetchall()
+    assert rows == [
+        ("m1", "control", "accepted_kept", 1, 0.5, 0.0, 1.0),
+        ("m1", "control", "accepted_refined", 1, 0.5, 1.0, 0.75),
+        ("m1", "treatment", "rejected_written", 1, 1.0, 2.0, 0.0),
+        ("m2", "none", "rejected_empty", 1, 1.0, 1.0, 0.0),
+    ]
+
+
+def test_serving_distributions_from_the_server_log_and_the_completions(con):
+    con.execute(
+        "update raw.server_events set latency_ms = case request_id when 'r-c1' then 10 "
+        "when 'r-c2' then 20 when 'r-x1' then 30 when 'r-c3' then 40 else 5 end"
+    )
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select model_version, request_count, latency_ms_p50, latency_ms_p90, latency_ms_p99, "
+        "shown_count, edit_distance_p50, edit_distance_p90, proposal_chars_p50 "
+        "from marts.rpt_serving_distributions order by 1"
+    ).fetchall()
+    assert rows == [
+        ("m1", 4, 25.0, 37.0, 39.7, 3, 1.0, 1.8, 3.0),
+        ("m2", 1, 5.0, 5.0, 5.0, 1, 1.0, 1.0, 1.0),
+        ("m3", 1, 5.0, 5.0, 5.0, 0, None, None, None),  # requested, never shown
+    ]
+
+
+def test_pipeline_accounting_books_per_stage(con):
+    given(con, "ops.quarantine", [(DAY, "ingest", "bad json"), (DAY, "ingest", "too long"),
+                                  (date(2026, 11, 1), "ingest", "bad json"),
+                                  (DAY, "extract", "doc_version_gap")],
+          columns=("ds", "stage", "reason"))  # fmt: skip
+    given(con, "ops.extract_accounting", [(DAY, 5, 3, 1, 1, 0)],
+          columns=("ds", "shown", "extracted", "deferred", "quarantined", "unaccounted"))  # fmt: skip
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select stage, rows_in, rows_out, quarantined, deferred, unaccounted "
+        "from marts.rpt_pipeline_accounting order by 1"
+    ).fetchall()
+    # ingest: 6 server lines of the day loaded (no client lines given), 2 refused
+    assert rows == [("extract", 5, 3, 1, 1, 0), ("ingest", 8, 6, 2, 0, 0)]
+
+
+def test_dq_history_keeps_each_days_latest_run_of_each_suite(con):
+    at = lambda h: datetime(2026, 11, 2, h)  # noqa: E731
+    given(con, "ops.dq_results", [
+        ("r1", DAY, "raw_client", "keys_unique", True, at(10)),
+        ("r1", DAY, "raw_client", "volume", True, at(10)),
+        ("r2", DAY, "raw_client", "keys_unique", False, at(11)),  # the re-run replaces r1
+        ("r3", DAY, "refinements", "outcomes_known", True, at(10)),
+        ("r4", date(2026, 11, 1), "raw_client", "volume", True, at(9)),
+    ], columns=("run_id", "ds", "suite", "expectation", "success", "checked_at"))  # fmt: skip
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select ds, suite, expectation, success, run_id from marts.rpt_dq_history order by 1, 2, 3"
+    ).fetchall()
+    assert rows == [
+        (date(2026, 11, 1), "raw_client", "volume", True, "r4"),
+        (DAY, "raw_client", "keys_unique", False, "r2"),
+        (DAY, "refinements", "outcomes_known", True, "r3"),
+    ]
+
+
+def test_model_decisions_show_offline_estimate_beside_online_result(con):
+    import json
+
+    metrics = {
+        "eval": {"loss": 3.5}, "champion_eval": {"loss": 3.9},
+        "offline": {"primary": {"metric": "accepted_per_request", "diff": 0.02,
+                                "ci": [0.005, 0.04]}},
+        "online": {"from": "2026-11-03", "to": "2026-11-04",
+                   "acceptance": {"diff": -0.05, "diff_ci": [-0.09, -0.01]},
+                   "treatment": {"shown": 420}, "control": {"shown": 400}},
+    }  # fmt: skip
+    given(con, "registry.models", [
+        ("base", "archived", None, "/m/base", None, "{}", "bootstrap", None),
+        ("ft1", "rejected", "base", "/m/ft1", '{"from": "2026-11-01", "to": "2026-11-02", '
+         '"examples": 900}', json.dumps(metrics), "fine_tune", "rolled back: online drop"),
+    ], columns=("model_id", "status", "parent_id", "artifact_uri", "data_window",
+                "metrics_json", "kind", "decided_reason"))  # fmt: skip
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select model_id, is_rolled_back, window_from, window_examples, offline_metric, "
+        "offline_diff, offline_diff_ci_low, eval_loss, champion_eval_loss, online_from, "
+        "online_acceptance_diff, online_acceptance_diff_ci_high, online_shown_treatment "
+        "from marts.rpt_model_decisions order by model_id"
+    ).fetchall()
+    assert rows == [
+        ("base", False, None, None, None, None, None, None, None, None, None, None, None),
+        ("ft1", True, date(2026, 11, 1), 900, "accepted_per_request", 0.02, 0.005, 3.5, 3.9,
+         date(2026, 11, 3), -0.05, -0.01, 420),
+    ]  # fmt: skip

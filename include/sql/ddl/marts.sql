@@ -27,3 +27,20 @@ alter table marts.fct_completions add column if not exists client_version varcha
 alter table marts.fct_completions add column if not exists adapter_version varchar;
 alter table marts.fct_completions add column if not exists decision varchar;
 alter table marts.rpt_daily_acceptance add column if not exists client varchar;
+
+-- Issue 16's marts (include/sql/marts/*.sql and their .yml say grain and day key).
+create table if not exists marts.rpt_refinement_funnel (
+    ds date, model_version varchar, arm varchar, outcome varchar, completion_count bigint,
+    share_of_shown double, avg_edit_distance double, avg_kept_rate double
+);
+
+create table if not exists marts.rpt_serving_distributions (
+    ds date, model_version varchar, request_count bigint, latency_ms_p50 double,
+    latency_ms_p90 double, latency_ms_p99 double, shown_count bigint, edit_distance_p50 double,
+    edit_distance_p90 double, proposal_chars_p50 double, proposal_chars_p90 double
+);
+
+create table if not exists marts.rpt_pipeline_accounting (
+    ds date, stage varchar, rows_in bigint, rows_out bigint, quarantined bigint,
+    deferred bigint, unaccounted bigint
+);
