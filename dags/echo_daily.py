@@ -8,7 +8,8 @@ import assistants' own logs (Continue, Tabby; off unless `imports.sources` names
 ingest -> validate raw -> align -> validate -> extract refinements -> validate;
 then two branches: build training examples -> validate (updates the training-set Asset
 that schedules echo_train); and marts -> online guard (rolls the champion back on a
-significant A/B drop) -> analyst snapshot (marts and the model registry only).
+significant A/B drop) -> analyst snapshot (marts and the model registry only); the marts
+are validated before the guard reads them.
 Every write replaces that day's partition, so re-runs and backfills are safe.
 Data errors (bad input, failed blocking checks) fail at once, without retries.
 
@@ -124,6 +125,12 @@ def echo_daily():
         """Rebuild the day in marts.fct_completions and marts.rpt_daily_acceptance."""
         return fail_fast(pipeline.refresh_marts, day)
 
+    @task(task_display_name="Validate marts")
+    def validate_marts(day: date) -> dict:
+        """Checks the marts before analysts get them: rates in range, books balance, no day
+        missing; a blocking failure keeps the previous published copy."""
+        return fail_fast(pipeline.validate, "marts", day)
+
     @task(task_display_name="Online guard (A/B)")
     def online_guard(day: date) -> dict:
         """Record the champion's online result against the control arm; roll it back when
@@ -152,7 +159,9 @@ def echo_daily():
     # (a failed training-set check fails its own branch and the Asset that schedules
     # echo_train, not the marts' refresh nor the published copy).
     chain(refined, build_training_examples(day), validate_training_set(day))
-    chain(refined, refresh_marts(day), online_guard(day), publish_snapshot(day))
+    chain(
+        refined, refresh_marts(day), validate_marts(day), online_guard(day), publish_snapshot(day)
+    )
 
 
 echo_daily()

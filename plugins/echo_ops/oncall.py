@@ -59,6 +59,10 @@ ADVICE: dict[str, str] = {
     "validate_training_set": "The training set is unsafe or leaky: no_secrets_in_text (redaction "
     "missed a credential: add a rule in echo_ops/safety.py), no_opted_out_users (consent filter not "
     "applied), no_file_on_both_sides (split not grouped by file). Nothing was published; fix and clear.",
+    "validate_marts": "The marts are not fit to publish, so analysts keep the previous copy: "
+    "books_balance (a stage's counts do not add up: see the extract task's accounting), "
+    "no_day_missing (an earlier day was never processed: run echo_daily for it, e.g. a backfill), "
+    "acceptance_rate_in_range (a mart bug). Fix, then clear this task; the guard and publish follow.",
 }
 
 

@@ -31,14 +31,15 @@ def test_every_hop_is_validated_before_the_next_stage(daily):
     assert edges["validate_refinements"] == ["build_training_examples", "refresh_marts"]
     assert edges["build_training_examples"] == ["validate_training_set"]
     assert edges["validate_training_set"] == []
-    assert edges["refresh_marts"] == ["online_guard"]
+    assert edges["refresh_marts"] == ["validate_marts"]
+    assert edges["validate_marts"] == ["online_guard"]
     assert edges["online_guard"] == ["publish_snapshot"]
 
 
 def test_marts_and_the_analyst_copy_never_wait_on_the_training_set(daily):
     """A failed training-set check must not hold back the analysts' refresh (issue 16)."""
     dag = daily.echo_daily()
-    for task_id in ("refresh_marts", "online_guard", "publish_snapshot"):
+    for task_id in ("refresh_marts", "validate_marts", "online_guard", "publish_snapshot"):
         upstream = dag.get_task(task_id).get_flat_relative_ids(upstream=True)
         assert "validate_refinements" in upstream
         assert not upstream & {"build_training_examples", "validate_training_set"}

@@ -15,6 +15,7 @@ VALIDATE = {
     "validate_aligned",
     "validate_refinements",
     "validate_training_set",
+    "validate_marts",
 }
 
 

@@ -86,7 +86,27 @@ def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
         for r in published.execute("select schema_name from information_schema.schemata").fetchall()
     }
     assert not schemas & {"raw", "staging", "training", "ops"}  # marts and the registry only
+    books = published.execute(
+        "select ds, stage, unaccounted from marts.rpt_pipeline_accounting order by 1, 2"
+    ).fetchall()
+    assert [(str(d), s) for d, s, _ in books] == [
+        (day, stage) for day in (DAY, NEXT_DAY) for stage in ("extract", "ingest")
+    ] and all(u == 0 for *_, u in books)
+    assert (
+        published.execute(
+            "select count(*) from marts.rpt_dq_history where suite = 'marts' and success"
+        ).fetchone()[0]
+        > 0
+    )  # the marts suite ran, and passed, before the publish
     published.close()
+    # No code people typed reaches the analysts: not one settled text of the day is in the copy.
+    con = duckdb.connect(str(root / "warehouse" / "echo.duckdb"), read_only=True)
+    typed = [t for (t,) in con.execute(
+        "select distinct final_text from staging.refinements where length(final_text) >= 24"
+    ).fetchall()]  # fmt: skip
+    con.close()
+    copy = (root / "published" / "echo_analyst.duckdb").read_bytes()
+    assert typed and not [t for t in typed if t.encode() in copy]
 
 
 def test_rerunning_a_day_gives_identical_tables(airflow_env, simulated):

@@ -251,6 +251,32 @@ def _split_leak(con, suite, check, day):
     return n == 0, f"{n} train rows whose target is an eval target", {"rows": n}, where
 
 
+def _books_balance(con, suite, check, day):
+    rows = con.execute(
+        "select stage, rows_in, rows_out, quarantined, deferred, unaccounted "
+        "from marts.rpt_pipeline_accounting where ds = $ds and unaccounted <> 0",
+        {"ds": day},
+    ).fetchall()
+    unbalanced = {r[0]: dict(zip(("rows_in", "rows_out", "quarantined", "deferred",
+                                  "unaccounted"), r[1:], strict=True)) for r in rows}  # fmt: skip
+    observed = "books balance" if not rows else f"unaccounted rows in {', '.join(unbalanced)}"
+    return not rows, observed, {"unbalanced": unbalanced}, None
+
+
+def _no_day_missing(con, suite, check, day):
+    missing = [
+        str(d)
+        for (d,) in con.execute(
+            "select d::date from range((select min(ds) from marts.rpt_pipeline_accounting), "
+            "$ds::date + 1, interval 1 day) as t(d) "
+            "where d::date not in (select ds from marts.rpt_pipeline_accounting) order by 1",
+            {"ds": day},
+        ).fetchall()
+    ]
+    observed = "no day missing" if not missing else f"{len(missing)} day(s) missing: {missing[:5]}"
+    return not missing, observed, {"missing": missing}, None
+
+
 def _no_secrets(con, suite, check, day):
     """No credential in any example text, without scanning each text a second time: an
     example stamped by the current detector (training.examples.scanned_by) was redacted
@@ -293,6 +319,8 @@ def _no_secrets(con, suite, check, day):
 
 
 _CHECKS = {
+    "books_balance": _books_balance,
+    "no_day_missing": _no_day_missing,
     "schema": _schema,
     "row_count_min": _row_count_min,
     "key_unique": _key_unique,

@@ -372,9 +372,41 @@ def _training_set(q: QualitySettings) -> Suite:
     )
 
 
+def _marts(q: QualitySettings) -> Suite:
+    """What analysts are about to get: rates that are rates, books that balance, no gap."""
+    return Suite(
+        "marts",
+        "marts.rpt_daily_acceptance",
+        ("model_version", "client"),
+        {
+            "ds": "date",
+            "model_version": "text",
+            "shown_count": "number",
+            "accepted_count": "number",
+            "acceptance_rate": "number",
+            "client": "text",
+        },
+        None,
+        (
+            _sql("table_schema", "schema"),
+            _sql("day_not_empty", "row_count_min", min_rows=1),
+            _sql("books_balance", "books_balance"),
+            _sql("no_day_missing", "no_day_missing"),
+            _gx(
+                "acceptance_rate_in_range",
+                "ExpectColumnValuesToBeBetween",
+                "acceptance_rate",
+                min_value=0,
+                max_value=1,
+            ),
+        ),
+    )
+
+
 def build_suites(q: QualitySettings) -> dict[str, Suite]:
     """Every suite by name, with thresholds resolved from settings."""
-    suites = [_raw_client(q), _raw_server(q), _aligned(q), _refinements(q), _training_set(q)]
+    suites = [_raw_client(q), _raw_server(q), _aligned(q), _refinements(q), _training_set(q),
+              _marts(q)]  # fmt: skip
     known = {f"{s.name}.{c.name}" for s in suites for c in s.checks}
     unknown = sorted(set(q.severity_overrides) - known)
     if unknown:
@@ -390,7 +422,8 @@ def _with_overrides(suite: Suite, overrides: dict[str, str]) -> Suite:
     return replace(suite, checks=checks)
 
 
-SUITE_NAMES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")
+HOP_SUITES = ("raw_client", "raw_server", "aligned", "refinements", "training_set")
+SUITE_NAMES = (*HOP_SUITES, "marts")
 
 
 _SQL_RULES = {
@@ -407,6 +440,8 @@ _SQL_RULES = {
     "split_grouped": "no {column} on both the train and the eval side",
     "no_secrets": "no secret that echo_ops.safety finds in prefix, target or suffix",
     "split_leak": "no train {column} that is also an eval {column}",
+    "books_balance": "every stage of marts.rpt_pipeline_accounting has unaccounted 0 on the day",
+    "no_day_missing": "marts.rpt_pipeline_accounting has every day from its first to this one",
 }
 _GX_RULES = {
     "ExpectColumnValuesToBeInSet": "{column} in {value_set}",

@@ -164,3 +164,39 @@ def test_data_docs_show_the_full_day_sql_checks_too(wh, settings):
     docs = settings.data_root / "quality" / "data_docs"
     pages = [p.read_text() for p in docs.rglob("*.html") if "raw_client__full_day_sql" in str(p)]
     assert pages and any("event_id_unique" in p and "1 duplicate event_id rows" in p for p in pages)
+
+
+def _marts_day(con, day, unaccounted=0, rate=0.5):
+    given(con, "marts.rpt_daily_acceptance", [(day, "m1", 4, 2, rate, "echo")],
+          columns=("ds", "model_version", "shown_count", "accepted_count", "acceptance_rate",
+                   "client"))  # fmt: skip
+    given(con, "marts.rpt_pipeline_accounting", [
+        (day, "ingest", 10, 9, 1, 0, 0), (day, "extract", 4, 2, 0, 2 - unaccounted, unaccounted),
+    ], columns=("ds", "stage", "rows_in", "rows_out", "quarantined", "deferred", "unaccounted"))  # fmt: skip
+
+
+def test_marts_suite_passes_a_consistent_day(wh):
+    _marts_day(wh, DAY - timedelta(days=1))
+    _marts_day(wh, DAY)
+    res = run_suite(wh, "marts", DAY, get_settings())
+    assert not res.failed_blocking
+    assert set(_results(wh, res.run_id)) == {
+        "table_schema", "day_not_empty", "books_balance", "no_day_missing",
+        "acceptance_rate_in_range",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("days", "unaccounted", "rate", "failed"),
+    [
+        ([DAY], 1, 0.5, "books_balance"),
+        ([DAY - timedelta(days=2), DAY], 0, 0.5, "no_day_missing"),  # the day between is missing
+        ([DAY], 0, 1.5, "acceptance_rate_in_range"),
+    ],
+)
+def test_marts_suite_blocks_what_analysts_must_not_get(wh, days, unaccounted, rate, failed):
+    for day in days:
+        _marts_day(wh, day, unaccounted if day == DAY else 0, rate if day == DAY else 0.5)
+    with pytest.raises(DataQualityError, match=failed) as err:
+        run_suite(wh, "marts", DAY, get_settings())
+    assert [o.name for o in err.value.result.failed_blocking] == [failed]
