@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # The checkout's own package wins over any editable install (worktrees share one venv).
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help venv airflow demo test lint bench up clean
+.PHONY: help venv airflow browser demo test lint bench up clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,7 +41,13 @@ airflow: $(AIRFLOW_HOME)/.migrated  ## project-local Airflow home with a migrate
 demo: airflow  ## run the main job end to end on the embedded defaults
 	$(BIN)/python scripts/demo.py
 
-test: airflow  ## run the whole test suite
+# The report's render test drives Debian's headless Chromium; installed here when root can.
+browser:  ## headless Chromium for the report test (apt-get install chromium)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); } || \
+	  echo "no Chromium: the report render test will fail; install it with: sudo apt-get install -y chromium"
+
+test: airflow browser  ## run the whole test suite
 	$(BIN)/python -m pytest
 
 lint: venv  ## ruff

@@ -5,7 +5,8 @@ bootstrap the base model (once), then the closed loop (`echo-ops flywheel --runn
 airflow`): each simulated day served by that morning's champion with a control arm on the
 base, `airflow dags test echo_daily` for the day, `airflow dags test echo_train` when enough
 new data came; acceptance per day for both arms from the marts, promotions and rollbacks
-marked. Then extraction scored against the simulator's truth, and the registry.
+marked. Then extraction scored against the simulator's truth, the registry, and the
+report (`echo-ops report`: one HTML file with plots; its path is printed last).
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ def main() -> int:
         print(_indent((log_dir / f"score_{day}.log").read_text()))
     total += _run([echo_ops, "models", "list"], env, log_dir, "models list")
     print(_indent((log_dir / "models_list.log").read_text()))
+    total += _run([echo_ops, "report"], env, log_dir, "report")
+    report = (log_dir / "report.log").read_text().strip().splitlines()[-1]
     print(f"done in {total:.0f}s; analyst snapshot: data/published/echo_analyst.duckdb")
+    print(f"report (open it in a browser, no network needed): {report}")
     return 0
 
 

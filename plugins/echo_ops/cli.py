@@ -703,6 +703,29 @@ def cmd_acceptance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """One self-contained HTML report with plots, from the published analyst copy."""
+    import duckdb
+
+    from echo_ops.config import get_settings
+    from echo_ops.report import write_report
+
+    settings = get_settings()
+    path = settings.storage.published_path
+    if not path.exists():
+        print(f"no analyst snapshot at {path}: run echo_daily (or `make demo`) first",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    out = args.out or settings.data_root / "reports" / "echo_report.html"
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        written = write_report(con, out)
+    finally:
+        con.close()
+    print(written.resolve())
+    return 0
+
+
 def _add_import_parser(sub) -> None:
     p = sub.add_parser(
         "import",
@@ -724,6 +747,16 @@ def _add_import_parser(sub) -> None:
     p.add_argument("--ds", type=_parse_date, default=None, help="one day (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_acceptance)
+
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML file with plots (acceptance per arm, promotions, outcomes, "
+        "data quality, accounting, training curves) from the published copy; prints its path",
+    )
+    p.add_argument(
+        "--out", type=Path, help="where to write it (default: DATA_ROOT/reports/echo_report.html)"
+    )
+    p.set_defaults(handler=cmd_report)
 
 
 # --- serving in front of editors

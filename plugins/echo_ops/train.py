@@ -51,6 +51,8 @@ class TrainResult:
     resumed_from: int | None
     hardware: dict[str, Any] = field(default_factory=dict)
     mfu: float | None = None  # model FLOPs utilisation, CUDA only
+    # [step, training loss, held-out loss or None] per step this process ran (the report's curve)
+    curve: list[list] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "model_dir": str(self.model_dir)}
@@ -146,6 +148,7 @@ def train(
 
     # -- loop: one optimizer step = grad_accum micro-batches; one log line per step
     started, run_tokens, train_s, loss_val, eval_loss = time.perf_counter(), 0, 0.0, math.nan, None
+    curve: list[list] = []
     model.train()
     while step < cfg.max_steps:
         t0 = time.perf_counter()
@@ -172,6 +175,7 @@ def train(
             lr_at(step - 1),
             tok_s,
         )
+        curve.append([step, round(loss_val, 4), None])
         if on_step:
             on_step(step, cfg.max_steps, loss_val)
         budget = cfg.max_train_seconds
@@ -181,6 +185,7 @@ def train(
         ):
             eval_loss = _evaluate(model, eval_rows, cfg, loss_of)
             log.info("step %d eval_loss %.4f", step, eval_loss)
+            curve[-1][2] = round(eval_loss, 4)
         if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
             _save_checkpoint(out_dir, step, tokens + run_tokens, model, optimizer, cfg)
         if crash_after_step is not None and step == crash_after_step:
@@ -199,6 +204,7 @@ def train(
         model_dir=model_dir, steps=step, final_loss=loss_val, eval_loss=eval_loss,
         tokens=tokens + run_tokens, tokens_per_s=tok_s, seconds=time.perf_counter() - started,
         resumed_from=resumed_from, hardware=_hardware(device), mfu=_mfu(model, tok_s, device),
+        curve=curve,
     )  # fmt: skip
 
 
