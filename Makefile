@@ -19,12 +19,14 @@ export PYTHONPATH := $(CURDIR)/plugins
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml include/web/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25"
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
+	# the Data Docs' CDN files, pinned (include/web/package-lock.json): pages work offline
+	cd include/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 venv: $(STAMP)  ## create .venv with the pinned stack (about 2 minutes the first time)

@@ -14,6 +14,9 @@ Every write replaces that day's partition, so re-runs and backfills are safe.
 Data errors (bad input, failed blocking checks) fail at once, without retries.
 
 On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_daily`.
+Results in this UI (Browse menu, the `echo` plugin): [Echo report](/echo/report) (acceptance
+per arm, promotions, outcomes, data quality, accounting) and
+[Data Docs](/echo/data-docs/index.html) (every check's results).
 """
 
 from __future__ import annotations

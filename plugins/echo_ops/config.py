@@ -29,6 +29,9 @@ ENV_PREFIX = "ECHO_"
 CONFIG_FILE_VAR = "ECHO_CONFIG_FILE"
 # The SQL models are part of the code, not a setting: they ship with it.
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
+# Pinned web assets (include/web/package.json, installed by `make venv`): the Data Docs'
+# CDN files, served from here so the pages work without internet.
+WEB_ASSETS_DIR = PROJECT_ROOT / "include" / "web" / "node_modules"
 
 
 class _Group(BaseModel):
@@ -204,6 +207,8 @@ class ScheduleSettings(_Group):
     gpu_queue: str = "default"  # Celery queue for fine-tuning; "gpu" in docker-compose
     retries: int = 2  # task retries for transient faults (data errors fail at once)
     retry_delay_s: int = 300
+    # where people open the Airflow UI: failure lines link the report and Data Docs there
+    ui_base_url: str = "http://localhost:8080"
     # where echo_train.fine_tune runs: a Celery/local worker, or a KubernetesPodOperator pod
     fine_tune_runner: Literal["worker", "kubernetes"] = "worker"
     pod_image: str = "echo-airflow:latest"  # image with echo-ops installed (CUDA torch for GPUs)

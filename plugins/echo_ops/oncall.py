@@ -93,18 +93,29 @@ def fail_fast(fn, *args, **kwargs):
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
-def failure_summary(context: dict[str, Any]) -> str:
+def failure_summary(context: dict[str, Any], ui_base_url: str | None = None) -> str:
+    """The failure line and what to do; with the Airflow UI's address, links to the report
+    and, for a failed check, the Data Docs page of its results (the `echo` plugin)."""
     ti = context.get("task_instance") or context.get("ti")
     task_id = getattr(ti, "task_id", "?")
     dag_id = getattr(ti, "dag_id", "?")
     exc = context.get("exception")
     advice = ADVICE.get(task_id, "See the task log above for the first error.")
-    return (
+    text = (
         f"ECHO FAILURE dag={dag_id} task={task_id} error={exc!r}\n"
         f"  what to do: {advice}\n"
         f"  runbook: {RUNBOOK}#{dag_id}"
     )
+    if ui_base_url:
+        base = ui_base_url.rstrip("/")
+        if task_id.startswith("validate_"):
+            text += f"\n  data docs: {base}/echo/data-docs/index.html"
+        text += f"\n  report: {base}/echo/report"
+    return text
 
 
 def on_task_failure(context: dict[str, Any]) -> None:
-    logging.getLogger("echo.oncall").error(failure_summary(context))
+    from echo_ops.config import get_settings
+
+    summary = failure_summary(context, get_settings().schedule.ui_base_url)
+    logging.getLogger("echo.oncall").error(summary)

@@ -35,3 +35,13 @@ def test_failure_summary_names_dag_task_error_and_runbook_anchor():
         "ECHO FAILURE dag=echo_daily task=ingest error=ValueError('3 bad lines')"
     )
     assert ADVICE["ingest"] in text and "docs/runbook.md#echo_daily" in text
+    assert "data docs" not in text and "report:" not in text  # no UI address given
+
+
+def test_a_failed_check_links_its_data_docs_and_the_report_in_the_ui():
+    class TI:
+        task_id, dag_id = "validate_marts", "echo_daily"
+
+    text = failure_summary({"ti": TI(), "exception": None}, "https://airflow.example.com/")
+    assert "  data docs: https://airflow.example.com/echo/data-docs/index.html" in text
+    assert text.endswith("  report: https://airflow.example.com/echo/report")

@@ -137,11 +137,16 @@ def _collect(con, suite: Suite, ds: date, settings: Settings, run_id: str) -> li
 
 
 def _render_docs(result: SuiteResult, suite: Suite, settings: Settings) -> None:
-    from echo_ops.quality.gx_runner import render_sql_outcomes
+    from echo_ops.quality.docs_assets import MissingWebAssets, localize_data_docs
+    from echo_ops.quality.gx_runner import docs_dir, render_sql_outcomes
 
     sql_names = {c.name for c in suite.checks if c.engine == "sql"} | {"table_exists"}
     sql = [o for o in result.outcomes if o.name in sql_names]
     render_sql_outcomes(sql, suite, settings.data_root, f"{suite.name}-{result.ds}-{result.run_id}")
+    try:
+        localize_data_docs(docs_dir(settings.data_root))
+    except MissingWebAssets as exc:  # the checks stand; only the pages stay online-only
+        _log.warning("%s", exc)
 
 
 def _redact_samples(outcome: CheckOutcome) -> CheckOutcome:
