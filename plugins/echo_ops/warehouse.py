@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -227,7 +228,8 @@ def publish_snapshot(
     schemas: tuple[str, ...] = PUBLISHED_SCHEMAS,
 ) -> dict[str, int]:
     """Copy the analyst-facing layers (`schemas`) to a new file, then swap it in with
-    os.replace.
+    os.replace; beside it, one Parquet file per table under `parquet/` for tools that
+    prefer files (a new directory each publish, swapped in by renaming a symlink).
 
     Readers holding the old file keep their view; nobody ever sees a half-written copy.
     Returns the row count of each published table.
@@ -235,7 +237,42 @@ def publish_snapshot(
     with stage_run("publish", target=published_path) as counts:
         published = _copy_to_snapshot(con, Path(published_path), schemas)
         counts.update(tables=len(published), rows_out=sum(published.values()))
+        counts["parquet_dir"] = str(_export_parquet(Path(published_path)))
     return published
+
+
+def parquet_dir(published_path: Path | str) -> Path:
+    """Where the published tables are as Parquet: `<dir of the copy>/parquet/<table>.parquet`."""
+    return Path(published_path).parent / "parquet"
+
+
+def _export_parquet(target: Path) -> Path:
+    """Every table of the published copy as Parquet in a fresh directory, then the `parquet`
+    symlink swapped to it (atomic) and older directories removed (a forget's re-publish
+    must not leave the user's rows in an old export)."""
+    link = parquet_dir(target)
+    fresh = link.with_name(f"parquet-{uuid.uuid4().hex[:8]}.tmp")
+    fresh.mkdir(parents=True)
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        for schema, name in tables:
+            out = fresh / f"{schema}.{name}.parquet"
+            con.execute(f'copy "{schema}"."{name}" to {quote_literal(str(out))} (format parquet)')
+    finally:
+        con.close()
+    final = fresh.with_name(fresh.name.removesuffix(".tmp"))
+    fresh.rename(final)
+    tmp_link = link.with_name(f".parquet-{uuid.uuid4().hex[:8]}.link")
+    tmp_link.symlink_to(final.name)
+    os.replace(tmp_link, link)
+    for old in link.parent.glob("parquet-*"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return link
 
 
 def remove_stale_publish_temps(target: Path) -> int:
@@ -246,12 +283,15 @@ def remove_stale_publish_temps(target: Path) -> int:
         return 0
     stale = [
         p
-        for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.tmp.wal")
+        for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.tmp.wal", ".parquet-*.link")
         for p in target.parent.glob(pattern)
     ]
     for path in stale:
         path.unlink(missing_ok=True)
-    return len(stale)
+    half_exports = list(target.parent.glob("parquet-*.tmp"))  # a killed Parquet export
+    for path in half_exports:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale) + len(half_exports)
 
 
 def rewrite_file(path: Path) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from echo_ops import storage
 from echo_ops.consent import forget, forget_user
-from echo_ops.warehouse import connect, publish_snapshot
+from echo_ops.warehouse import connect, parquet_dir, publish_snapshot
 
 DAY = date(2026, 11, 20)
 CLIENT = "client/ds=2026-11-20/part-0.jsonl.gz"
@@ -170,10 +170,14 @@ def test_forget_scrubs_freed_blocks_and_stale_publish_copies(settings):
         for u in users
     ]
     con.execute("insert into training.examples select ?, unnest(?), unnest(?)", [DAY, users, texts])
+    con.execute("create table marts.fct_users as select unnest(?) as user_id", [users])
     con.execute("force checkpoint")
     published = Path(settings.storage.published_path)
     publish_snapshot(con, published)
     con.close()
+    exports = parquet_dir(published)
+    in_exports = lambda: sum(p.read_bytes().count(USER.encode()) for p in exports.iterdir())  # noqa: E731
+    assert published.read_bytes().count(USER.encode()) > 0 and in_exports() > 0
     # what a publish killed half-way leaves behind, holding the user's rows
     stale = [published.with_name(f".{published.name}.dead{i}.tmp{s}") for i, s in ((1, ""), (1, ".wal"))]  # fmt: skip
     for path in stale:
@@ -187,6 +191,7 @@ def test_forget_scrubs_freed_blocks_and_stale_publish_copies(settings):
     # event cannot bring the user back; the erased rows were still in free blocks.
     assert warehouse.read_bytes().count(USER.encode()) <= 2
     assert published.read_bytes().count(USER.encode()) == 0
+    assert in_exports() == 0  # the Parquet export was re-published too
     assert not any(p.exists() for p in stale)
     assert report.removed["published_temp_files"] == 2
     assert report.removed["training.examples"] == 2000
