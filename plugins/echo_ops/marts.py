@@ -22,6 +22,7 @@ MARTS = (
     "fct_completions",
     "rpt_daily_acceptance",
     "rpt_arm_user_daily",
+    "rpt_acceptance_by_segment",
     "rpt_refinement_funnel",
     "rpt_serving_distributions",
     "rpt_pipeline_accounting",

@@ -268,3 +268,20 @@ def test_model_decisions_show_offline_estimate_beside_online_result(con):
         ("ft1", True, date(2026, 11, 1), 900, "accepted_per_request", 0.02, 0.005, 3.5, 3.9,
          date(2026, 11, 3), -0.05, -0.01, 420),
     ]  # fmt: skip
+
+
+def test_acceptance_by_model_arm_language_and_client(con):
+    con.execute("update staging.refinements set language_id = 'sql', outcome = "
+                "'partial_accepted' where completion_id = 'c2'")  # fmt: skip
+    refresh_marts(con, DAY)
+    rows = con.execute(
+        "select model_version, arm, language_id, client, shown_count, accepted_count, "
+        "partial_accepted_count, acceptance_rate, accepted_retained_chars "
+        "from marts.rpt_acceptance_by_segment order by 1, 2, 3"
+    ).fetchall()
+    assert rows == [
+        ("m1", "control", "python", "echo", 1, 1, 0, 1.0, 3),
+        ("m1", "control", "sql", "echo", 1, 1, 1, 1.0, 3),
+        ("m1", "treatment", "python", "echo", 1, 0, 0, 0.0, 0),
+        ("m2", "none", "python", "echo", 1, 0, 0, 0.0, 0),
+    ]

@@ -44,3 +44,9 @@ create table if not exists marts.rpt_pipeline_accounting (
     ds date, stage varchar, rows_in bigint, rows_out bigint, quarantined bigint,
     deferred bigint, unaccounted bigint
 );
+
+create table if not exists marts.rpt_acceptance_by_segment (
+    ds date, model_version varchar, arm varchar, language_id varchar, client varchar,
+    shown_count bigint, accepted_count bigint, partial_accepted_count bigint,
+    acceptance_rate double, accepted_retained_chars bigint
+);
