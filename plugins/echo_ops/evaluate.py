@@ -157,6 +157,15 @@ def _lineage_root(con, record):
     return record
 
 
+def _confidences(record, requests: list[dict], settings: Settings) -> list[float]:
+    """The confidence the model serves each request with (0 where it proposes nothing)."""
+    from echo_ops.offline import replay
+    from echo_ops.registry import fetch_model_dir
+
+    return [c for c, _, _ in replay(fetch_model_dir(record, settings), record.model_id,
+                                    requests, settings)]  # fmt: skip
+
+
 def serving_gate(record, settings: Settings) -> float:
     """The show gate a model is served with: its calibrated one, else the configured one."""
     gate = (record.metrics.get("serving") or {}).get("show_min_prob")
@@ -171,6 +180,7 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
         calibrated_gate,
         estimate,
         gated,
+        load_calibration_requests,
         load_replay_rows,
         paired_bootstrap,
         regression_examples,
@@ -194,16 +204,17 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
     }
     serving = None
     if cfg.calibrate_gate:  # the candidate shows as often as the lineage's base does
+        # on the window's logged requests, shown or not: the replay rows are requests the
+        # serving model already chose to show, so calibrating on them would aim at 100%
+        asked = load_calibration_requests(con, window.get("from"), window.get("to"),
+                                          cfg.replay_eval_examples)  # fmt: skip
         root = _lineage_root(con, champ)
-        if root.model_id == champ.model_id:
-            root_served = served["champion"]
-        else:
-            root_served = replay(fetch_model_dir(root, settings), root.model_id, rows, settings)
+        root_conf = _confidences(root, asked, settings)
         root_gate = serving_gate(root, settings)
-        target = sum(c > 0 and c >= root_gate for c, _, _ in root_served) / max(len(rows), 1)
-        gates["candidate"] = calibrated_gate([c for c, _, _ in served["candidate"]], target)
+        target = sum(c > 0 and c >= root_gate for c in root_conf) / max(len(asked), 1)
+        gates["candidate"] = calibrated_gate(_confidences(candidate, asked, settings), target)
         serving = {"show_min_prob": gates["candidate"], "target_show_rate": target,
-                   "reference_model": root.model_id, "calibration_requests": len(rows)}  # fmt: skip
+                   "reference_model": root.model_id, "calibration_requests": len(asked)}  # fmt: skip
     runs = {name: gated(served[name], gates[name]) for name in served}
     groups = [r["doc_uri"] or r["example_id"] for r in rows]
     tests = {

@@ -53,6 +53,21 @@ def load_replay_rows(
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+def load_calibration_requests(
+    con: duckdb.DuckDBPyConnection, first: str, last: str, limit: int
+) -> list[dict[str, Any]]:
+    """Logged requests of the window, shown or not (include/sql/training/
+    calibration_requests.sql): the traffic a show gate is calibrated on. Shaped as replay
+    rows with no settled text, so `replay` gives their confidences."""
+    from echo_ops.warehouse import read_sql
+
+    rows = con.execute(
+        read_sql("training/calibration_requests"), {"first": first, "last": last, "limit": limit}
+    ).fetchall()
+    return [{"example_id": r, "doc_uri": None, "prefix": p, "suffix": s, "target": ""}
+            for r, p, s in rows]  # fmt: skip
+
+
 def judge(proposal: str, settled: str) -> tuple[bool, int]:
     """(accepted, retained characters) of a shown proposal against the settled text."""
     if not proposal:

@@ -227,3 +227,34 @@ def test_promotion_is_atomic_under_a_concurrent_reader(tmp_path):
         thread.join()
     assert len(seen) > 10 and set(seen) == {1}, sorted(set(seen))
     reset_settings_cache()
+
+
+def test_a_calibrated_gate_aims_at_the_show_rate_of_all_logged_requests(memorised_base, tmp_path):
+    """Calibration must see the traffic, not only the requests the server already chose to
+    show (every replayed request was shown: calibrating on them would aim at showing 100%)."""
+    from echo_ops.warehouse import ensure_pipeline_tables
+    from tests.kit import given
+
+    settings = _guard_settings(tmp_path, calibrate_gate=True)
+    settings = settings.model_copy(
+        update={"simulate": settings.simulate.model_copy(update={"show_min_prob": 0.5})}
+    )
+    lines = MEMORISED_SOURCE.splitlines(keepends=True)
+    known = [("".join(lines[:i]), "".join(lines[i + 1 :])) for i in range(1, len(lines))]
+    unknown = [(f'zq{i} = wv("{i * 7919}")\nkx_{i} = ', "\n") for i in range(12)]
+    with open_warehouse(settings) as con:
+        ensure_pipeline_tables(con)
+        given(con, "raw.server_events", [
+            (D, f"r{i}", p, s) for i, (p, s) in enumerate(known + unknown)
+        ], columns=("ds", "request_id", "prompt_prefix", "prompt_suffix"))  # fmt: skip
+        _seed_eval_rows(con)
+        _register(con, memorised_base, "base", settings)
+        set_champion(con, "base", "first")
+        _register(con, memorised_base, "same", settings, parent="base")
+        report = offline_comparison(con, get_model(con, "same"), get_model(con, "base"), settings)
+    serving = report["serving"]
+    assert serving["calibration_requests"] == len(known) + len(unknown)
+    assert 0 < serving["target_show_rate"] < 1, serving  # the unknown prompts are not shown
+    # the same weights calibrated to the base's rate get the base's gate back (or the
+    # confidence at that rank): never the lowest confidence of the replayed requests
+    assert serving["show_min_prob"] >= 0.5 - 1e-9 or serving["target_show_rate"] == 0, serving
