@@ -73,7 +73,8 @@ class ModelHost:
         self.settings, self.pin = settings, pin
         self.loader = loader or _load_proposer(settings)
         self._proposer = None
-        self._pinned: tuple[str, Path] | None = None
+        self._pinned: tuple[str, Path, float | None] | None = None
+        self.model_gate: float | None = None  # the served model's calibrated gate, if any
         self._stop = threading.Event()
         self.loaded_at: str | None = None
         self.switches = 0
@@ -87,20 +88,23 @@ class ModelHost:
             raise RuntimeError("no model loaded yet")
         return self._proposer
 
-    def target(self) -> tuple[str, Path]:
-        """(model id, local dir) that should be served now."""
+    def target(self) -> tuple[str, Path, float | None]:
+        """(model id, local dir, its calibrated show gate or None) to serve now."""
         from echo_ops.registry import artifact_dir, read_champion_pointer
 
         if self.pin:
             if self._pinned is None:
-                from echo_ops.generate import registry_model_dir
-
-                self._pinned = registry_model_dir(self.pin, self.settings)
+                self._pinned = _registry_model(self.pin, self.settings)
             return self._pinned
         pointer = read_champion_pointer(self.settings) or self._pointer_from_warehouse()
-        return pointer["model_id"], artifact_dir(
-            pointer["model_id"], pointer["artifact_uri"], self.settings
-        )
+        model_dir = artifact_dir(pointer["model_id"], pointer["artifact_uri"], self.settings)
+        return pointer["model_id"], model_dir, pointer.get("show_min_prob")
+
+    def show_gate(self) -> float:
+        """The gate for the served model: its calibrated one, else `simulate.show_min_prob`
+        (evaluate.serving_gate's rule, so served and simulated people see alike)."""
+        gate = self.model_gate
+        return self.settings.simulate.show_min_prob if gate is None else float(gate)
 
     def _pointer_from_warehouse(self) -> dict[str, Any]:
         """A registry from before the pointer existed: read the champion once, write it."""
@@ -115,12 +119,13 @@ class ModelHost:
 
     def refresh(self) -> bool:
         """Load the target model if it is not the one served; True when it switched."""
-        model_id, model_dir = self.target()
+        model_id, model_dir, gate = self.target()
         if self._proposer is not None and self._proposer.model_version == model_id:
             return False
         proposer = self.loader(model_id, model_dir)  # the old model answers while this loads
         old = self._proposer.model_version if self._proposer is not None else None
-        self._proposer, self.loaded_at = proposer, rfc3339(utc_now())
+        self._proposer, self.model_gate = proposer, gate
+        self.loaded_at = rfc3339(utc_now())
         self.switches += old is not None
         log.info("serving %s (arm %s; was %s)", model_id, self.arm, old)
         return True
@@ -143,6 +148,19 @@ class ModelHost:
         self._stop.set()
 
 
+def _registry_model(model_id: str, settings: Settings) -> tuple[str, Path, float | None]:
+    """(id, local dir, calibrated gate or None) of a registry model (a pinned control arm)."""
+    from echo_ops.registry import fetch_model_dir, get_model
+    from echo_ops.warehouse import open_warehouse
+
+    with open_warehouse(settings, read_only=True) as con:
+        record = get_model(con, model_id)
+    if record is None:
+        raise LookupError(f"no model {model_id!r} in the registry (`echo-ops models list`)")
+    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
+    return record.model_id, fetch_model_dir(record, settings), gate
+
+
 def _load_proposer(settings: Settings):
     def load(model_id: str, model_dir: Path):
         from echo_ops.generate import model_proposer
@@ -156,8 +174,7 @@ class CompletionService:
     """Request -> proposal -> gate -> server event."""
 
     def __init__(self, settings: Settings, host: ModelHost, server_log: EventLog | None) -> None:
-        gate = settings.serve.show_min_prob
-        self.gate = settings.simulate.show_min_prob if gate is None else gate
+        self.gate = settings.serve.show_min_prob  # set: one gate for every model; None: per model
         self.host, self.server_log = host, server_log
         self.pool = ThreadPoolExecutor(max(1, settings.serve.workers), "model")
         self._inflight: dict[tuple[str, str, str], asyncio.Future] = {}
@@ -170,7 +187,8 @@ class CompletionService:
         proposer = self.host.current()
         text, logprobs = await asyncio.shield(self._generate(proposer, prefix, suffix))
         conf = confidence(Proposal(text, tuple(logprobs)))
-        shown = bool(text) and conf >= self.gate
+        gate = self.host.show_gate() if self.gate is None else self.gate
+        shown = bool(text) and conf >= gate
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
         answer = {"request_id": request_id or f"req-{uuid.uuid4().hex}",
                   "model_version": proposer.model_version, "arm": self.host.arm,
@@ -272,7 +290,7 @@ def create_app(settings: Settings, host: ModelHost, *, landing: bool = True):
         current = host.current()
         return {"model_version": current.model_version, "arm": host.arm, "pinned": bool(host.pin),
                 "loaded_at": host.loaded_at, "switches": host.switches,
-                "show_min_prob": service.gate}  # fmt: skip
+                "show_min_prob": host.show_gate() if service.gate is None else service.gate}  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

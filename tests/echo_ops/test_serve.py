@@ -171,3 +171,26 @@ def test_the_server_finds_the_champion_on_s3_without_the_warehouse(
     host = ModelHost(settings)
     assert host.refresh() and host.current().model_version == "mem-s3"
     assert (settings.data_root / "model_cache" / "mem-s3" / "config.json").is_file()
+
+
+def test_a_promoted_models_calibrated_gate_is_the_one_it_is_served_with(two_models):
+    """A model promoted with its own gate (train.calibrate_gate) is served with it, as the
+    flywheel serves it (evaluate.serving_gate); a pinned control keeps its own; an explicit
+    serve.show_min_prob overrides both."""
+    from echo_ops.registry import update_metrics
+
+    settings = two_models
+    with open_warehouse(settings) as con:
+        update_metrics(con, "mem-b", {"serving": {"show_min_prob": 1.01}})
+        set_champion(con, "mem-b", "better, with its gate", settings)
+    client, host = _client(settings)
+    with client:
+        hidden = client.post("/v1/completions", json=LINE).json()
+        assert client.get("/v1/model").json()["show_min_prob"] == 1.01
+    assert hidden["shown"] is False and hidden["confidence"] > 0.5  # mem-b's own gate hid it
+    control, _ = _client(settings, pin_model="mem-a")
+    with control:
+        assert control.post("/v1/completions", json=LINE).json()["shown"] is True
+    forced, _ = _client(settings, show_min_prob=0.0)
+    with forced:
+        assert forced.post("/v1/completions", json=LINE).json()["shown"] is True
