@@ -285,3 +285,27 @@ def test_acceptance_by_model_arm_language_and_client(con):
         ("m1", "treatment", "python", "echo", 1, 0, 0, 0.0, 0),
         ("m2", "none", "python", "echo", 1, 0, 0, 0.0, 0),
     ]
+
+
+def test_acceptance_is_keyed_by_the_day_shown_whichever_run_extracted_it(con):
+    # c3 was shown on 11-01 and settled (was extracted) only by the 11-02 run
+    con.execute("update staging.refinements set shown_ds = '2026-11-01' where completion_id = 'c3'")
+    refresh_marts(con, date(2026, 11, 1))
+    refresh_marts(con, DAY)
+    by_day = con.execute(
+        "select ds, model_version, shown_count, accepted_count from marts.rpt_daily_acceptance "
+        "order by 1, 2"
+    ).fetchall()
+    assert by_day == [
+        (date(2026, 11, 1), "m1", 2, 1),  # c0 (extracted 11-01) and c3 (extracted 11-02)
+        (DAY, "m1", 2, 2),
+        (DAY, "m2", 1, 0),
+    ]
+    assert con.execute(
+        "select ds, shown_ds from marts.fct_completions where completion_id = 'c3'"
+    ).fetchone() == (DAY, date(2026, 11, 1))  # the fact stays in its extraction partition
+    refresh_marts(con, DAY)  # re-running is safe: the same rows
+    assert con.execute(
+        "select ds, model_version, shown_count, accepted_count from marts.rpt_daily_acceptance "
+        "order by 1, 2"
+    ).fetchall() == by_day

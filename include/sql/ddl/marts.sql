@@ -50,3 +50,6 @@ create table if not exists marts.rpt_acceptance_by_segment (
     shown_count bigint, accepted_count bigint, partial_accepted_count bigint,
     acceptance_rate double, accepted_retained_chars bigint
 );
+
+-- The day a completion was shown: acceptance marts are keyed by it (docs/marts.md).
+alter table marts.fct_completions add column if not exists shown_ds date;

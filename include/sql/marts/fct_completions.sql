@@ -53,6 +53,7 @@ echo_collector as (
 
         ---------- time
         shown_at,
+        shown_ds,  -- the day it was shown: what acceptance marts are keyed by
 
         ---------- experiment
         arms.arm,
@@ -98,6 +99,7 @@ assistant_logs as (
 
         ---------- time
         shown_at,
+        ds as shown_ds,  -- imported on the day it was shown
 
         ---------- experiment: imported logs were not served by an Echo arm
         null::varchar as arm,
@@ -123,5 +125,6 @@ final as (
 select
     ds, completion_id, user_id, model_version, language_id, outcome, accept_kind, is_accepted,
     is_kept_verbatim, settled_reason, proposal_chars, final_chars, accepted_retained_chars,
-    edit_distance, kept_rate, shown_at, arm, client, client_version, adapter_version, decision
+    edit_distance, kept_rate, shown_at, arm, client, client_version, adapter_version, decision,
+    shown_ds
 from final

@@ -5,8 +5,9 @@ with
 
 completions as (
 
-    select * from marts.fct_completions
-    where ds = $ds
+    -- keyed by the day they were shown, whichever run extracted them
+    select * exclude (ds), shown_ds as ds from marts.fct_completions
+    where shown_ds = $ds
 
 ),
 

@@ -27,7 +27,7 @@ shown as (
         count(*) filter (where is_accepted) as accepted_count,
         coalesce(sum(accepted_retained_chars) filter (where is_accepted), 0) as accepted_retained_chars
     from marts.fct_completions
-    where ds = $ds and arm is not null
+    where shown_ds = $ds and arm is not null  -- the day shown, whichever run extracted it
     group by all
 
 ),

@@ -1,12 +1,14 @@
 -- The refinement funnel: how the day's shown completions ended, per model version and arm.
--- Keyed by the fact's day (marts.fct_completions.ds). Outcomes as docs/contracts.md defines
--- them; imported clients' own decisions (docs/imports.md) appear as their outcomes.
+-- Keyed by the day the completions were shown (marts.fct_completions.shown_ds). Outcomes as
+-- docs/contracts.md defines them; imported clients' own decisions (docs/imports.md) appear
+-- as their outcomes.
 with
 
 completions as (
 
-    select * from marts.fct_completions
-    where ds = $ds
+    -- keyed by the day they were shown, whichever run extracted them
+    select * exclude (ds), shown_ds as ds from marts.fct_completions
+    where shown_ds = $ds
 
 ),
 

@@ -1,6 +1,6 @@
 -- Latency and edit-distance distributions per day and model version: what serving costs
 -- people in waiting (server log, every request of the landing day) and how far they moved
--- what they were shown (the day's completions). Quantiles are exact (quantile_cont).
+-- what they were shown (the completions shown that day). Quantiles are exact (quantile_cont).
 with
 
 requests as (
@@ -27,7 +27,7 @@ completions as (
         quantile_cont(proposal_chars, 0.5) as proposal_chars_p50,
         quantile_cont(proposal_chars, 0.9) as proposal_chars_p90
     from marts.fct_completions
-    where ds = $ds
+    where shown_ds = $ds
     group by all
 
 ),
