@@ -53,6 +53,9 @@ QUICK_ENV = {
 FULL_ENV = {
     "ECHO_TRAIN__MAX_STEPS": "300",  # 60 learns too little to transfer (issue 13)
     "ECHO_TRAIN__MIN_NEW_EXAMPLES": "200",
+    # each fine-tune shows as often as the base does (calibrated on logged requests; the
+    # control's gate is the same procedure's answer for the base): docs/metrics.md
+    "ECHO_TRAIN__CALIBRATE_GATE": "true",
 }
 
 
