@@ -17,7 +17,7 @@ from echo_ops.cli import main
 from echo_ops.marts import refresh_marts
 from echo_ops.warehouse import connect, publish_snapshot
 from tests.kit import create_tables, given
-from tests.sql.test_marts import COLUMNS, DAY, ROWS
+from tests.sql.test_marts import DAY, given_refinements
 
 SECTIONS = ("acceptance", "per-request", "outcomes", "quality", "accounting", "training")
 
@@ -26,13 +26,7 @@ SECTIONS = ("acceptance", "per-request", "outcomes", "quality", "accounting", "t
 def published(settings) -> Path:
     """A published copy with two days of marts, checks, books and a fine-tune's curves."""
     con = create_tables(connect(settings))
-    given(con, "staging.refinements", [
-        {**dict(zip(COLUMNS, row, strict=True)), "shown_at": datetime(2026, 11, 2, 10),
-         "request_id": f"r-{row[1]}", "session_id": "s", "doc_uri": "file:///a.py",
-         "shown_ds": row[0], "settled_at": datetime(2026, 11, 2, 10, 5), "touching_edits": 0,
-         "trajectory_json": "[]"}
-        for row in ROWS
-    ])  # fmt: skip
+    given_refinements(con)
     given(con, "raw.server_events", [
         (d, f"r-{c}", "m1", arm, user, 12.5)
         for d, c, arm, user in (("2026-11-01", "c0", "treatment", "u2"),

@@ -93,9 +93,8 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def con():
-    con = warehouse()
+def given_refinements(con) -> None:
+    """ROWS as staging.refinements (request ids r-<completion id>, shown on their own day)."""
     given(con, "staging.refinements", [
         {**dict(zip(COLUMNS, row, strict=True)), "shown_at": datetime(2026, 11, 2, 10),
          "request_id": f"r-{row[1]}", "session_id": "s", "doc_uri": "file:///a.py",
@@ -103,6 +102,12 @@ def con():
          "trajectory_json": "[]"}
         for row in ROWS
     ])  # fmt: skip
+
+
+@pytest.fixture
+def con():
+    con = warehouse()
+    given_refinements(con)
     # the server log: c1..c3 served in an A/B (u1 control, u2 treatment), plus requests
     # that were never shown; c4 and c0 outside any experiment
     given(con, "raw.server_events", [
@@ -305,7 +310,10 @@ def test_acceptance_is_keyed_by_the_day_shown_whichever_run_extracted_it(con):
         "select ds, shown_ds from marts.fct_completions where completion_id = 'c3'"
     ).fetchone() == (DAY, date(2026, 11, 1))  # the fact stays in its extraction partition
     refresh_marts(con, DAY)  # re-running is safe: the same rows
-    assert con.execute(
-        "select ds, model_version, shown_count, accepted_count from marts.rpt_daily_acceptance "
-        "order by 1, 2"
-    ).fetchall() == by_day
+    assert (
+        con.execute(
+            "select ds, model_version, shown_count, accepted_count from marts.rpt_daily_acceptance "
+            "order by 1, 2"
+        ).fetchall()
+        == by_day
+    )
