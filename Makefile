@@ -26,6 +26,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml include/web/packa
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	# the Data Docs' CDN files, pinned (include/web/package-lock.json): pages work offline
+	@command -v npm >/dev/null || { echo "npm is needed for include/web (apt-get install -y npm)"; exit 1; }
 	cd include/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
