@@ -56,6 +56,9 @@ FULL_ENV = {
     # each fine-tune shows as often as the base does (calibrated on logged requests; the
     # control's gate is the same procedure's answer for the base): docs/metrics.md
     "ECHO_TRAIN__CALIBRATE_GATE": "true",
+    # with the show rate matched, acceptance is the fair offline metric: every replayed
+    # request was one the champion showed, so accepted per request on them favours it
+    "ECHO_TRAIN__PROMOTE_METRIC": "acceptance",
 }
 
 
