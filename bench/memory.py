@@ -9,8 +9,9 @@ champion (or `--model`) and the base the run started from. Each is replayed on t
 requests as the editor would be served (offline.replay: the serving code, the estimator
 promotion decides on), the model once plain and once per `--weights` with echo_ops.memory
 mixed in: the text of each document as last opened before that day. Gates: every variant
-is calibrated to show as often as the base does at `simulate.show_min_prob` (the same
-procedure for every arm, as `train.calibrate_gate` does). The baseline measured in the
+is calibrated to show as often as the base does at `simulate.show_min_prob` on that day's
+logged requests, shown or not (the procedure `train.calibrate_gate` uses, the same for
+every variant). The baseline measured in the
 same run is the model without memory; paired-bootstrap intervals resample files.
 Last line: one JSON object.
 """
@@ -46,6 +47,7 @@ def main() -> int:
         calibrated_gate,
         estimate,
         gated,
+        load_calibration_requests,
         load_replay_rows,
         paired_bootstrap,
         replay,
@@ -61,6 +63,7 @@ def main() -> int:
             "select max(ds) from training.examples where split = 'eval' and source = 'refinement'"
         ).fetchone()[0]
         rows = load_replay_rows(con, day, day, args.requests)
+        asked = load_calibration_requests(con, day, day, args.requests)
         texts = load_memory_texts(con, day)
     print(f"{len(rows)} held-out requests of {day}; memory: {len(texts)} documents, "
           f"{sum(map(len, texts)):,} chars; model {model.model_id}", file=sys.stderr)  # fmt: skip
@@ -70,20 +73,23 @@ def main() -> int:
             update={"train": settings.train.model_copy(update={"memory_weight": w})}
         )
 
-    served = {"base": replay(fetch_model_dir(base, settings), base.model_id, rows, settings)}
-    served["model"] = replay(fetch_model_dir(model, settings), model.model_id, rows, settings)
-    weights = [float(w) for w in args.weights.split(",") if w]
-    for w in weights:
+    variants = {"base": (base, settings, None), "model": (model, settings, None)}
+    for w in (float(w) for w in args.weights.split(",") if w):
+        variants[f"model+memory@{w}"] = (model, with_weight(w), texts)
+    served, asked_conf = {}, {}
+    for name, (record, cfg, memory) in variants.items():
         t = time.perf_counter()
-        served[f"model+memory@{w}"] = replay(fetch_model_dir(model, settings), model.model_id,
-                                             rows, with_weight(w), memory=texts)  # fmt: skip
-        print(f"memory@{w}: {time.perf_counter() - t:.0f}s", file=sys.stderr)
+        model_dir = fetch_model_dir(record, settings)
+        served[name] = replay(model_dir, record.model_id, rows, cfg, memory=memory)
+        asked_conf[name] = [c for c, _, _ in replay(model_dir, record.model_id, asked, cfg,
+                                                    memory=memory)]  # fmt: skip
+        print(f"{name}: {time.perf_counter() - t:.0f}s", file=sys.stderr)
 
     gate = settings.simulate.show_min_prob
-    rate = sum(c > 0 and c >= gate for c, _, _ in served["base"]) / max(len(rows), 1)
+    rate = sum(c > 0 and c >= gate for c in asked_conf["base"]) / max(len(asked), 1)
     runs, gates = {}, {}
     for name, out in served.items():
-        gates[name] = gate if name == "base" else calibrated_gate([c for c, _, _ in out], rate)
+        gates[name] = gate if name == "base" else calibrated_gate(asked_conf[name], rate)
         runs[name] = gated(out, gates[name])
     groups = [r["doc_uri"] or r["example_id"] for r in rows]
     n_boot, seed = settings.train.bootstrap_samples, settings.train.seed
@@ -92,6 +98,7 @@ def main() -> int:
         "requests": len(rows),
         "memory_documents": len(texts),
         "model": model.model_id,
+        "calibration_requests": len(asked),
         "base_show_rate": rate,
         "gates": gates,
         "estimates": {name: estimate(run) for name, run in runs.items()},
