@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from echo_ops.config import get_settings
 from echo_ops.ui import create_app
 
 REPORT_PATH = "echo/report"
@@ -17,7 +18,11 @@ DATA_DOCS_PATH = "echo/data-docs/index.html"
 class EchoPlugin(AirflowPlugin):
     name = "echo"
     fastapi_apps = [
-        {"app": create_app(), "url_prefix": "/echo", "name": "Echo report and Data Docs"}
+        {
+            "app": create_app(get_settings()),
+            "url_prefix": "/echo",
+            "name": "Echo report and Data Docs",
+        }
     ]
     external_views = [
         {"name": "Echo report", "href": REPORT_PATH, "destination": "nav",

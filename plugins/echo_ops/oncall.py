@@ -7,6 +7,7 @@ so it stays testable. The advice per task mirrors docs/runbook.md.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 RUNBOOK = "docs/runbook.md"
@@ -76,7 +77,7 @@ def task_defaults(settings, owner: str) -> dict[str, Any]:
         "retries": settings.schedule.retries,
         "retry_delay": timedelta(seconds=settings.schedule.retry_delay_s),
         "pool": settings.schedule.duckdb_pool,
-        "on_failure_callback": on_task_failure,
+        "on_failure_callback": partial(on_task_failure, ui_base_url=settings.schedule.ui_base_url),
     }
 
 
@@ -114,8 +115,5 @@ def failure_summary(context: dict[str, Any], ui_base_url: str | None = None) -> 
     return text
 
 
-def on_task_failure(context: dict[str, Any]) -> None:
-    from echo_ops.config import get_settings
-
-    summary = failure_summary(context, get_settings().schedule.ui_base_url)
-    logging.getLogger("echo.oncall").error(summary)
+def on_task_failure(context: dict[str, Any], ui_base_url: str | None = None) -> None:
+    logging.getLogger("echo.oncall").error(failure_summary(context, ui_base_url))

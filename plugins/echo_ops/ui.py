@@ -14,7 +14,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from echo_ops.config import Settings, get_settings
+from echo_ops.config import Settings
 
 
 def _signed_in():
@@ -24,11 +24,12 @@ def _signed_in():
     return Depends(get_user)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
+    """The pages under `settings.data_root` (the plugin passes the api-server's settings)."""
     app = FastAPI(title="Echo", dependencies=[_signed_in()])
 
     def cfg() -> Settings:
-        return settings or get_settings()
+        return settings
 
     @app.get("/report", response_class=HTMLResponse)
     def report() -> Response:

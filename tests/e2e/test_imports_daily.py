@@ -55,24 +55,31 @@ def landed(tmp_path_factory):
     return root
 
 
-def _marts(path: Path) -> tuple[list, tuple, list]:
+def _marts(path: Path, warehouse: Path | None = None) -> tuple[list, tuple, list]:
+    """The acceptance report from `path` (the published copy or the warehouse), Echo's own
+    counts from the warehouse's staging (never published), and table hashes."""
     con = duckdb.connect(str(path), read_only=True)
+    staging = duckdb.connect(str(warehouse), read_only=True) if warehouse else con
     report = con.execute(
         "select client, shown_count, accepted_count, acceptance_rate from marts.rpt_daily_acceptance "
         "where ds = ? order by client, model_version",
         [DAY],
     ).fetchall()
-    echo = con.execute(
+    echo = staging.execute(
         "select count(*), count(*) filter (where outcome in "
         "('accepted_kept', 'accepted_refined', 'partial_accepted')) "
         "from staging.refinements where ds = ?",
         [DAY],
     ).fetchone()
     hashes = [
-        con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchone()
+        (staging if t.startswith("staging") else con)
+        .execute(f"select count(*), sum(hash(columns(*))) from {t}")
+        .fetchone()
         for t in ("marts.fct_completions", "marts.rpt_daily_acceptance", "staging.refinements")
     ]
     con.close()
+    if staging is not con:
+        staging.close()
     return report, echo, hashes
 
 
@@ -81,7 +88,9 @@ def test_imported_logs_reach_the_acceptance_marts_beside_echos_own(airflow_env, 
     assert proc.returncode == 0 and _state(proc) == "success", (
         proc.stdout[-4000:] + proc.stderr[-2000:]
     )
-    report, (echo_shown, echo_accepted), _ = _marts(landed / "published" / "echo_analyst.duckdb")
+    report, (echo_shown, echo_accepted), _ = _marts(
+        landed / "published" / "echo_analyst.duckdb", landed / "warehouse" / "echo.duckdb"
+    )
     by_client: dict[str, list[int]] = {}
     for client, shown, accepted, _rate in report:
         totals = by_client.setdefault(client, [0, 0])
