@@ -168,8 +168,10 @@ def _confidences(record, requests: list[dict], settings: Settings) -> list[float
 
 def serving_gate(record, settings: Settings) -> float:
     """The show gate a model is served with: its calibrated one, else the configured one."""
-    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
-    return settings.simulate.show_min_prob if gate is None else float(gate)
+    from echo_ops.registry import calibrated_gate_of
+
+    gate = calibrated_gate_of(record)
+    return settings.simulate.show_min_prob if gate is None else gate
 
 
 def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, Any]:

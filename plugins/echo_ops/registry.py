@@ -266,6 +266,12 @@ def artifact_dir(model_id: str, artifact_uri: str, settings: Settings) -> Path:
     return cache_dir
 
 
+def calibrated_gate_of(record: ModelRecord) -> float | None:
+    """The show gate promotion calibrated for this model (train.calibrate_gate), or None."""
+    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
+    return None if gate is None else float(gate)
+
+
 def write_champion_pointer(
     con: duckdb.DuckDBPyConnection, settings: Settings | None = None
 ) -> dict[str, Any] | None:
@@ -277,10 +283,8 @@ def write_champion_pointer(
     record = champion(con)
     if record is None:
         return None
-    # the model's own calibrated show gate, when promotion calibrated one (train.calibrate_gate)
-    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
     pointer = {"model_id": record.model_id, "artifact_uri": record.artifact_uri,
-               "show_min_prob": gate, "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
+               "show_min_prob": calibrated_gate_of(record), "switched_at": datetime.utcnow().isoformat() + "Z"}  # fmt: skip
     root = settings.storage.artifacts_uri if settings else record.artifact_uri.rpartition("/")[0]
     if settings is None and storage.is_s3(root):
         log.error("champion pointer not written for %s: an s3:// registry needs the settings; "

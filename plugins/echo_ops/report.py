@@ -18,6 +18,8 @@ from typing import Any
 
 import duckdb
 
+from echo_ops.warehouse import table_exists
+
 ARM_COLOURS = {"control": "#7f7f7f", "treatment": "#1f77b4", "none": "#2ca02c"}
 
 
@@ -65,17 +67,6 @@ def _rows(con, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, r, strict=True)) for r in rel.fetchall()]
 
 
-def _has(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def _days(fig):
     """Day ticks, not hours: every mart here is per day."""
     fig.update_xaxes(tickformat="%b %d", dtick=86_400_000)
@@ -83,7 +74,7 @@ def _days(fig):
 
 
 def _decisions(con) -> list[dict[str, Any]]:
-    if not _has(con, "marts.rpt_model_decisions"):
+    if not table_exists(con, "marts.rpt_model_decisions"):
         return []
     return _rows(con, "select * from marts.rpt_model_decisions where kind = 'fine_tune'")
 
@@ -110,7 +101,7 @@ def _mark_decisions(fig, decisions: list[dict[str, Any]], days: list[date]) -> N
 
 
 def _by_arm(con) -> list[dict[str, Any]]:
-    if _has(con, "marts.rpt_arm_user_daily"):
+    if table_exists(con, "marts.rpt_arm_user_daily"):
         rows = _rows(
             con,
             "select ds, arm, sum(request_count) as requests, sum(shown_count) as shown, "
@@ -119,7 +110,7 @@ def _by_arm(con) -> list[dict[str, Any]]:
         )
         if rows:
             return rows
-    if not _has(con, "marts.rpt_daily_acceptance"):
+    if not table_exists(con, "marts.rpt_daily_acceptance"):
         return []
     # no A/B run: one line for all traffic (requests unknown here)
     return _rows(
@@ -175,7 +166,7 @@ def _per_request(con):
 def _outcomes(con):
     import plotly.graph_objects as go
 
-    if not _has(con, "marts.rpt_refinement_funnel"):
+    if not table_exists(con, "marts.rpt_refinement_funnel"):
         return None
     rows = _rows(
         con,
@@ -195,7 +186,7 @@ def _outcomes(con):
 def _quality(con):
     import plotly.graph_objects as go
 
-    if not _has(con, "marts.rpt_dq_history"):
+    if not table_exists(con, "marts.rpt_dq_history"):
         return None
     rows = _rows(
         con,
@@ -224,7 +215,7 @@ def _accounting(con):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    if not _has(con, "marts.rpt_pipeline_accounting"):
+    if not table_exists(con, "marts.rpt_pipeline_accounting"):
         return None
     rows = _rows(con, "select * from marts.rpt_pipeline_accounting order by ds, stage")
     if not rows:
@@ -244,7 +235,7 @@ def _accounting(con):
 def _training(con):
     import plotly.graph_objects as go
 
-    if not _has(con, "registry.models"):
+    if not table_exists(con, "registry.models"):
         return None
     rows = con.execute(
         "select model_id, metrics_json from registry.models where kind = 'fine_tune' "

@@ -150,15 +150,14 @@ class ModelHost:
 
 def _registry_model(model_id: str, settings: Settings) -> tuple[str, Path, float | None]:
     """(id, local dir, calibrated gate or None) of a registry model (a pinned control arm)."""
-    from echo_ops.registry import fetch_model_dir, get_model
+    from echo_ops.registry import calibrated_gate_of, fetch_model_dir, get_model
     from echo_ops.warehouse import open_warehouse
 
     with open_warehouse(settings, read_only=True) as con:
         record = get_model(con, model_id)
     if record is None:
         raise LookupError(f"no model {model_id!r} in the registry (`echo-ops models list`)")
-    gate = (record.metrics.get("serving") or {}).get("show_min_prob")
-    return record.model_id, fetch_model_dir(record, settings), gate
+    return record.model_id, fetch_model_dir(record, settings), calibrated_gate_of(record)
 
 
 def _load_proposer(settings: Settings):

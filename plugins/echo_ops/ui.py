@@ -28,19 +28,16 @@ def create_app(settings: Settings) -> FastAPI:
     """The pages under `settings.data_root` (the plugin passes the api-server's settings)."""
     app = FastAPI(title="Echo", dependencies=[_signed_in()])
 
-    def cfg() -> Settings:
-        return settings
-
     @app.get("/report", response_class=HTMLResponse)
     def report() -> Response:
-        path = current_report(cfg())
+        path = current_report(settings)
         if path is None:
             return HTMLResponse(_NOTHING.format(what="report", run="echo_daily"), status_code=404)
         return FileResponse(path, media_type="text/html")
 
     @app.get("/data-docs/{page:path}")
     def data_docs(page: str) -> Response:
-        root = (cfg().data_root / "quality" / "data_docs").resolve()
+        root = (settings.data_root / "quality" / "data_docs").resolve()
         path = (root / (page or "index.html")).resolve()
         if not path.is_relative_to(root):
             raise HTTPException(404)
