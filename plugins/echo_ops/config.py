@@ -156,6 +156,9 @@ class TrainSettings(_Group):
     grad_clip: float = 1.0
     seq_len: int = 256  # tokens per packed row (and the FIM prompt budget)
     packing: bool = True  # concatenate examples into full rows instead of padding
+    # loss weight of the prompt (the team's code around the cursor) relative to the target:
+    # 0 trains on the settled text only; > 0 also learns the repository's own code
+    context_loss_weight: float = 0.0
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     eval_every: int = 20  # steps between held-out loss checks
     eval_batches: int = 4  # batches per periodic check

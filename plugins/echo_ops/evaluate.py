@@ -83,7 +83,7 @@ def target_loss(proposer, examples: list[Example], cfg: TrainSettings) -> tuple[
     model, tokenizer = proposer.model, proposer.tokenizer
     seq = min(cfg.seq_len, getattr(model.config, "max_position_embeddings", cfg.seq_len))
     unpacked = cfg.model_copy(update={"packing": False, "seq_len": seq})
-    x, y, _ = (t.to(proposer.device) for t in _rows(tokenizer, examples, unpacked, False))
+    x, y, _ = (t.to(proposer.device) for t in _rows(tokenizer, examples, unpacked, 0.0))
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, x.shape[0], cfg.batch_size):

@@ -101,8 +101,12 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
 
     # -- data: FIM-encode, pack into rows of seq_len tokens with per-token loss weights
-    train_rows = _rows(tokenizer, train_examples, cfg, loss_on_prompt)
-    eval_rows = _rows(tokenizer, eval_examples, cfg, loss_on_prompt) if eval_examples else None
+    prompt_w = 1.0 if loss_on_prompt else cfg.context_loss_weight
+    train_rows = _rows(tokenizer, train_examples, cfg, prompt_w)
+    # held-out loss stays comparable across runs: the target only (unless pretraining)
+    eval_rows = (
+        _rows(tokenizer, eval_examples, cfg, float(loss_on_prompt)) if eval_examples else None
+    )
     if train_rows[0].shape[0] == 0:
         raise ValueError("no training rows: every example was empty")
 
@@ -250,8 +254,11 @@ def _lr_factor(step: int, warmup: int, total: int, time_spent: float = 0.0) -> f
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _rows(tokenizer, examples: Sequence[Example], cfg: TrainSettings, loss_on_prompt: bool):
+def _rows(tokenizer, examples: Sequence[Example], cfg: TrainSettings, prompt_weight: float):
     """(input_ids, labels, weights) tensors of shape [rows, seq_len].
+
+    Prompt tokens (the code around the cursor) are trained at `prompt_weight` times the
+    example's weight (0: the target only; 1: every token, pretraining).
 
     Packing concatenates examples (each ends with <eos>) and cuts full rows, so no
     compute goes to padding; without it each example is right-padded to its own row.
@@ -262,12 +269,20 @@ def _rows(tokenizer, examples: Sequence[Example], cfg: TrainSettings, loss_on_pr
     ids, labels, weights = [], [], []
     for ex in examples:
         enc = encode_fim(
-            tokenizer, ex.prefix, ex.suffix, ex.target, cfg.seq_len, loss_on_prompt=loss_on_prompt
+            tokenizer,
+            ex.prefix,
+            ex.suffix,
+            ex.target,
+            cfg.seq_len,
+            loss_on_prompt=prompt_weight > 0,
         )
         fill = 0 if cfg.packing else cfg.seq_len - len(enc.input_ids)
         ids += enc.input_ids + [pad] * fill
         labels += enc.labels + [IGNORE_INDEX] * fill
-        weights += [float(ex.weight)] * len(enc.input_ids) + [0.0] * fill
+        w = float(ex.weight)
+        # weights[i] applies to labels[i], the token at i: the first target token sits at n_prompt
+        weights += [w * prompt_weight] * enc.n_prompt + [w] * (len(enc.input_ids) - enc.n_prompt)
+        weights += [0.0] * fill
     n = len(ids) // cfg.seq_len
     if cfg.packing and len(ids) % cfg.seq_len:
         n += 1  # keep the tail: pad the last row
