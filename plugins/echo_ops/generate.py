@@ -58,7 +58,7 @@ class ModelProposer:
         self.model = AutoModelForCausalLM.from_pretrained(self.model_dir).to(device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
         self.max_prompt_tokens = max(8, min(limit, 4096) - max_new_tokens)
-        self._piece_texts: list[str] | None = None
+        self._piece_texts: dict[str, list[tuple[int, str]]] | None = None
         # echo_ops.memory: the team's code (an index) mixed into each next-token choice
         self.memory, self.memory_weight = memory, memory_weight
         self.memory_max_order = memory_max_order
@@ -105,7 +105,8 @@ class ModelProposer:
         step = torch.tensor([prompt], device=self.device)
         with torch.inference_mode():
             for _ in range(self.max_new_tokens + len(typed)):
-                out = self.model(input_ids=step, cache=past, use_cache=True)
+                # only the last position's logits are read: the prompt skips the LM head
+                out = self.model(input_ids=step, cache=past, use_cache=True, logits_to_keep=1)
                 past = out.cache  # the KV cache (transformers 5: `cache`, was past_key_values)
                 logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
                 if recall is not None:
@@ -153,18 +154,22 @@ class ModelProposer:
         """Ids of the tokens whose text starts with `todo` or is a start of it; None if none."""
         import torch
 
-        pieces = self._pieces()
-        hits = [i for i, p in enumerate(pieces) if p and (p.startswith(todo) or todo.startswith(p))]
+        # both ways of agreeing need the same first character: scan only those tokens
+        pieces = self._pieces().get(todo[0], ())
+        hits = [i for i, p in pieces if p.startswith(todo) or todo.startswith(p)]
         return torch.tensor(hits, device=self.device) if hits else None
 
-    def _pieces(self) -> list[str]:
-        """Each token's text on its own ("" for special tokens), decoded once."""
+    def _pieces(self) -> dict[str, list[tuple[int, str]]]:
+        """Each token's text on its own, by its first character, decoded once (special
+        and empty tokens left out)."""
         if self._piece_texts is None:
             special = set(self.tokenizer.all_special_ids)
-            self._piece_texts = [
-                "" if i in special else self.tokenizer.decode([i])
-                for i in range(len(self.tokenizer))
-            ]
+            by_first: dict[str, list[tuple[int, str]]] = {}
+            for i in range(len(self.tokenizer)):
+                text = "" if i in special else self.tokenizer.decode([i])
+                if text:
+                    by_first.setdefault(text[0], []).append((i, text))
+            self._piece_texts = by_first
         return self._piece_texts
 
 

@@ -89,8 +89,11 @@ def plan_document(
 def finish_plan(
     relpath: str, lines: list[str], holes: list[tuple[int, int]], rng: random.Random,
     crlf_share: float, non_ascii_rate: float, secret: dict | None, language: str,
+    plant_tag: str = "",
 ) -> DocPlan:  # fmt: skip
-    """Planted lines (non-ASCII comments, a secret) in the blocks, junk lines and a rename."""
+    """Planted lines (non-ASCII comments, a secret) in the blocks, junk lines and a rename.
+    `plant_tag` ends each planted comment: a repository's day passes its own, so a file
+    revisited on another day never gets the same planted line typed twice."""
     hashes = language in _HASH_COMMENTS
 
     def comment(line: str) -> str:  # our planted lines are written with '#' comments
@@ -100,7 +103,7 @@ def finish_plan(
     for h, _c in reversed(holes):
         extra = []
         if rng.random() < non_ascii_rate:
-            extra.append(_indent(lines[h]) + comment(rng.choice(_NON_ASCII)))
+            extra.append(_indent(lines[h]) + comment(rng.choice(_NON_ASCII)) + plant_tag)
         if secret is not None and h == holes[-1][0]:
             first, *rest = secret["lines"]  # a multi-line string's body starts at column 0
             extra.extend([_indent(lines[h]) + comment(first), *rest])

@@ -2,7 +2,7 @@
 
 `run_flywheel(start, days)` plays a team working in one repository (simulate/repo.py)
 for `days` days. Every day:
-1. serve: each person is served by the model of their arm (`run.arm_of`: a share
+1. serve: each person is served by the model of their arm (`run.assign_arms`: a share
    `control_share` of people, by a hash of their user id, stays on the model that was
    champion when the run started; the others get whatever is champion that morning),
    through the model proposer, i.e. `echo_ops.generate`, the code that serves editors;

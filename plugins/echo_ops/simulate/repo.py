@@ -10,8 +10,9 @@ not exist yet. Half of the files exist on the first day; the others appear on a 
 one. So days revisit files and add new code to them, new files appear, and the same code
 is never typed twice at the same place: a line whose text occurs again in its file is
 written at most once (the other copies are scaffold), so no line typed on a day can have
-been a training target in the same file on an earlier day. Lines that recur across
-files (`return None`) are fine and are counted by the flywheel.
+been a training target in the same file on an earlier day; the lines the simulator plants
+in a day's blocks (a non-ASCII comment) end with that day's tag for the same reason.
+Lines that recur across files (`return None`) are fine and are counted by the flywheel.
 
 Everything is a pure function of (corpus, seed, run length, people): the same plan in
 every worker process and on every re-run.
@@ -119,6 +120,5 @@ def day_document(
     if not holes:
         return None
     lines = [rf.lines[i] for i in keep]
-    return finish_plan(
-        rf.relpath, lines, holes, rng, crlf_share, non_ascii_rate, secret, language_id
-    )
+    return finish_plan(rf.relpath, lines, holes, rng, crlf_share, non_ascii_rate, secret,
+                       language_id, plant_tag=f" (day {day})")  # fmt: skip

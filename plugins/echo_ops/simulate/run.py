@@ -183,11 +183,14 @@ def _repo_work(unit: Unit, root: Path, cfg) -> list | None:
     return plan.work(unit.repo_day, unit.users)[unit.user_index]
 
 
-def arm_of(user_id: str, control_share: float) -> str:
-    """The arm a person stays in for the whole run: a hash of the user id, as production
-    A/B tests assign by a stable id (no re-randomising per day or per request)."""
-    bucket = int(hashlib.sha256(f"arm:{user_id}".encode()).hexdigest()[:8], 16) / 2**32
-    return "control" if bucket < control_share else "treatment"
+def assign_arms(user_ids: list[str], control_share: float) -> dict[str, str]:
+    """The arm each person stays in for the whole run, by a hash of the user id (production
+    A/B tests assign by a stable id, never re-randomising per day or per request). The
+    hash ranks the people and the first `control_share` of them (rounded) are control, so
+    a small team splits as configured: a hash threshold alone put 16 of 24 in control."""
+    ranked = sorted(user_ids, key=lambda u: hashlib.sha256(f"arm:{u}".encode()).hexdigest())
+    n_control = round(control_share * len(ranked))
+    return {u: "control" if i < n_control else "treatment" for i, u in enumerate(ranked)}
 
 
 def _truth_row(region) -> dict:
@@ -234,7 +237,7 @@ def simulate_days(
 
     `model_id` picks the registry model the model proposer serves (default: the champion).
     `arms` ({"control": (model id, gate), "treatment": (...)}) serves each person the model
-    of their arm (`arm_of`, `control_share`) and logs the arm; `repo_day` / `repo_days`
+    of their arm (`assign_arms`, `control_share`) and logs the arm; `repo_day` / `repo_days`
     make the people write the day's part of one growing codebase (simulate/repo.py).
     Reads no table but registry.models (model proposer). Re-run safe: same arguments and
     settings give the same bytes."""
@@ -260,14 +263,15 @@ def simulate_days(
     served = {
         arm: (resolve_model(kind, m, settings), gate) for arm, (m, gate) in (arms or {}).items()
     }
+    ids = [user_identity(seed, u, cfg.utf8_client_share)[0] for u in range(users)]
+    arm_by_user = assign_arms(ids, control_share)
     units = []
     for d in range(days):
         for u in range(users):
             arm = None
             unit_model, gate = model, None
             if arms:
-                user_id = user_identity(seed, u, cfg.utf8_client_share)[0]
-                arm = arm_of(user_id, control_share)
+                arm = arm_by_user[ids[u]]
                 unit_model, gate = served[arm]
             units.append(
                 Unit(

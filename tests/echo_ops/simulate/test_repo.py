@@ -13,7 +13,7 @@ from simkit import good_events
 from echo_ops.config import Settings
 from echo_ops.corpus import default_corpus
 from echo_ops.simulate.repo import day_document, plan_repo
-from echo_ops.simulate.run import arm_of, simulate_days
+from echo_ops.simulate.run import assign_arms, simulate_days
 
 DAYS = 4
 
@@ -72,7 +72,9 @@ def test_arms_are_stable_by_user_and_logged_by_the_server(tmp_path):
     for e in server:
         by_user[e["user_id"]].add(e["arm"])
     assert len(by_user) == 4 and all(len(a) == 1 for a in by_user.values())
-    assert all(arm_of(u, 0.5) in a for u, a in by_user.items())
+    assigned = assign_arms(sorted(by_user), 0.5)
+    assert all(assigned[u] in a for u, a in by_user.items())
+    assert sorted(assigned.values()) == ["control"] * 2 + ["treatment"] * 2
     # the repo: each person's files of the day come from the plan, under one codebase
     docs = [
         json.loads(line)
@@ -106,3 +108,13 @@ def test_same_seed_same_repo_day(tmp_path):
     assert plan_repo(default_corpus("deploy"), 7, 3) == plan_repo.__wrapped__(
         default_corpus("deploy"), 7, 3
     )
+
+
+def test_arms_split_as_configured_by_a_stable_hash():
+    ids = [f"u-{i:03d}" for i in range(24)]
+    arms = assign_arms(ids, 0.5)
+    assert sum(a == "control" for a in arms.values()) == 12  # a threshold gave 16 of 24
+    assert assign_arms(list(reversed(ids)), 0.5) == arms  # order of the roster is irrelevant
+    assert sum(a == "control" for a in assign_arms(ids, 0.25).values()) == 6
+    grown = assign_arms([*ids, "u-new"], 0.5)  # one more person moves at most one other
+    assert sum(grown[u] != arms[u] for u in ids) <= 1

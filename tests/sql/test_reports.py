@@ -1,0 +1,40 @@
+"""include/sql/reports/ from literal rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from echo_ops.warehouse import read_sql
+from tests.kit import given, warehouse
+
+DOC = "file:///home/u1/work/pkg/{}"
+
+
+def _trained(con, rel, prefix, target, suffix, ds="2026-11-02"):
+    given(con, "training.examples", [dict(ds=ds, example_id=f"e{rel}{prefix}{target}",
+          source="refinement", split="train", doc_uri=DOC.format(rel), prefix=prefix,
+          target=target, suffix=suffix)])  # fmt: skip
+
+
+def _typed(con, cid, rel, prefix, final, suffix, ds="2026-11-03"):
+    given(con, "staging.refinements", [dict(ds=ds, shown_ds=ds, completion_id=cid,
+          doc_uri=DOC.format(rel), prompt_prefix=prefix, final_text=final,
+          prompt_suffix=suffix)])  # fmt: skip
+
+
+def test_measured_lines_count_whole_lines_typed_before_in_the_same_file():
+    con = warehouse()
+    # trained on day 1: a whole line in a.py, and a fragment of another line in a.py
+    _trained(con, "a.py", "x = 1\n    ", "return compute_total(items)", "\n")
+    _trained(con, "a.py", "\n", "def __init__(self, a", "):\n")
+    # day 2: the same line typed again in a.py (counted), the same fragment as part of a
+    # different line (not counted), the line in another file (counted as generic)
+    _typed(con, "c1", "a.py", "y = 2\n    return ", "compute_total(items)", "\n")
+    _typed(con, "c2", "a.py", "\n", "def __init__(self, a", ", b):\n")
+    _typed(con, "c3", "b.py", "\n    ", "return compute_total(items)", "")
+    _typed(con, "c4", "b.py", "\n", "   ", "already_here_long_enough = 1\n")  # nothing typed
+    row = con.execute(
+        read_sql("reports/measured_lines_in_training"),
+        {"first": date(2026, 11, 3), "repo": "pkg", "min_chars": 16},
+    ).fetchone()
+    assert row == (3, 1, 1)  # measured, same file, other file only
