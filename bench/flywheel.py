@@ -1,7 +1,7 @@
 """Does the flywheel turn? The closed loop with a control arm, measured from the marts.
 
     PYTHONPATH=plugins .venv/bin/python bench/flywheel.py [--quick] [--deploy-corpus DIR]
-        [--days 6] [--users 8] [--control-share 0.5] [--base HF_DIR] [--seed 7]
+        [--days 3] [--users 24] [--control-share 0.5] [--base HF_DIR] [--seed 7]
 
 A fresh data root (`data/bench-flywheel/`, replaced each run); the base model (`--base`,
 else the demo preset bootstrapped once into `data/bench-base/demo` and reused) is the
@@ -59,6 +59,10 @@ FULL_ENV = {
     # with the show rate matched, acceptance is the fair offline metric: every replayed
     # request was one the champion showed, so accepted per request on them favours it
     "ECHO_TRAIN__PROMOTE_METRIC": "acceptance",
+    # twice the held-out files per decision: 59-114 requests could not tell +0.07 from 0
+    "ECHO_TRAIN__EVAL_SHARE": "0.2",
+    # also learn the code around each cursor (the team's repository), not only the target
+    "ECHO_TRAIN__CONTEXT_LOSS_WEIGHT": "0.3",
 }
 
 
@@ -74,8 +78,8 @@ def main() -> int:
     p.add_argument("--start-date", default="2026-11-02")
     p.add_argument("--data-root", type=Path, default=REPO / "data" / "bench-flywheel")
     args = p.parse_args()
-    days = args.days or (2 if args.quick else 6)
-    users = args.users or (4 if args.quick else 8)
+    days = args.days or (2 if args.quick else 3)
+    users = args.users or (4 if args.quick else 24)
     started = time.perf_counter()
 
     root = args.data_root
