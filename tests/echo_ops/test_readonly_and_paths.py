@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -40,20 +41,45 @@ def test_models_list_reads_without_the_writers_lock(settings, capsys):
         holder.wait()
 
 
-def test_a_held_warehouse_tells_on_call_what_to_do(settings):
-    connect(settings).close()
+def _hold(path, mode: str, seconds: float) -> subprocess.Popen:
+    """Another process with the file open (read-only or read-write) for `seconds`."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
-         "print('held', flush=True); time.sleep(60)", str(settings.storage.warehouse_path)],
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
+         f"read_only={mode == 'ro'}); print('held', flush=True); time.sleep({seconds}); c.close()",
+         str(path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_held_warehouse_tells_on_call_what_to_do(settings):
+    connect(settings).close()
+    holder = _hold(settings.storage.warehouse_path, "rw", 60)
     try:
-        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
         with pytest.raises(WarehouseLocked) as err:
-            connect(settings)
+            connect(settings, lock_wait_s=1.0)
+        assert time.monotonic() - started >= 1.0  # it waited before giving up
         message = str(err.value)
-        assert "echo_duckdb pool" in message and "retry" in message
+        assert "echo_duckdb pool" in message and "retry" in message and "after 1 s" in message
         assert "read-only mode" not in message  # DuckDB's own hint misleads on-call
+        with pytest.raises(WarehouseLocked):  # readers meet a writer's lock too
+            connect(settings, read_only=True, lock_wait_s=0)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_writer_waits_out_a_brief_reader(settings):
+    """A reader outside the writers' pool (fine_tune, evaluate) holds the file for seconds;
+    a writer waits for it (storage.lock_wait_s) instead of failing."""
+    connect(settings).close()
+    holder = _hold(settings.storage.warehouse_path, "ro", 1.5)
+    try:
+        con = connect(settings, lock_wait_s=20)
+        con.execute("create table ops.after_the_reader as select 1 as x")
+        con.close()
     finally:
         holder.kill()
         holder.wait()
