@@ -75,6 +75,11 @@ def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[st
     from echo_ops.registry import champion, fetch_model_dir
 
     with stage_run("fine_tune", resume=resume) as counts:
+        if not settings.storage.warehouse_path.is_file():
+            raise NoChampionError(
+                f"no warehouse at {settings.storage.warehouse_path}, so no champion: run "
+                "`echo-ops bootstrap-model` first"
+            )
         with open_warehouse(settings, read_only=True) as con:
             window, champ = new_data_window(con), champion(con)
             if champ is None:

@@ -80,3 +80,21 @@ def test_every_task_gets_the_notifier_and_the_overrides_param():
             callbacks = task.on_failure_callback
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
             assert any(isinstance(c, EchoNotifier) for c in callbacks), task.task_id
+
+
+def test_alert_secrets_never_reach_the_serialized_dags(monkeypatch):
+    """The serialized DAG is in the metadata DB and the UI: the webhook and mail password
+    stay in the workers' environment."""
+    import json
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from echo_ops.config import reset_settings_cache
+
+    monkeypatch.setenv("ECHO_ALERTS__WEBHOOK_URL", "https://hooks.example.com/T0/SECRET-HOOK")
+    monkeypatch.setenv("ECHO_ALERTS__SMTP_PASSWORD", "SECRET-PW")
+    reset_settings_cache()
+    for dag in DagBag(dag_folder=str(REPO / "dags")).dags.values():
+        text = json.dumps(DagSerialization.serialize_dag(dag), default=str)
+        assert "SECRET-HOOK" not in text and "SECRET-PW" not in text, dag.dag_id

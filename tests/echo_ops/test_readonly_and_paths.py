@@ -25,6 +25,25 @@ def test_models_list_on_a_missing_warehouse_says_so_and_creates_nothing(settings
     assert not settings.storage.warehouse_path.exists()  # was: created a file to list nothing
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["models", "show", "m1"], ["score", "--ds", "2026-11-02", "--read-only"],
+     ["flywheel-table"]],
+    ids=["models-show", "score", "flywheel-table"],
+)  # fmt: skip
+def test_read_only_verbs_on_a_missing_warehouse_fail_clearly(settings, capsys, argv):
+    if argv == ["flywheel-table"]:  # not a verb: the flywheel's closing table reads the marts
+        from echo_ops.cli import _flywheel_table
+        from echo_ops.warehouse import WarehouseMissing
+
+        with pytest.raises(WarehouseMissing, match="no warehouse at"):
+            _flywheel_table({"log": [], "base_model": "b"}, settings)
+    else:
+        assert main(argv) == 1
+        assert "no warehouse at" in capsys.readouterr().err
+    assert not settings.storage.warehouse_path.exists()
+
+
 def test_models_list_reads_without_the_writers_lock(settings, capsys):
     connect(settings).close()  # a warehouse with no registry tables yet
     holder = subprocess.Popen(  # a reader holds the file: a read-write open would fail
