@@ -12,6 +12,9 @@ significant A/B drop) -> analyst snapshot (marts and the model registry only); t
 are validated before the guard reads them.
 Every write replaces that day's partition, so re-runs and backfills are safe.
 Data errors (bad input, failed blocking checks) fail at once, without retries.
+A manual run may set the `overrides` Param ({"extract.max_quarantine_rate": 0.05}): those
+settings change for that run only, and every task's log says so (`ECHO OVERRIDES`).
+A run not finished by `alerts.daily_deadline_hour` (UTC) the next day sends a late alert.
 
 On failure: read the `ECHO FAILURE` line in the task log, then `docs/runbook.md#echo_daily`.
 Results in this UI (Browse menu, the `echo` plugin): [Echo report](/echo/report) (acceptance
@@ -28,7 +31,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from echo_ops import pipeline
 from echo_ops.config import TRAINING_SET_ASSET, get_settings
-from echo_ops.oncall import fail_fast, task_defaults
+from echo_ops.oncall import daily_deadline, fail_fast, overrides_param, task_defaults
 
 settings = get_settings()
 training_set = Asset(name=TRAINING_SET_ASSET)
@@ -46,9 +49,11 @@ training_set = Asset(name=TRAINING_SET_ASSET)
             type=["null", "string"],
             format="date",
             description="Day to process (YYYY-MM-DD); empty = the data interval's day",
-        )
+        ),
+        "overrides": overrides_param(),
     },
     default_args=task_defaults(settings, owner="echo-data"),
+    deadline=daily_deadline(settings, pipeline.echo_daily_late),
     doc_md=__doc__,
 )
 def echo_daily():

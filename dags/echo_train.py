@@ -4,8 +4,11 @@
 Fine-tunes the completion model when `echo_daily` has published new training examples.
 
 enough new data? -> fine-tune (GPU pool and queue in production, CPU on the embedded default)
--> evaluate candidate vs champion on the same held-out set -> promote or reject, with the
-reason recorded in `registry.models` and in `decision.json` beside the candidate.
+-> register the candidate -> evaluate candidate vs champion on the same held-out set ->
+promote or reject, with the reason recorded in `registry.models` and in `decision.json`
+beside the candidate. Only the `echo_duckdb` pool writes the warehouse: fine-tune and
+evaluate read it read-only for seconds and write files; register and promote write.
+A manual run may set the `overrides` Param (e.g. {"train.max_steps": 20}) for that run only.
 
 Below `train.min_new_examples` new examples the run stops after the first task (skipped, not
 failed). A fine-tune retry resumes from its last checkpoint. With
@@ -23,7 +26,7 @@ from airflow.sdk import Asset, dag, get_current_context, task
 
 from echo_ops import pipeline
 from echo_ops.config import TRAINING_SET_ASSET, get_settings
-from echo_ops.oncall import fail_fast, task_defaults
+from echo_ops.oncall import fail_fast, overrides_param, task_defaults
 
 settings = get_settings()
 
@@ -52,6 +55,7 @@ def _fine_tune_in_pod():
     catchup=False,
     max_active_runs=1,
     tags=["echo", "train"],
+    params={"overrides": overrides_param()},
     default_args=task_defaults(settings, owner="echo-ml"),
     doc_md=__doc__,
 )
@@ -69,23 +73,30 @@ def echo_train():
         retry_delay=timedelta(seconds=30),
     )
     def fine_tune() -> dict:
-        """Train a candidate from the champion (GPU if the worker has one); a retry resumes."""
+        """Train a candidate from the champion (GPU if the worker has one) and stage its files;
+        the warehouse is only read (read-only, for seconds). A retry resumes."""
         return fail_fast(pipeline.fine_tune, resume=get_current_context()["ti"].try_number > 1)
 
-    @task(task_display_name="Evaluate candidate vs champion")
-    def evaluate_candidate(trained: dict) -> dict:
-        """Score candidate and champion on the same eval set; report saved beside the candidate."""
-        return fail_fast(pipeline.evaluate_candidate, trained["candidate_id"])
+    @task(task_display_name="Register candidate")
+    def register_candidate(trained: dict) -> dict:
+        """Add the staged candidate to registry.models (a short write in the echo_duckdb pool)."""
+        return fail_fast(pipeline.register_candidate, trained["candidate_id"])
+
+    @task(task_display_name="Evaluate candidate vs champion", pool=settings.schedule.gpu_pool)
+    def evaluate_candidate(registered: dict) -> dict:
+        """Score candidate and champion on the same eval set (inputs read read-only, then no
+        warehouse); the report is saved beside the candidate."""
+        return fail_fast(pipeline.evaluate_candidate, registered["candidate_id"])
 
     @task(task_display_name="Promote or reject")
     def promote_or_reject(evaluated: dict) -> dict:
-        """Promote only when measurably better (train.min_improvement), else reject; reason kept."""
+        """Record the evaluation; promote only when measurably better, else reject; reason kept."""
         return fail_fast(pipeline.promote_or_reject, evaluated["candidate_id"])
 
     in_pod = settings.schedule.fine_tune_runner == "kubernetes"
     trained = _fine_tune_in_pod() if in_pod else fine_tune()
     check_new_data() >> trained
-    promote_or_reject(evaluate_candidate(trained))
+    promote_or_reject(evaluate_candidate(register_candidate(trained)))
 
 
 echo_train()

@@ -1,4 +1,4 @@
-"""The `echo` Airflow plugin: Echo's report and the Data Docs inside the Airflow UI.
+"""The `echo` Airflow plugin: Echo's report, the Data Docs and the runbook in the Airflow UI.
 
 Menu entries (Browse) open them in the UI's frame; the pages come from a FastAPI app the
 api-server mounts at /echo (echo_ops.ui), behind Airflow's own login.
@@ -13,6 +13,7 @@ from echo_ops.ui import create_app
 
 REPORT_PATH = "echo/report"
 DATA_DOCS_PATH = "echo/data-docs/index.html"
+RUNBOOK_PATH = "echo/runbook"
 
 
 class EchoPlugin(AirflowPlugin):
@@ -21,7 +22,7 @@ class EchoPlugin(AirflowPlugin):
         {
             "app": create_app(get_settings()),
             "url_prefix": "/echo",
-            "name": "Echo report and Data Docs",
+            "name": "Echo report, Data Docs and runbook",
         }
     ]
     external_views = [
@@ -29,4 +30,6 @@ class EchoPlugin(AirflowPlugin):
          "url_route": "echo-report", "category": "browse"},
         {"name": "Data quality (Data Docs)", "href": DATA_DOCS_PATH, "destination": "nav",
          "url_route": "echo-data-docs", "category": "browse"},
+        {"name": "Echo on-call runbook", "href": RUNBOOK_PATH, "destination": "nav",
+         "url_route": "echo-runbook", "category": "browse"},
     ]  # fmt: skip

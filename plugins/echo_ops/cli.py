@@ -379,7 +379,7 @@ def _flywheel_table(out: dict, settings):
 
     from echo_ops.warehouse import open_warehouse, read_sql
 
-    with open_warehouse(settings) as con:
+    with open_warehouse(settings, read_only=True) as con:
         rows = con.execute(read_sql("reports/arm_daily")).fetchall()
     events = {}
     for e in out["log"]:
@@ -501,6 +501,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress, on_step = _step_progress("fine-tuning")
     with progress:
         result = pipeline.fine_tune(resume=args.resume, on_step=on_step)
+    if args.register:  # the pod leaves it to echo_train's register_candidate (writers' pool)
+        result["registered"] = pipeline.register_candidate(result["candidate_id"])
     _print_json(result)
     if args.result_file:  # written only on success: a KubernetesPodOperator's XCom
         Path(args.result_file).parent.mkdir(parents=True, exist_ok=True)
@@ -622,6 +624,12 @@ def _add_models_parsers(sub) -> None:
         help="continue from the last checkpoint of this run (--no-resume: start afresh)",
     )
     p.add_argument("--result-file", default=None, help="also write the result JSON here (pod XCom)")
+    p.add_argument(
+        "--register",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the candidate to the registry (--no-register: stage its files only)",
+    )
     p.set_defaults(handler=cmd_train)
 
     for name, handler, text in (("evaluate", cmd_evaluate, "score candidate vs champion on the eval set"),

@@ -15,13 +15,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from echo_ops.errors import DataError
 
 # plugins/echo_ops/config.py -> the repository root.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +48,9 @@ class StorageSettings(_Group):
     truth_dir: Path | None = None  # simulator ground truth, never inside the landing zone
     s3_endpoint_url: str | None = None  # S3-compatible endpoint (MinIO, moto); None = AWS
     s3_region: str = "us-east-1"
+    # a writer (or reader) that finds the DuckDB file held waits this long before it fails
+    # with WarehouseLocked (retryable): readers outside the writers' pool hold it for seconds
+    lock_wait_s: float = Field(30.0, ge=0)
 
 
 class SimulateSettings(_Group):
@@ -224,6 +229,30 @@ class ScheduleSettings(_Group):
     pod_kubernetes_conn_id: str = "kubernetes_default"  # if absent: in-cluster, then kubeconfig
 
 
+class AlertSettings(_Group):
+    """Where failure and late alerts go besides the task log (docs/runbook.md#alerts).
+    Nothing set = the `ECHO FAILURE` log line only."""
+
+    smtp_host: str | None = None  # mail alerts through this SMTP server; None = no mail
+    smtp_port: int = 25  # 587 with smtp_starttls, 465 with smtp_ssl
+    smtp_from: str = "echo-alerts@localhost"
+    smtp_to: list[str] = Field(default_factory=list)  # on-call addresses; [] = no mail
+    smtp_starttls: bool = False  # upgrade the connection with STARTTLS before logging in
+    smtp_ssl: bool = False  # implicit TLS (SMTPS) from the first byte
+    smtp_user: str | None = None  # log in when set
+    smtp_password: SecretStr = SecretStr("")
+    webhook_url: SecretStr = SecretStr("")  # Slack-compatible incoming webhook; "" = none
+    timeout_s: float = Field(10.0, gt=0)  # per channel: a dead server costs at most this
+    # where the runbook's anchors resolve (e.g. https://git.example.com/echo/blob/main/docs/
+    # runbook.md); "" = the copy the `echo` plugin serves at {schedule.ui_base_url}/echo/runbook
+    runbook_base_url: str = ""
+    # echo_daily not finished by this hour (UTC) of the day after its data interval: a late
+    # alert (an Airflow Deadline Alert, fired by the scheduler and triggerer); None = none.
+    # Off by default: on Airflow 3.3.2 `airflow dags test` (make demo, the e2e tests) exits
+    # non-zero after a successful run of a DAG with a deadline (apache/airflow#73428)
+    daily_deadline_hour: int | None = Field(None, ge=0, le=47)
+
+
 class ImportSettings(_Group):
     # open assistants' own logs that echo_daily converts from the landing zone before ingest
     # ({landing}/continue/..., {landing}/tabby/...); [] = none (docs/imports.md)
@@ -290,6 +319,7 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     lsp: LspSettings = Field(default_factory=LspSettings)
@@ -355,6 +385,48 @@ def get_settings(**overrides: Any) -> Settings:
         return _cached()
     check_environment()
     return Settings(**overrides)
+
+
+# What a manual run may override through the `overrides` Param: the knobs of what a run
+# does with its data. Machine facts (storage, the data root), parse-time wiring (schedule:
+# pools, queues) and the servers' settings cannot change for one run.
+OVERRIDABLE_GROUPS = ("extract", "quality", "train", "imports")
+
+
+class SettingsOverrideError(DataError):
+    """A run's `overrides` names no overridable setting, or gives one a bad value."""
+
+
+def overridable_keys() -> list[str]:
+    """Every dotted setting a run may override (secrets excluded: Params show in the UI)."""
+    return [
+        f"{group}.{name}"
+        for group in OVERRIDABLE_GROUPS
+        for name, field in Settings.model_fields[group].annotation.model_fields.items()
+        if field.annotation is not SecretStr
+    ]
+
+
+def with_overrides(overrides: dict[str, Any] | None) -> Settings:
+    """The effective settings with one run's overrides on top ({"quality.trailing_days": 3});
+    a key that names no overridable setting, or a value of the wrong type, fails loudly."""
+    if not overrides:
+        return get_settings()
+    valid = overridable_keys()
+    unknown = sorted(k for k in overrides if k not in valid)
+    if unknown:
+        raise SettingsOverrideError(
+            f"unknown setting(s) in the run's overrides: {', '.join(unknown)}; "
+            f"valid keys: {', '.join(valid)}"
+        )
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        group, name = key.split(".", 1)
+        nested.setdefault(group, {})[name] = value
+    try:
+        return get_settings(**nested)
+    except ValidationError as exc:
+        raise SettingsOverrideError(f"bad value in the run's overrides: {exc}") from None
 
 
 def reset_settings_cache() -> None:

@@ -102,40 +102,54 @@ def evaluate_candidate(
 ) -> dict[str, Any]:
     """Score the candidate and the champion on the same eval set; store both in the
     candidate's metrics (registry.models) and `eval_report.json` beside it. Re-runnable."""
-    from echo_ops.registry import (
-        champion,
-        fetch_model_dir,
-        get_model,
-        update_metrics,
-        write_artifact_json,
-    )
+    report = score_candidate(load_inputs(con, candidate_id, settings), settings)
+    record_evaluation(con, report)
+    return report
 
-    cfg = settings.train
-    with stage_run("evaluate", candidate=candidate_id) as counts:
-        rows = load_eval_set(con, cfg.eval_max_examples)
-        if not rows:
-            raise EvalDataError(
-                "no held-out examples (training.examples split = eval): cannot judge a candidate"
-            )
-        candidate, champ = get_model(con, candidate_id), champion(con)
-        if champ is None:
-            raise EvalDataError(
-                "no champion to compare with: bootstrap or register a base model first"
-            )
+
+def load_inputs(
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
+) -> dict[str, Any]:
+    """Everything scoring reads from the warehouse (works on a read-only connection): the
+    eval rows, both models' records and, for the guarded rule, the replayed requests."""
+    from echo_ops.registry import champion, get_model
+
+    rows = load_eval_set(con, settings.train.eval_max_examples)
+    if not rows:
+        raise EvalDataError(
+            "no held-out examples (training.examples split = eval): cannot judge a candidate"
+        )
+    candidate, champ = get_model(con, candidate_id), champion(con)
+    if champ is None:
+        raise EvalDataError("no champion to compare with: bootstrap or register a base model first")
+    inputs = {"rows": rows, "candidate": candidate, "champion": champ}
+    if settings.train.promotion_rule == "guarded":
+        inputs["offline"] = offline_inputs(con, candidate, champ, settings)
+    return inputs
+
+
+def score_candidate(inputs: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """Score both models on the loaded inputs (no warehouse); the report, with the metrics
+    to record, is saved as `eval_report.json` beside the candidate's artifacts."""
+    from echo_ops.registry import fetch_model_dir, write_artifact_json
+
+    cfg, rows = settings.train, inputs["rows"]
+    candidate, champ = inputs["candidate"], inputs["champion"]
+    with stage_run("evaluate", candidate=candidate.model_id) as counts:
         report = {
-            "candidate_id": candidate_id, "champion_id": champ.model_id,
+            "candidate_id": candidate.model_id, "champion_id": champ.model_id,
             "eval_example_ids": [r["example_id"] for r in rows],
             "candidate": score_model(fetch_model_dir(candidate, settings), rows, cfg),
             "champion": score_model(fetch_model_dir(champ, settings), rows, cfg),
             "config": settings.train.model_dump(),
         }  # fmt: skip
         metrics = {"eval": report["candidate"], "champion_eval": report["champion"]}
-        if cfg.promotion_rule == "guarded":
-            report["offline"] = offline_comparison(con, candidate, champ, settings)
+        if "offline" in inputs:
+            report["offline"] = offline_scores(inputs["offline"], candidate, champ, settings)
             metrics["offline"] = report["offline"]
             if report["offline"]["serving"]:  # served with its calibrated gate if promoted
                 metrics["serving"] = report["offline"]["serving"]
-        update_metrics(con, candidate_id, metrics)
+        report["metrics"] = metrics
         report["report_uri"] = write_artifact_json(
             candidate, "eval_report.json", report, settings.storage
         )
@@ -146,6 +160,13 @@ def evaluate_candidate(
         counts.update(examples=len(rows), candidate_loss=report["candidate"]["loss"],
                       champion_loss=report["champion"]["loss"])  # fmt: skip
         return report
+
+
+def record_evaluation(con: duckdb.DuckDBPyConnection, report: dict[str, Any]) -> None:
+    """Store a report's metrics in the candidate's registry row (the short write step)."""
+    from echo_ops.registry import update_metrics
+
+    update_metrics(con, report["candidate_id"], report["metrics"])
 
 
 def _lineage_root(con, record):
@@ -177,22 +198,41 @@ def serving_gate(record, settings: Settings) -> float:
 def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, Any]:
     """Candidate vs champion on the window's held-out requests (replayed under each one's
     gate) and on the fixed regression set (echo_ops.offline); paired intervals by file."""
+    return offline_scores(offline_inputs(con, candidate, champ, settings), candidate, champ,
+                          settings)  # fmt: skip
+
+
+def offline_inputs(con, candidate, champ, settings: Settings) -> dict[str, Any]:
+    """What the offline comparison reads from the warehouse: the replayed requests and, to
+    calibrate the candidate's gate, the logged requests and the lineage's base."""
+    from echo_ops.offline import load_calibration_requests, load_replay_rows
+
+    cfg, window = settings.train, candidate.data_window
+    inputs = {"rows": load_replay_rows(con, window.get("from"), window.get("to"),
+                                       cfg.replay_eval_examples)}  # fmt: skip
+    if cfg.calibrate_gate:
+        # the window's logged requests, shown or not: the replay rows are requests the
+        # serving model already chose to show, so calibrating on them would aim at 100%
+        inputs["asked"] = load_calibration_requests(con, window.get("from"), window.get("to"),
+                                                    cfg.replay_eval_examples)  # fmt: skip
+        inputs["root"] = _lineage_root(con, champ)
+    return inputs
+
+
+def offline_scores(inputs: dict[str, Any], candidate, champ, settings: Settings) -> dict[str, Any]:
+    """The offline comparison on loaded inputs (offline_inputs); no warehouse."""
     from echo_ops.generate import ModelProposer
     from echo_ops.offline import (
         calibrated_gate,
         estimate,
         gated,
-        load_calibration_requests,
-        load_replay_rows,
         paired_bootstrap,
         regression_examples,
         replay,
     )
     from echo_ops.registry import fetch_model_dir
 
-    cfg = settings.train
-    window = candidate.data_window
-    rows = load_replay_rows(con, window.get("from"), window.get("to"), cfg.replay_eval_examples)
+    cfg, rows = settings.train, inputs["rows"]
     served, regression = {}, {}
     reg_rows = regression_examples(settings, cfg.regression_examples)
     for name, record in (("candidate", candidate), ("champion", champ)):
@@ -206,11 +246,7 @@ def offline_comparison(con, candidate, champ, settings: Settings) -> dict[str, A
     }
     serving = None
     if cfg.calibrate_gate:  # the candidate shows as often as the lineage's base does
-        # on the window's logged requests, shown or not: the replay rows are requests the
-        # serving model already chose to show, so calibrating on them would aim at 100%
-        asked = load_calibration_requests(con, window.get("from"), window.get("to"),
-                                          cfg.replay_eval_examples)  # fmt: skip
-        root = _lineage_root(con, champ)
+        asked, root = inputs["asked"], inputs["root"]
         root_conf = _confidences(root, asked, settings)
         root_gate = serving_gate(root, settings)
         target = sum(c > 0 and c >= root_gate for c in root_conf) / max(len(asked), 1)

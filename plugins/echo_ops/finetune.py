@@ -1,11 +1,12 @@
-"""Fine-tune stage: the champion + the new window of training.examples -> a registered candidate.
+"""Fine-tune stage: the champion + the new window of training.examples -> a candidate.
 
-Reads registry.models and training.examples, trains with `echo_ops.train.train` (GPU when
-present, CPU otherwise), writes the candidate's HF directory to the artifact store and one
-registry.models row (status candidate) with its config, data window, metrics, hardware and
-tokens/s. The warehouse is opened only to read and to register, never while training, so
-the daily DAG can write meanwhile. A retry with `resume=True` continues from the last
-checkpoint of the same run (same champion, same window).
+`fine_tune` reads registry.models and training.examples (read-only, for seconds), trains
+with `echo_ops.train.train` (GPU when present, CPU otherwise) and writes files only: the
+candidate's HF directory in the artifact store and, beside it, `registration.json` (config,
+data window, metrics, hardware, tokens/s). `register_candidate`, a short step inside the
+writers' pool, adds it to registry.models (status candidate). The GPU task never holds the
+warehouse's write lock, so the daily DAG can write meanwhile. A retry with `resume=True`
+continues from the last checkpoint of the same run (same champion, same window).
 """
 
 from __future__ import annotations
@@ -24,14 +25,20 @@ from echo_ops.errors import NoChampionError
 from echo_ops.logs import stage_run
 from echo_ops.prompt import line_example
 from echo_ops.train import Example, train
-from echo_ops.warehouse import open_warehouse, run_sql_file
+from echo_ops.warehouse import is_read_only, open_warehouse, run_sql_file, table_exists
+
+REGISTRATION = "registration.json"  # beside a staged candidate's artifacts
 
 
 def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Days of training.examples the champion has not been trained on, and their counts."""
     from echo_ops.registry import champion
 
-    run_sql_file(con, "ddl/training")
+    if not is_read_only(con):
+        run_sql_file(con, "ddl/training")
+    elif not table_exists(con, "training.examples"):
+        return {"champion_id": None, "from": None, "to": None, "new_examples": 0,
+                "new_eval_examples": 0}  # fmt: skip
     champ = champion(con)
     after = (champ.data_window.get("to") if champ else None) or "0001-01-01"
     (first, last, n_new, n_eval) = con.execute(
@@ -63,11 +70,17 @@ def fine_tune_decision(window: dict[str, Any], min_new_examples: int) -> dict[st
 
 
 def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[str, Any]:
-    """Train a candidate from the champion on the new window and register it; returns counts."""
+    """Train a candidate from the champion on the new window and stage it in the artifact
+    store (files only: `register_candidate` adds its registry row); returns counts."""
     from echo_ops.registry import champion, fetch_model_dir
 
     with stage_run("fine_tune", resume=resume) as counts:
-        with open_warehouse(settings) as con:
+        if not settings.storage.warehouse_path.is_file():
+            raise NoChampionError(
+                f"no warehouse at {settings.storage.warehouse_path}, so no champion: run "
+                "`echo-ops bootstrap-model` first"
+            )
+        with open_warehouse(settings, read_only=True) as con:
             window, champ = new_data_window(con), champion(con)
             if champ is None:
                 raise NoChampionError(
@@ -100,8 +113,11 @@ def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[st
             model_dir = run_dir / "dpo"
             metrics["dpo"] = dpo_train(result.model_dir, model_dir, pairs, cfg)
         window = {"from": str(window["from"]), "to": str(window["to"]), "examples": len(train_rows)}
-        _register_candidate(settings, candidate_id, champ.model_id, model_dir, window, metrics, cfg)
-        counts.update(candidate_id=candidate_id, examples=len(train_rows), steps=result.steps,
+        artifact_uri = _stage_candidate(
+            settings, candidate_id, champ.model_id, model_dir, window, metrics, cfg
+        )
+        counts.update(candidate_id=candidate_id, artifact_uri=artifact_uri,
+                      examples=len(train_rows), steps=result.steps,
                       final_loss=result.final_loss, tokens_per_s=round(result.tokens_per_s, 1),
                       preference_pairs=len(pairs))  # fmt: skip
         return dict(counts)
@@ -131,17 +147,37 @@ def unique_candidate_id(
     return candidate
 
 
-def _register_candidate(
-    settings, candidate_id, parent_id, model_dir: Path, window, metrics, cfg
-) -> None:
-    """Save the resolved config beside the model, then copy it into the registry."""
-    from echo_ops.registry import register_model
+def _stage_candidate(settings, candidate_id, parent_id, model_dir: Path, window, metrics, cfg):
+    """Save the resolved config beside the model, upload it, and leave the registry row's
+    content beside it (`registration.json`); returns the artifact URI. Files only."""
+    from echo_ops.registry import upload_model
 
     config = {"train": cfg.model_dump(), "parent_id": parent_id, "data_window": window}
     (model_dir / "echo_config.json").write_text(json.dumps(config, indent=2, default=str))
-    with open_warehouse(settings) as con:
-        register_model(con, model_dir, kind="fine_tune", model_id=candidate_id, parent_id=parent_id,
-                       data_window=window, metrics=metrics, config=config, settings=settings)  # fmt: skip
+    record = {"model_id": candidate_id, "kind": "fine_tune", "parent_id": parent_id,
+              "data_window": window, "metrics": metrics, "config": config}  # fmt: skip
+    (model_dir / REGISTRATION).write_text(json.dumps(record, indent=2, default=str))
+    return upload_model(model_dir, candidate_id, settings)
+
+
+def register_candidate(
+    con: duckdb.DuckDBPyConnection, candidate_id: str, settings: Settings
+) -> dict[str, Any]:
+    """Add a candidate `fine_tune` staged to registry.models (status candidate), from its
+    `registration.json` in the artifact store. Re-running replaces the same row."""
+    from echo_ops import storage
+    from echo_ops.registry import insert_model, read_artifact_json
+
+    artifact_uri = storage.join(settings.storage.artifacts_uri, candidate_id)
+    record = read_artifact_json(artifact_uri, REGISTRATION, settings.storage)
+    if record is None:
+        raise FileNotFoundError(
+            f"no {REGISTRATION} under {artifact_uri}: the fine_tune task did not finish staging "
+            "this candidate (clear fine_tune)"
+        )
+    insert_model(con, artifact_uri=artifact_uri, **record)
+    return {"candidate_id": candidate_id, "parent_id": record["parent_id"],
+            "data_window": record["data_window"]}  # fmt: skip
 
 
 def _load_pairs(con: duckdb.DuckDBPyConnection, first: date, last: date):

@@ -1,13 +1,16 @@
 """What on-call sees when a task fails: what broke, where to look, what to do.
 
-Airflow calls `on_task_failure` with the task context; this module imports no Airflow
-so it stays testable. The advice per task mirrors docs/runbook.md.
+Airflow calls the `EchoNotifier` (echo_ops.notifier) that `task_defaults` sets as every
+task's failure callback; it logs `failure_summary` and sends the alert. This module
+imports Airflow only inside functions, so it stays testable. The advice per task mirrors
+docs/runbook.md.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 RUNBOOK = "docs/runbook.md"
@@ -41,6 +44,9 @@ ADVICE: dict[str, str] = {
     "fine_tune": "NoChampionError: run `echo-ops bootstrap-model` (or `models register DIR`). "
     "Out of memory: lower train.batch_size / raise train.grad_accum, or set train.lora=true. "
     "A crash resumes from the last checkpoint on retry (`echo-ops train --resume` by hand).",
+    "register_candidate": "Adding the staged candidate to registry.models failed: WarehouseLocked "
+    "(a writer outside the echo_duckdb pool holds the file: retried by itself), or no "
+    "registration.json beside its artifacts (the fine_tune did not finish: clear fine_tune).",
     "evaluate_candidate": "EvalDataError: no held-out examples yet (training.examples split=eval); "
     "wait for more days or raise train.eval_share. The candidate stays `candidate`.",
     "promote_or_reject": "The candidate has no eval metrics (rerun evaluate_candidate). A bad "
@@ -69,24 +75,71 @@ ADVICE: dict[str, str] = {
 
 def task_defaults(settings, owner: str) -> dict[str, Any]:
     """The default_args every Echo DAG shares: retries for transient faults, the warehouse
-    writers' pool, and the failure line on-call reads."""
-    from datetime import timedelta
+    writers' pool, and the notifier that logs the failure line and sends the alert."""
+    from echo_ops.notifier import EchoNotifier
 
     return {
         "owner": owner,
         "retries": settings.schedule.retries,
         "retry_delay": timedelta(seconds=settings.schedule.retry_delay_s),
         "pool": settings.schedule.duckdb_pool,
-        "on_failure_callback": partial(on_task_failure, ui_base_url=settings.schedule.ui_base_url),
+        "on_failure_callback": EchoNotifier(settings.alerts, settings.schedule.ui_base_url),
     }
+
+
+def overrides_param():
+    """The `overrides` Param of a manual run: dotted settings -> values for that run only,
+    e.g. {"extract.max_quarantine_rate": 0.05}; the trigger form rejects a key that names no
+    overridable setting (config.overridable_keys), the tasks check the values' types."""
+    from airflow.sdk import Param
+
+    from echo_ops.config import overridable_keys
+
+    return Param(
+        {},
+        type="object",
+        propertyNames={"enum": overridable_keys()},
+        description='Settings for this run only, as {"group.field": value} '
+        '(e.g. {"extract.max_quarantine_rate": 0.05}); see `echo-ops config` for the keys',
+    )
+
+
+def daily_deadline(settings, callback):
+    """echo_daily's Deadline Alert: not finished by `alerts.daily_deadline_hour` (UTC) of the
+    day after its data interval -> `callback` (pipeline.echo_daily_late, in the triggerer).
+    On the daily data-interval timetable a run's logical date is its interval's start, so the
+    deadline is logical date + 1 day + that hour. None when the hour is None."""
+    hour = settings.alerts.daily_deadline_hour
+    if hour is None:
+        return None
+    from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=timedelta(days=1, hours=hour),
+        callback=AsyncCallback(callback),
+        name="echo_daily late",
+    )
 
 
 def fail_fast(fn, *args, **kwargs):
     """Run one task-layer function; a DataError fails the task at once (AirflowFailException:
-    no retries, the same input fails the same way). Anything else stays retryable."""
+    no retries, the same input fails the same way). Anything else stays retryable.
+
+    Inside a DAG run whose `overrides` Param is set, `fn` gets the settings with those
+    overrides on top (config.with_overrides), and the task log says which."""
     from echo_ops.errors import DataError
 
     try:
+        overrides = run_overrides()
+        if overrides:
+            from echo_ops.config import with_overrides
+
+            kwargs["settings"] = with_overrides(overrides)
+            logging.getLogger("echo.oncall").warning(
+                "ECHO OVERRIDES for this run only: %s",
+                json.dumps(overrides, sort_keys=True, default=str),
+            )
         return fn(*args, **kwargs)
     except DataError as exc:
         from airflow.sdk.exceptions import AirflowFailException
@@ -94,9 +147,23 @@ def fail_fast(fn, *args, **kwargs):
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
-def failure_summary(context: dict[str, Any], ui_base_url: str | None = None) -> str:
-    """The failure line and what to do; with the Airflow UI's address, links to the report
-    and, for a failed check, the Data Docs page of its results (the `echo` plugin)."""
+def run_overrides() -> dict[str, Any]:
+    """The running DAG run's `overrides` Param ({} outside a task, or when unset)."""
+    try:
+        from airflow.sdk import get_current_context
+
+        params = get_current_context().get("params") or {}
+    except Exception:  # noqa: BLE001 - no task context: the CLI, a test
+        return {}
+    return dict(params.get("overrides") or {})
+
+
+def failure_summary(
+    context: dict[str, Any], ui_base_url: str | None = None, runbook: str | None = None
+) -> str:
+    """The failure line and what to do; the runbook section (an absolute URL when given);
+    with the Airflow UI's address, links to the report and, for a failed check, the Data
+    Docs page of its results (the `echo` plugin)."""
     ti = context.get("task_instance") or context.get("ti")
     task_id = getattr(ti, "task_id", "?")
     dag_id = getattr(ti, "dag_id", "?")
@@ -105,7 +172,7 @@ def failure_summary(context: dict[str, Any], ui_base_url: str | None = None) -> 
     text = (
         f"ECHO FAILURE dag={dag_id} task={task_id} error={exc!r}\n"
         f"  what to do: {advice}\n"
-        f"  runbook: {RUNBOOK}#{dag_id}"
+        f"  runbook: {f'{runbook} ({RUNBOOK}#{dag_id})' if runbook else f'{RUNBOOK}#{dag_id}'}"
     )
     if ui_base_url:
         base = ui_base_url.rstrip("/")
@@ -113,7 +180,3 @@ def failure_summary(context: dict[str, Any], ui_base_url: str | None = None) -> 
             text += f"\n  data docs: {base}/echo/data-docs/index.html"
         text += f"\n  report: {base}/echo/report"
     return text
-
-
-def on_task_failure(context: dict[str, Any], ui_base_url: str | None = None) -> None:
-    logging.getLogger("echo.oncall").error(failure_summary(context, ui_base_url))

@@ -159,26 +159,61 @@ def check_new_data(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def fine_tune(resume: bool = False, settings: Settings | None = None, on_step=None) -> dict:
+    """Train a candidate and stage its files (reads the warehouse read-only; no lock held
+    while training); `register_candidate` adds it to the registry."""
     from echo_ops.finetune import fine_tune as train_candidate
 
     return train_candidate(_settings(settings), resume=resume, on_step=on_step)
 
 
-def evaluate_candidate(candidate_id: str, settings: Settings | None = None) -> dict:
-    from echo_ops.evaluate import evaluate_candidate as evaluate
+def register_candidate(candidate_id: str, settings: Settings | None = None) -> dict:
+    """Add the staged candidate to registry.models: the fine-tune's only warehouse write."""
+    from echo_ops.finetune import register_candidate as register
 
     settings = _settings(settings)
     with _open(settings) as con:
-        report = evaluate(con, candidate_id, settings)
+        return register(con, candidate_id, settings)
+
+
+def evaluate_candidate(candidate_id: str, settings: Settings | None = None) -> dict:
+    """Score candidate and champion: inputs read on a read-only connection, closed before
+    scoring; the report goes beside the candidate and `promote_or_reject` records it."""
+    from echo_ops.evaluate import load_inputs, score_candidate
+
+    settings = _settings(settings)
+    with _open(settings, read_only=True) as con:
+        inputs = load_inputs(con, candidate_id, settings)
+    report = score_candidate(inputs, settings)
     return {"candidate_id": report["candidate_id"], "candidate_loss": report["candidate"]["loss"],
-            "champion_loss": report["champion"]["loss"]}  # fmt: skip
+            "champion_loss": report["champion"]["loss"], "report_uri": report["report_uri"]}  # fmt: skip
 
 
 def promote_or_reject(candidate_id: str, settings: Settings | None = None) -> dict:
+    """Record the candidate's evaluation (its eval_report.json), then promote or reject it."""
+    from echo_ops.evaluate import record_evaluation
     from echo_ops.promote import promote_or_reject as decide
+    from echo_ops.registry import get_model, read_artifact_json
 
     settings = _settings(settings)
     with _open(settings) as con:
+        report = read_artifact_json(
+            get_model(con, candidate_id).artifact_uri, "eval_report.json", settings.storage
+        )
+        if report and "metrics" in report:
+            record_evaluation(con, report)
         decision = decide(con, candidate_id, settings)
     return {"candidate_id": candidate_id, "promoted": decision["promote"],
             "reason": decision["reason"]}  # fmt: skip
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+async def echo_daily_late(context: dict[str, Any] | None = None, **_: Any) -> None:
+    """echo_daily's Deadline Alert callback (oncall.daily_deadline): Airflow's triggerer
+    awaits it when a run misses its deadline; logs `ECHO LATE` and sends the late alert."""
+    from echo_ops.notifier import EchoNotifier
+
+    settings = _settings(None)
+    await EchoNotifier(settings.alerts, settings.schedule.ui_base_url, kind="late",
+                       context=context or {})  # fmt: skip

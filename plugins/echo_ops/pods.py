@@ -4,8 +4,9 @@ Used when `schedule.fine_tune_runner = "kubernetes"`. The pod runs the same stag
 (`echo-ops train`, i.e. `echo_ops.finetune.fine_tune`) with the DAG processor's ECHO_*
 settings, an `nvidia.com/gpu` limit and, when configured, the warehouse volume and a Secret
 with S3 credentials. Nothing here talks to a cluster: the operator does, when the task runs.
-Reads and writes no table itself; the pod reads training.examples and registers one
-registry.models row, and a retry resumes from its last checkpoint, so a re-run is safe.
+Reads and writes no table itself; the pod reads training.examples (read-only) and stages
+the candidate's files, echo_train's register_candidate then adds its registry.models row;
+a retry resumes from its last checkpoint, so a re-run is safe.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ XCOM_RESULT_FILE = "/airflow/xcom/return.json"
 # A first try starts the run afresh and a retry resumes, exactly as the worker task does.
 RESUME_FLAG = "{{ '--resume' if ti.try_number > 1 else '--no-resume' }}"
 TRAIN_COMMAND = ["echo-ops"]
-TRAIN_ARGUMENTS = ["train", RESUME_FLAG, "--result-file", XCOM_RESULT_FILE]
+# The pod writes files only; echo_train's register_candidate (writers' pool) registers them.
+TRAIN_ARGUMENTS = ["train", RESUME_FLAG, "--no-register", "--result-file", XCOM_RESULT_FILE]
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
@@ -60,7 +62,7 @@ def fine_tune_pod_kwargs(
         startup_timeout_seconds=s.pod_startup_timeout_s,
         labels={"app": "echo", "stage": "fine_tune"},
         get_logs=True,
-        do_xcom_push=True,  # evaluate_candidate needs the candidate_id, as from the worker task
+        do_xcom_push=True,  # register_candidate needs the candidate_id, as from the worker task
         # A failed pod stays for `kubectl logs/describe`; a finished one is cleaned up.
         on_finish_action="delete_succeeded_pod",
         **_gpu_kwargs(k8s, s.pod_gpus),

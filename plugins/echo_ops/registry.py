@@ -23,7 +23,7 @@ import duckdb
 
 from echo_ops import storage
 from echo_ops.config import Settings, StorageSettings
-from echo_ops.warehouse import run_sql_file, table_exists
+from echo_ops.warehouse import is_read_only, run_sql_file, table_exists
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ _COLUMNS = (
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> bool:
     """Create the registry tables where missing; on a read-only connection, only say
     whether they exist (readers never write, and must not need to)."""
-    (mode,) = con.execute("select current_setting('access_mode')").fetchone()
-    if mode == "read_only":
+    if is_read_only(con):
         return table_exists(con, "registry.models")
     run_sql_file(con, "ddl/registry")
     return True
@@ -91,6 +90,15 @@ def register_model(
     """
     ensure_tables(con)
     model_id = model_id or new_model_id(kind)
+    artifact_uri = upload_model(local_dir, model_id, settings)
+    insert_model(con, model_id=model_id, kind=kind, artifact_uri=artifact_uri,
+                 parent_id=parent_id, data_window=data_window, metrics=metrics, config=config)  # fmt: skip
+    return model_id
+
+
+def upload_model(local_dir: Path, model_id: str, settings: Settings) -> str:
+    """Copy a HF model directory to `<artifacts_uri>/<model_id>/` (files only, no table);
+    returns its artifact URI. Replaces what an earlier upload of that id left."""
     local_dir = Path(local_dir)
     if not (local_dir / "config.json").is_file():
         raise RegistryError(f"{local_dir} is not a Hugging Face model directory (no config.json)")
@@ -100,11 +108,27 @@ def register_model(
         storage.write_bytes(
             root, f"{model_id}/{path.relative_to(local_dir).as_posix()}", path.read_bytes(), store
         )
+    return storage.join(root, model_id)
+
+
+def insert_model(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    model_id: str,
+    kind: str,
+    artifact_uri: str,
+    parent_id: str | None = None,
+    data_window: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> str:
+    """Add (or replace) one registry.models row, status candidate, for uploaded artifacts."""
+    ensure_tables(con)
     con.execute("delete from registry.models where model_id = ?", [model_id])
     con.execute(
         "insert into registry.models (model_id, status, parent_id, artifact_uri, data_window, "
         "metrics_json, config_json, kind) values (?, 'candidate', ?, ?, ?, ?, ?, ?)",
-        [model_id, parent_id, storage.join(root, model_id), json.dumps(data_window or {}, default=str),
+        [model_id, parent_id, artifact_uri, json.dumps(data_window or {}, default=str),
          json.dumps(metrics or {}, default=str), json.dumps(config or {}, default=str), kind],
     )  # fmt: skip
     return model_id
@@ -297,9 +321,12 @@ def write_champion_pointer(
 
 def read_champion_pointer(settings: Settings) -> dict[str, Any] | None:
     """The champion pointer, or None when no champion switch has written one yet."""
-    root = settings.storage.artifacts_uri
+    return _read_json(settings.storage.artifacts_uri, CHAMPION_POINTER, settings.storage)
+
+
+def _read_json(root: str, key: str, store: StorageSettings | None) -> Any:
     try:
-        return json.loads(storage.read_bytes(root, CHAMPION_POINTER, settings.storage))
+        return json.loads(storage.read_bytes(root, key, store))
     except (FileNotFoundError, ValueError):
         return None
     except Exception as exc:  # botocore's NoSuchKey is not a FileNotFoundError
@@ -316,6 +343,12 @@ def write_artifact_json(
     data = json.dumps(payload, indent=2, default=str, sort_keys=True).encode()
     storage.write_bytes(root, f"{model_id}/{name}", data, store)
     return storage.join(record.artifact_uri, name)
+
+
+def read_artifact_json(artifact_uri: str, name: str, store: StorageSettings | None = None):
+    """A JSON report saved next to a model's artifacts (write_artifact_json), or None."""
+    root, _, model_id = artifact_uri.rpartition("/")
+    return _read_json(root, f"{model_id}/{name}", store)
 
 
 def _check_one_champion(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,5 +1,6 @@
-"""Echo's pages inside the Airflow UI (the `echo` plugin, plugins/echo_ui.py): the report
-and the Great Expectations Data Docs, served by the api-server under `/echo`.
+"""Echo's pages inside the Airflow UI (the `echo` plugin, plugins/echo_ui.py): the report,
+the Great Expectations Data Docs and the on-call runbook, served by the api-server under
+`/echo` (alerts link `/echo/runbook#<dag>` unless `alerts.runbook_base_url` says otherwise).
 
 Both need an Airflow login (the api-server's JWT, as its own pages do) and no internet:
 the report inlines its JavaScript (echo_ops.report), and the Data Docs' pages load their
@@ -14,7 +15,9 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from echo_ops.config import Settings
+from echo_ops.config import PROJECT_ROOT, Settings
+
+RUNBOOK = PROJECT_ROOT / "docs" / "runbook.md"
 
 
 def _signed_in():
@@ -46,7 +49,31 @@ def create_app(settings: Settings) -> FastAPI:
                                 status_code=404)  # fmt: skip
         return FileResponse(path)  # pages point at the site's own _assets (docs_assets)
 
+    @app.get("/runbook", response_class=HTMLResponse)
+    def runbook() -> Response:
+        return HTMLResponse(render_runbook(RUNBOOK.read_text()))
+
     return app
+
+
+def render_runbook(markdown: str) -> str:
+    """The runbook as one HTML page whose headings carry GitHub's anchors (`#echo_daily`),
+    so an alert's link lands on the same section here and in a repository browser."""
+    import html
+    import re
+
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def anchor(match: re.Match) -> str:
+        text = html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))
+        slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+        return f'<h{match.group(1)} id="{slug}">{match.group(2)}</h{match.group(1)}>'
+
+    body = re.sub(r"<h([1-4])>(.*?)</h\1>", anchor, body)
+    style = "body{font:15px/1.5 sans-serif;max-width:70em;margin:2em auto}td,th{border:1px solid #ccc;padding:4px;vertical-align:top}table{border-collapse:collapse}"
+    return f"<!doctype html><meta charset=utf-8><title>Echo runbook</title><style>{style}</style>{body}"
 
 
 def current_report(settings: Settings) -> Path | None:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,22 +73,33 @@ def _statements(sql: str) -> Iterator[str]:
             yield part.strip()
 
 
-def connect(where: Settings | Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    where: Settings | Path | str, read_only: bool = False, lock_wait_s: float | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse (`where`: the settings, or a file path), creating the file, its
-    layers and ops tables on first write."""
-    path = Path(where.storage.warehouse_path if isinstance(where, Settings) else where)
+    layers and ops tables on first write. A file another process holds is waited for up to
+    `lock_wait_s` (default: `storage.lock_wait_s` with settings, else 0), then WarehouseLocked."""
+    is_settings = isinstance(where, Settings)
+    path = Path(where.storage.warehouse_path if is_settings else where)
+    if lock_wait_s is None:
+        lock_wait_s = where.storage.lock_wait_s if is_settings else 0.0
     if read_only:
         if not path.is_file():
             raise WarehouseMissing(
                 f"no warehouse at {path}: nothing to read yet (run `echo-ops init` or the "
                 "echo_daily DAG first, or check ECHO_DATA_ROOT)"
             )
-        return _open(path, read_only=True)
+        return _open(path, read_only=True, wait_s=lock_wait_s)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only=False)
+    con = _open(path, read_only=False, wait_s=lock_wait_s)
     run_sql_file(con, "ddl/schemas")
     run_sql_file(con, "ddl/ops")
     return con
+
+
+def is_read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    (mode,) = con.execute("select current_setting('access_mode')").fetchone()
+    return mode == "read_only"
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -98,21 +110,29 @@ class WarehouseLocked(RuntimeError):
     """Another process holds the warehouse file (a transient state: retry)."""
 
 
-def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        holder = re.search(r"held in (.*?)(?:\.\s|$)", str(exc))
-        raise WarehouseLocked(
-            f"the warehouse {path} is in use by another process"
-            f"{f' ({holder.group(1)})' if holder else ''}. Writers take turns through the "
-            "echo_duckdb pool (one slot): wait for the running task to finish, then retry "
-            "(an Airflow task retries by itself). Analysts read the published copy "
-            "(storage.published_path), never this file; read-only CLI verbs wait for "
-            "writers too."
-        ) from None
+def _open(path: Path, read_only: bool, wait_s: float = 0.0) -> duckdb.DuckDBPyConnection:
+    # DuckDB takes an OS file lock: one read-write process, or any number of read-only
+    # ones, never both. Readers outside the writers' pool (fine_tune, evaluate_candidate)
+    # hold it for seconds, so a short wait absorbs them instead of failing a writer.
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() < deadline:
+                time.sleep(min(0.5, max(deadline - time.monotonic(), 0.01)))
+                continue
+            holder = re.search(r"held in (.*?)(?:\.\s|$)", str(exc))
+            raise WarehouseLocked(
+                f"the warehouse {path} is in use by another process"
+                f"{f' ({holder.group(1)})' if holder else ''}, still after {wait_s:g} s. Writers "
+                "take turns through the echo_duckdb pool (one slot): wait for the running task "
+                "to finish, then retry (an Airflow task retries by itself). Analysts read the "
+                "published copy (storage.published_path), never this file; read-only CLI verbs "
+                "wait for writers too."
+            ) from None
 
 
 @contextmanager

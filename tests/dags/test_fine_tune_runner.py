@@ -57,7 +57,8 @@ def test_kubernetes_runner_is_a_gpu_pod_running_the_train_cli(pod_mode, settings
     assert task.container_resources.limits == {"nvidia.com/gpu": "2"}
     assert [t.key for t in task.tolerations] == ["nvidia.com/gpu"]
     assert task.cmds == ["echo-ops"] and task.arguments[0] == "train"
-    assert task.do_xcom_push, "evaluate_candidate reads the candidate_id from the pod's XCom"
+    assert task.do_xcom_push, "register_candidate reads the candidate_id from the pod's XCom"
+    assert "--no-register" in task.arguments  # the pod writes files, never the warehouse
     env = dict(task.env_vars)  # the operator turns it into V1EnvVar when it runs
     assert env["ECHO_TRAIN__MAX_STEPS"] == "7" and env["ECHO_TRAIN__DEVICE"] == "cuda"
     assert env["ECHO_DATA_ROOT"] == str(settings.data_root)
@@ -74,7 +75,7 @@ def test_same_graph_either_way(monkeypatch):
     reset_settings_cache()
     pod = _train_dag()
     assert _edges(pod) == worker
-    assert pod.get_task("fine_tune").downstream_task_ids == {"evaluate_candidate"}
+    assert pod.get_task("fine_tune").downstream_task_ids == {"register_candidate"}
     assert pod.get_task("fine_tune").upstream_task_ids == {"check_new_data"}
 
 
@@ -84,7 +85,7 @@ def test_pod_command_resumes_only_on_a_retry(pod_mode, try_number, resume):
     task = _train_dag().get_task("fine_tune")
     rendered = task.render_template(task.arguments, {"ti": SimpleNamespace(try_number=try_number)})
     args = build_parser().parse_args(task.cmds[1:] + rendered)
-    assert args.command == "train" and args.resume is resume
+    assert args.command == "train" and args.resume is resume and args.register is False
     assert args.result_file == "/airflow/xcom/return.json"
 
 

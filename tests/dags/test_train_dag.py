@@ -29,12 +29,15 @@ def test_echo_train_chain_pools_and_queue(bag):
     assert _edges(dag) == [
         ("check_new_data", "fine_tune"),
         ("evaluate_candidate", "promote_or_reject"),
-        ("fine_tune", "evaluate_candidate"),
+        ("fine_tune", "register_candidate"),
+        ("register_candidate", "evaluate_candidate"),
     ]
     s = get_settings().schedule
     fine_tune = dag.get_task("fine_tune")
     assert fine_tune.pool == s.gpu_pool and fine_tune.queue == s.gpu_queue
-    assert dag.get_task("promote_or_reject").pool == s.duckdb_pool
+    assert dag.get_task("evaluate_candidate").pool == s.gpu_pool
+    for writer in ("register_candidate", "promote_or_reject", "check_new_data"):
+        assert dag.get_task(writer).pool == s.duckdb_pool
     assert type(dag.get_task("check_new_data")).__name__ == "_ShortCircuitDecoratedOperator"
 
 

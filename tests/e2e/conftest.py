@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,11 +34,22 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def dags_test(env: dict[str, str], dag_id: str, day: str, data_root: Path, **extra: str):
-    """`airflow dags test DAG DAY` against the session's metadata DB; returns the process."""
+def dags_test(
+    env: dict[str, str],
+    dag_id: str,
+    day: str,
+    data_root: Path,
+    conf: dict | None = None,
+    mark_success: str | None = None,
+    **extra: str,
+):
+    """`airflow dags test DAG DAY [--conf JSON] [--mark-success-pattern RE]` against the
+    session's metadata DB; returns the process."""
     run_env = {**env, "ECHO_DATA_ROOT": str(data_root), **extra}
+    options = ["--conf", json.dumps(conf)] if conf else []
+    options += ["--mark-success-pattern", mark_success] if mark_success else []
     return subprocess.run(
-        [AIRFLOW, "dags", "test", dag_id, day],
+        [AIRFLOW, "dags", "test", dag_id, day, *options],
         env=run_env,
         capture_output=True,
         text=True,

@@ -96,9 +96,13 @@ def test_report_and_data_docs_inside_the_airflow_ui(api_server):
     status, css = _get(f"{base}/echo/data-docs/_assets/bootstrap/dist/css/bootstrap.min.css", token)
     assert status == 200 and "Bootstrap v4.3.1" in css
     assert _get(f"{base}/echo/data-docs/../../etc/passwd", token)[0] == 404
+    assert _get(f"{base}/echo/runbook")[0] == 401  # alerts link here (alerts.runbook_base_url)
+    status, runbook = _get(f"{base}/echo/runbook", token)
+    assert status == 200 and 'id="echo_daily"' in runbook and 'id="alerts"' in runbook
     status, plugins = _get(f"{base}/api/v2/plugins", token)
     echo = [p for p in json.loads(plugins)["plugins"] if p["name"] == "echo"]
     assert echo, plugins
     views = {v["name"]: v for v in echo[0]["external_views"]}
     assert views["Echo report"]["href"] == "echo/report"
     assert views["Data quality (Data Docs)"]["href"] == "echo/data-docs/index.html"
+    assert views["Echo on-call runbook"]["href"] == "echo/runbook"

@@ -56,3 +56,33 @@ def test_bad_type_is_rejected(monkeypatch):
     reset_settings_cache()
     with pytest.raises(ValueError, match="batch_size"):
         get_settings()
+
+
+def test_run_overrides_apply_on_top_of_the_environment(monkeypatch):
+    from echo_ops.config import with_overrides
+
+    monkeypatch.setenv("ECHO_QUALITY__TRAILING_DAYS", "3")
+    reset_settings_cache()
+    s = with_overrides({"quality.volume_min_ratio": 0.1, "extract.max_quarantine_rate": "0.2"})
+    assert s.quality.volume_min_ratio == 0.1 and s.extract.max_quarantine_rate == 0.2
+    assert s.quality.trailing_days == 3  # the env's value stays
+    assert get_settings().quality.volume_min_ratio == 0.3  # other runs: unchanged
+    assert with_overrides({}) is get_settings()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"quality.trailing_dayz": 3}, "quality.trailing_dayz; valid keys: extract.quiet_s"),
+     ({"storage.warehouse_path": "/tmp/x"}, "unknown setting(s) in the run's overrides: storage"),
+     ({"imports.user_id_key": "k"}, "imports.user_id_key"),  # secrets are not Params
+     ({"quality.trailing_days": "many"}, "quality.trailing_days")],
+)  # fmt: skip
+def test_run_overrides_fail_loudly(overrides, message):
+    from echo_ops.config import SettingsOverrideError, with_overrides
+    from echo_ops.errors import DataError
+
+    with pytest.raises(
+        SettingsOverrideError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ) as err:
+        with_overrides(overrides)
+    assert isinstance(err.value, DataError)  # the DAG fails the task at once, no retries

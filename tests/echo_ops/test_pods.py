@@ -42,9 +42,18 @@ def test_pod_command_trains_and_writes_the_xcom_result(tiny_copy, monkeypatch, t
     assert main(_pod_args(str(result_file), resume=False)) == 0
     result = json.loads(result_file.read_text())
     assert result["candidate_id"].startswith("ft-20261102-") and result["steps"] == 2
-    # A retry (try 2) resumes from the checkpoint at step 2 and registers the same candidate.
+    # A retry (try 2) resumes from the checkpoint at step 2 and stages the same candidate.
     assert main(_pod_args(str(result_file), resume=True)) == 0
     assert json.loads(result_file.read_text())["candidate_id"] == result["candidate_id"]
+    # The pod wrote files only: echo_train's register_candidate (echo_duckdb) adds the row.
+    from echo_ops import pipeline
+    from echo_ops.registry import get_model, list_models
+
+    with open_warehouse(get_settings(), read_only=True) as con:
+        assert result["candidate_id"] not in [m.model_id for m in list_models(con)]
+    pipeline.register_candidate(result["candidate_id"])
+    with open_warehouse(get_settings(), read_only=True) as con:
+        assert get_model(con, result["candidate_id"]).parent_id == "base"
 
 
 def test_pod_command_without_champion_fails_and_leaves_no_result(tmp_path, capsys):

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from echo_ops.config import get_settings, reset_settings_cache
 from echo_ops.evaluate import EvalDataError, edit_similarity, evaluate_candidate
-from echo_ops.finetune import fine_tune, new_data_window
+from echo_ops.finetune import fine_tune, new_data_window, register_candidate
 from echo_ops.promote import decide, promote_or_reject
-from echo_ops.registry import champion, get_model, register_model, set_champion, update_metrics
+from echo_ops.registry import (
+    champion,
+    get_model,
+    list_models,
+    register_model,
+    set_champion,
+    update_metrics,
+)
 from echo_ops.warehouse import open_warehouse
 from tests.kit import CODE_DAYS, create_tables, seed_champion_and_two_days, tiny_fine_tune_env
 
@@ -72,36 +82,86 @@ def test_decision_is_stored_in_registry_and_beside_the_candidate(tmp_path, setti
 
 
 def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
+    """The echo_train task layer in order. fine_tune and evaluate_candidate run while
+    another process reads the file (a shared lock, which any write would fail on): they
+    never take the write lock; register and promote are the writes (tasks in echo_duckdb)."""
+    from echo_ops import pipeline
+    from echo_ops.warehouse import WarehouseLocked
+
     tiny_fine_tune_env(monkeypatch, MAX_STEPS="4", LEARNING_RATE="3e-3", EVAL_GENERATE_EXAMPLES="2",
                        MAX_NEW_TOKENS="6", MIN_IMPROVEMENT="-1.0", MAX_EDIT_SIM_DROP="1.0",
                        DPO_STEPS="2", PROMOTE_MARGIN="-1", REGRESSION_MAX_LOSS_RISE="10",
                        REPLAY_EVAL_EXAMPLES="8", REGRESSION_EXAMPLES="4", BOOTSTRAP_SAMPLES="50")  # fmt: skip
+    monkeypatch.setenv("ECHO_STORAGE__LOCK_WAIT_S", "0")
+    reset_settings_cache()
     with open_warehouse(get_settings()) as con:
         seed_champion_and_two_days(con, tiny_copy)
         window = new_data_window(con)
     assert window["from"] == D1 and window["to"] == D2 and window["new_examples"] > 0
 
-    counts = fine_tune(get_settings())
-    cid = counts["candidate_id"]
+    with _reader_holding(get_settings().storage.warehouse_path):
+        counts = pipeline.fine_tune()
+        cid = counts["candidate_id"]
+        with pytest.raises(WarehouseLocked, match="echo_duckdb pool"):
+            pipeline.register_candidate(cid)  # a writer meets the lock: retryable, said so
+    with open_warehouse(get_settings(), read_only=True) as con:
+        assert cid not in [m.model_id for m in list_models(con)]  # staged, not registered
+    assert pipeline.register_candidate(cid)["parent_id"] == "base"
     with open_warehouse(get_settings()) as con:
         cand = get_model(con, cid)
         assert cand.status == "candidate" and cand.parent_id == "base"
         assert cand.data_window["to"] == "2026-11-02" and cand.metrics["train"]["steps"] == 4
         assert cand.config["train"]["max_steps"] == 4 and cand.metrics["train"]["tokens_per_s"] > 0
         assert cand.metrics["dpo"]["dpo_steps"] == 2 and cand.metrics["dpo"]["pairs"] > 0
-        report = evaluate_candidate(con, cid, get_settings())
-        assert report["candidate"]["n_examples"] == report["champion"]["n_examples"] > 0
-        assert (
-            report["candidate"]["loss"] < report["champion"]["loss"]
-        )  # 4 steps on the same distribution
-        assert report["offline"]["requests"] > 0  # the guarded rule's offline estimate
-        assert report["offline"]["regression"]["examples"] == 4
-        decision = promote_or_reject(con, cid, get_settings())
-        assert decision["promote"] and champion(con).model_id == cid
-        assert decision["rule"]["promotion_rule"] == "guarded"
+
+    with _reader_holding(get_settings().storage.warehouse_path):
+        evaluated = pipeline.evaluate_candidate(cid)
+    report = json.loads(Path(evaluated["report_uri"]).read_text())
+    assert report["candidate"]["n_examples"] == report["champion"]["n_examples"] > 0
+    assert report["candidate"]["loss"] < report["champion"]["loss"]  # 4 steps, same distribution
+    assert report["offline"]["requests"] > 0  # the guarded rule's offline estimate
+    assert report["offline"]["regression"]["examples"] == 4
+    with open_warehouse(get_settings(), read_only=True) as con:
+        assert "eval" not in get_model(con, cid).metrics  # scoring wrote no table
+
+    decision = pipeline.promote_or_reject(cid)  # records the evaluation, then decides
+    assert decision["promoted"]
+    with open_warehouse(get_settings()) as con:
+        assert champion(con).model_id == cid
+        assert get_model(con, cid).metrics["eval"]["loss"] == report["candidate"]["loss"]
         assert get_model(con, cid).decided_reason.startswith("promoted: accepted_per_request")
         # the champion now covers D2: nothing new to train on
         assert new_data_window(con)["new_examples"] == 0
+
+
+@contextmanager
+def _reader_holding(path: Path):
+    """Another process with the file open read-only: DuckDB then refuses any write open."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
+         "print('held', flush=True); time.sleep(600)", str(path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cli_evaluate_and_promote_still_work_in_one_process(tiny_copy, monkeypatch):
+    """`echo-ops evaluate` scores and records in one go (a writer, like `promote`)."""
+    tiny_fine_tune_env(monkeypatch, MAX_STEPS="2", EVAL_GENERATE_EXAMPLES="1", MAX_NEW_TOKENS="4",
+                       PROMOTION_RULE="loss", MIN_IMPROVEMENT="-1.0", MAX_EDIT_SIM_DROP="1.0")  # fmt: skip
+    with open_warehouse(get_settings()) as con:
+        seed_champion_and_two_days(con, tiny_copy)
+    cid = fine_tune(get_settings())["candidate_id"]
+    with open_warehouse(get_settings()) as con:
+        register_candidate(con, cid, get_settings())
+        report = evaluate_candidate(con, cid, get_settings())
+        assert get_model(con, cid).metrics["eval"] == report["candidate"]
+        assert promote_or_reject(con, cid, get_settings())["promote"]
     assert Path(report["report_uri"]).is_file()
 
 
@@ -160,12 +220,14 @@ def test_a_second_fine_tune_on_the_same_window_gets_its_own_id(tiny_copy, monkey
         seed_champion_and_two_days(con, tiny_copy)
     first = fine_tune(get_settings())["candidate_id"]
     with open_warehouse(get_settings()) as con:
+        register_candidate(con, first, get_settings())
         set_status(con, first, "rejected", "test: not better")
     marker = Path(settings.storage.artifacts_uri) / first / "decision.json"
     marker.write_text("{}")
     second = fine_tune(get_settings())["candidate_id"]
     assert second != first and second.startswith(first)
     with open_warehouse(get_settings()) as con:
+        register_candidate(con, second, get_settings())
         assert get_model(con, first).status == "rejected"
         assert get_model(con, second).status == "candidate"
     assert marker.is_file(), "the first candidate's files were replaced"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -24,6 +25,25 @@ def test_models_list_on_a_missing_warehouse_says_so_and_creates_nothing(settings
     assert not settings.storage.warehouse_path.exists()  # was: created a file to list nothing
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["models", "show", "m1"], ["score", "--ds", "2026-11-02", "--read-only"],
+     ["flywheel-table"]],
+    ids=["models-show", "score", "flywheel-table"],
+)  # fmt: skip
+def test_read_only_verbs_on_a_missing_warehouse_fail_clearly(settings, capsys, argv):
+    if argv == ["flywheel-table"]:  # not a verb: the flywheel's closing table reads the marts
+        from echo_ops.cli import _flywheel_table
+        from echo_ops.warehouse import WarehouseMissing
+
+        with pytest.raises(WarehouseMissing, match="no warehouse at"):
+            _flywheel_table({"log": [], "base_model": "b"}, settings)
+    else:
+        assert main(argv) == 1
+        assert "no warehouse at" in capsys.readouterr().err
+    assert not settings.storage.warehouse_path.exists()
+
+
 def test_models_list_reads_without_the_writers_lock(settings, capsys):
     connect(settings).close()  # a warehouse with no registry tables yet
     holder = subprocess.Popen(  # a reader holds the file: a read-write open would fail
@@ -40,20 +60,45 @@ def test_models_list_reads_without_the_writers_lock(settings, capsys):
         holder.wait()
 
 
-def test_a_held_warehouse_tells_on_call_what_to_do(settings):
-    connect(settings).close()
+def _hold(path, mode: str, seconds: float) -> subprocess.Popen:
+    """Another process with the file open (read-only or read-write) for `seconds`."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]);"
-         "print('held', flush=True); time.sleep(60)", str(settings.storage.warehouse_path)],
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
+         f"read_only={mode == 'ro'}); print('held', flush=True); time.sleep({seconds}); c.close()",
+         str(path)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_held_warehouse_tells_on_call_what_to_do(settings):
+    connect(settings).close()
+    holder = _hold(settings.storage.warehouse_path, "rw", 60)
     try:
-        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
         with pytest.raises(WarehouseLocked) as err:
-            connect(settings)
+            connect(settings, lock_wait_s=1.0)
+        assert time.monotonic() - started >= 1.0  # it waited before giving up
         message = str(err.value)
-        assert "echo_duckdb pool" in message and "retry" in message
+        assert "echo_duckdb pool" in message and "retry" in message and "after 1 s" in message
         assert "read-only mode" not in message  # DuckDB's own hint misleads on-call
+        with pytest.raises(WarehouseLocked):  # readers meet a writer's lock too
+            connect(settings, read_only=True, lock_wait_s=0)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_writer_waits_out_a_brief_reader(settings):
+    """A reader outside the writers' pool (fine_tune, evaluate) holds the file for seconds;
+    a writer waits for it (storage.lock_wait_s) instead of failing."""
+    connect(settings).close()
+    holder = _hold(settings.storage.warehouse_path, "ro", 1.5)
+    try:
+        con = connect(settings, lock_wait_s=20)
+        con.execute("create table ops.after_the_reader as select 1 as x")
+        con.close()
     finally:
         holder.kill()
         holder.wait()

@@ -141,6 +141,7 @@ def _train(day: date, settings: Settings, runner: str) -> dict[str, Any]:
         return {"candidate_id": newest.model_id, "promoted": newest.status == "champion",
                 "reason": newest.decided_reason}  # fmt: skip
     ft = pipeline.fine_tune(settings=settings)
+    pipeline.register_candidate(ft["candidate_id"], settings)
     try:
         pipeline.evaluate_candidate(ft["candidate_id"], settings)
     except EvalDataError as exc:  # the DAG fails the task; the loop records it and goes on
