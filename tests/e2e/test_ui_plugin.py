@@ -54,15 +54,19 @@ def api_server(airflow_env, published, settings):  # noqa: F811
     env = {**airflow_env, "ECHO_DATA_ROOT": str(settings.data_root),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "oncall:viewer",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords)}  # fmt: skip
-    proc = subprocess.Popen([AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+    # its log goes to a file: a pipe nobody reads fills up and stalls the server
+    log = settings.data_root / "api-server.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while _get_or_none(f"{base}/api/v2/monitor/health") != 200:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"api-server did not start: {proc.stderr.read()[-3000:]}")
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"api-server did not start: {tail}")
             time.sleep(1)
         yield base
     finally:
