@@ -37,6 +37,7 @@ $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	$(BIN)/airflow db migrate >/dev/null
 	$(BIN)/airflow pools set echo_duckdb 1 "serialises writers of the Echo DuckDB file" >/dev/null
 	$(BIN)/airflow pools set echo_gpu 1 "one fine-tune at a time" >/dev/null
+	$(BIN)/airflow pools set echo_extract 4 "extract shards walking at once (no warehouse access)" >/dev/null
 	touch $@
 
 airflow: $(AIRFLOW_HOME)/.migrated  ## project-local Airflow home with a migrated SQLite DB and pools

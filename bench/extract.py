@@ -4,12 +4,14 @@ The floor is DuckDB merely reading the same landing files into tables of a datab
 file (read_json), measured in the same run on the same files. Events come from the
 simulator (`--source sim`, default settings and noise; its truth scores fidelity) or
 from a built-in generator of known-answer sessions (`--source synth`). Only day D is
-timed; the next landing day (late arrivals) is then processed untimed so that deferred
-completions can settle before scoring.
+timed: ingest and align once, then its extract for each `--shards K` as echo_daily's
+tasks run it (plan, K shard processes at once, merge: one process each), with the peak
+RSS of the process tree; every K must write the same tables. The next landing day (late
+arrivals) is then processed untimed so that deferred completions can settle before scoring.
 
-    PYTHONPATH=plugins .venv/bin/python bench/extract.py --events 2000000
+    PYTHONPATH=plugins .venv/bin/python bench/extract.py --events 2000000 --shards 1 2 4
 
-Last line: one JSON object (events, events_per_s, floor_ratio, peak_rss_mb, ...).
+Last line: one JSON object (events, events_per_s and floor_ratio per K under "shards", ...).
 """
 
 from __future__ import annotations
@@ -283,9 +285,131 @@ def _floor(landing: Path, db: Path) -> float:
     return time.perf_counter() - started
 
 
+class _TreePeak:
+    """Peak RSS of the extract's processes (every descendant of this one, summed: what one
+    machine needs for what runs at once) and of the biggest single one, sampled every 20 ms.
+    This process (ingest's leftovers) is not counted: in Airflow each task is its own."""
+
+    def __init__(self):
+        import threading
+
+        import psutil
+
+        self.me, self._stop = psutil.Process(), threading.Event()
+        self.peak_mb = self.one_mb = 0.0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            sizes = []
+            for p in self.me.children(recursive=True):
+                try:
+                    sizes.append(p.memory_info().rss / 2**20)
+                except psutil.Error:
+                    pass
+            self.peak_mb = max(self.peak_mb, sum(sizes))
+            self.one_mb = max(self.one_mb, *sizes, 0)
+            self._stop.wait(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# One Airflow task = one process: the bench runs each step of the extract as its own.
+_TASK = """import json, sys
+from echo_ops import pipeline
+from datetime import date
+step, arg = sys.argv[1], json.loads(sys.argv[2])
+if step == "plan":
+    print(json.dumps(pipeline.plan_extract(date.fromisoformat(arg)), default=str))
+elif step == "shard":
+    print(json.dumps(pipeline.extract_shard(arg), default=str))
+else:
+    print(json.dumps(pipeline.merge_extract(date.fromisoformat(arg["ds"]), arg["walked"]), default=str))
+"""
+
+
+def _task(step: str, arg, shards: int):
+    import subprocess
+
+    env = {**os.environ, "ECHO_EXTRACT__SHARDS": str(shards)}
+    cmd = [sys.executable, "-c", _TASK, step, json.dumps(arg, default=str)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def _result(proc) -> object:
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"extract task failed (exit {proc.returncode})")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_mapped(shards: int) -> dict:
+    """echo_daily's extract as its tasks run it: plan, then every shard at once (as many
+    workers as shards), then the merge, each in its own process."""
+    timings = {}
+
+    def step(name: str, fn):
+        cpu, t = _children_cpu_s(), time.perf_counter()
+        out = fn()
+        timings[f"{name}_s"] = time.perf_counter() - t
+        timings[f"{name}_cpu_s"] = _children_cpu_s() - cpu  # core-seconds, whatever the load
+        return out
+
+    with _TreePeak() as peak:
+        specs = step("plan", lambda: _result(_task("plan", DAY.isoformat(), shards)))
+        walked = step(
+            "shards", lambda: [_result(p) for p in [_task("shard", s, shards) for s in specs]]
+        )
+        merged = step(
+            "merge",
+            lambda: _result(_task("merge", {"ds": DAY.isoformat(), "walked": walked}, shards)),
+        )
+    assert merged["shards"] == shards, merged
+    return {k: round(v, 2) for k, v in timings.items()} | {
+        "peak_tree_rss_mb": round(peak.peak_mb),  # the extract's processes together
+        "peak_process_rss_mb": round(peak.one_mb),  # the biggest one of them
+    }
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _tables_digest(settings) -> list:
+    from echo_ops.warehouse import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        return _tables_digest_con(con)
+    finally:
+        con.close()
+
+
+def _tables_digest_con(con) -> list:
+    tables = ("staging.refinements", "ops.extract_deferrals", "ops.extract_accounting",
+              "ops.quarantine where stage = 'extract'")  # fmt: skip
+    return [
+        con.execute(f"select count(*), sum(hash(columns(*))) from {t}").fetchall() for t in tables
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000, help="client events to generate")
+    parser.add_argument(
+        "--shards", type=int, nargs="+", default=[1], metavar="K",
+        help="extract the day as K mapped shards (plan, K shard processes at once, merge); "
+        "each K in turn on the same ingested day",
+    )  # fmt: skip
     parser.add_argument(
         "--workdir", type=Path, default=None, help="default: a temp dir, removed after"
     )
@@ -316,31 +440,54 @@ def main() -> None:
     floor_s = _floor(root / "landing", root / "floor.duckdb")
     con = connect(settings)
     timings = {}
-    workers_mb = 0
-    for name, fn in (("ingest", ingest_day), ("align", align_day), ("extract", extract_day)):
-        t = time.perf_counter()
-        out = fn(con, DAY, settings)
-        workers_mb = max(workers_mb, getattr(out, "worker_peak_rss_mb", 0))
+    for name, fn in (("ingest", ingest_day), ("align", align_day)):
+        t, cpu = time.perf_counter(), time.process_time()
+        fn(con, DAY, settings)
         timings[name] = round(time.perf_counter() - t, 2)
+        timings[f"{name}_cpu"] = round(time.process_time() - cpu, 2)  # core-seconds
         print(f"{name}: {timings[name]}s", file=sys.stderr)
-    total = sum(timings.values())
+    con.close()
+    before = timings["ingest"] + timings["align"]  # wall seconds
+    per_k, digests = {}, []
+    for k in args.shards:
+        load = os.getloadavg()[0]
+        t = time.perf_counter()
+        steps = run_mapped(k)
+        extract_s = time.perf_counter() - t
+        total = before + extract_s
+        per_k[str(k)] = {
+            "events_per_s": round(events / total),
+            "floor_ratio": round(total / floor_s, 2),
+            "extract_s": round(extract_s, 2),
+            **steps,
+            "load_avg_1m_before": round(load, 2),
+        }
+        digests.append(_tables_digest(settings))
+        print(f"shards={k}: {per_k[str(k)]}", file=sys.stderr)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    con = connect(settings)
+    t = time.perf_counter()  # the CLI's way: the same steps in this one process
+    extract_day(con, DAY, settings)
+    inline_s = time.perf_counter() - t
+    identical = all(d == digests[0] for d in [*digests, _tables_digest_con(con)])
     next_day = DAY + timedelta(days=1)
     ingest_day(con, next_day, settings)
     align_day(con, next_day, settings)
     extract_day(con, next_day, settings)
     fidelity = score_day(con, DAY, settings)
+    first = per_k[str(args.shards[0])]
     print(
         json.dumps(
             {
                 "events": events,
-                "events_per_s": round(events / total),
-                "seconds": round(total, 2),
-                "stage_seconds": timings,
+                "events_per_s": first["events_per_s"],  # the first K's, as before --shards
+                "floor_ratio": first["floor_ratio"],
                 "floor_seconds": round(floor_s, 2),
-                "floor_ratio": round(total / floor_s, 2),
-                "peak_rss_mb": round(peak_mb),
-                "worker_peak_rss_mb": workers_mb,  # extract's walk workers, each
+                "stage_seconds": timings,
+                "shards": per_k,  # per K: events/s and floor ratio of ingest + align + extract
+                "identical_for_every_k": identical,  # and for the inline run
+                "inline_extract_s": round(inline_s, 2),  # extract_day in one process, K=1
+                "peak_rss_mb": round(peak_mb),  # this process (ingest, align)
                 "fidelity_exact": round(fidelity.fidelity_exact, 5),
                 "outcome_accuracy": round(fidelity.outcome_accuracy, 5),
                 "unaccounted": fidelity.unaccounted,
@@ -349,6 +496,7 @@ def main() -> None:
                 "quarantined": fidelity.quarantined,
                 "truth": fidelity.truth,
                 "source": args.source,
+                "cpus": os.cpu_count(),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }
         )

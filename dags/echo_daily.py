@@ -5,7 +5,8 @@ Turns one day of editor telemetry and model-server logs into refinement data.
 
 For the day `ds` (the data interval's start; a manual run may pass the `ds` Param):
 import assistants' own logs (Continue, Tabby; off unless `imports.sources` names them) ->
-ingest -> validate raw -> align -> validate -> extract refinements -> validate;
+ingest -> validate raw -> align -> validate -> extract refinements (plan, one mapped task
+per shard of documents, merge) -> validate;
 then two branches: build training examples -> validate (updates the training-set Asset
 that schedules echo_train); and marts -> online guard (rolls the champion back on a
 significant A/B drop) -> analyst snapshot (marts and the model registry only); the marts
@@ -105,11 +106,23 @@ def echo_daily():
         """Checks staging.int_completions_aligned_to_events for the day."""
         return fail_fast(pipeline.validate, "aligned", day)
 
-    @task(task_display_name="Extract refinements")
-    def extract(day: date) -> dict:
-        """Follow each completion to its settled text (staging.refinements); defer what the
-        data does not cover yet; fail when shown != extracted + deferred + quarantined."""
-        return fail_fast(pipeline.extract, day)
+    @task(task_display_name="Plan extract shards")
+    def plan_extract(day: date) -> list[dict]:
+        """Export the day's candidates and their documents' events as `extract.shards`
+        shards of documents (Parquet under the data root); reads the warehouse only."""
+        return fail_fast(pipeline.plan_extract, day)
+
+    @task(task_display_name="Extract shard", pool=settings.schedule.extract_pool)
+    def extract_shard(shard: dict) -> dict:
+        """Follow one shard's completions to their settled text from its Parquet files alone
+        (no warehouse: any worker can run it); a retry overwrites its decisions file."""
+        return fail_fast(pipeline.extract_shard, shard)
+
+    @task(task_display_name="Merge extract shards")
+    def merge_extract(day: date, walked: list[dict]) -> dict:
+        """Write every shard's decisions (staging.refinements; what the data does not cover
+        yet is deferred); fail when shown != extracted + deferred + quarantined."""
+        return fail_fast(pipeline.merge_extract, day, walked)
 
     @task(task_display_name="Validate refinements")
     def validate_refinements(day: date) -> dict:
@@ -152,6 +165,12 @@ def echo_daily():
 
     # `day`, not `ds`: Airflow reserves `ds` (its own logical-date string) in a task's arguments.
     day = resolve_partition()
+    # Extraction fans out: one mapped task per shard (any worker), between a plan and a
+    # merge, the two that touch the warehouse (docs/scale.md).
+    planned = plan_extract(day)
+    # (a mapped task does not get its docstring as its doc by itself)
+    walked = extract_shard.override(doc_md=extract_shard.function.__doc__).expand(shard=planned)
+    extracted = merge_extract(day, walked)
     refined = validate_refinements(day)
     chain(
         init_warehouse(day),
@@ -160,9 +179,9 @@ def echo_daily():
         [validate_raw_client(day), validate_raw_server(day)],
         align(day),
         validate_aligned(day),
-        extract(day),
-        refined,
+        planned,
     )
+    chain(extracted, refined)
     # Two branches after the refinements: the analysts' marts never wait on the ML data
     # (a failed training-set check fails its own branch and the Asset that schedules
     # echo_train, not the marts' refresh nor the published copy).

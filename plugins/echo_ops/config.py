@@ -102,7 +102,11 @@ class ExtractSettings(_Group):
     max_quarantine_rate: float = 0.01  # above this share of bad lines, ingest fails loudly
     max_line_bytes: int = 1_048_576  # the collector's line limit: longer lines are quarantined
     duckdb_memory_limit: str = "2GB"  # ingest/extract cap DuckDB here and spill to disk beyond
-    walk_workers: int = 2  # processes that walk documents (the walk is Python: one core each)
+    walk_workers: int = 2  # processes per shard that walk documents (Python: one core each)
+    # echo_daily walks a day in this many mapped tasks, by a hash of the document; each runs
+    # on any worker from Parquet files under the data root (docs/scale.md). 1 = one shard
+    shards: int = Field(default=1, ge=1, le=1024)
+    staging_keep_days: int = 7  # a day's shard files (data_root/extract-shards) kept this long
 
 
 class QualitySettings(_Group):
@@ -212,6 +216,7 @@ class ScheduleSettings(_Group):
     start_date: date = date(2026, 11, 1)  # first day echo_daily backfills from
     duckdb_pool: str = "echo_duckdb"  # one-slot pool serialising warehouse writers
     gpu_pool: str = "echo_gpu"  # one-slot pool for fine-tuning
+    extract_pool: str = "echo_extract"  # echo_daily's extract shards (no warehouse access)
     gpu_queue: str = "default"  # Celery queue for fine-tuning; "gpu" in docker-compose
     retries: int = 2  # task retries for transient faults (data errors fail at once)
     retry_delay_s: int = 300

@@ -27,9 +27,16 @@ ADVICE: dict[str, str] = {
     "task. An S3/IO error is transient (retried).",
     "align": "Align failed: usually a lookback day could not be ingested (see its ingest error) "
     "or the warehouse is locked by another writer.",
-    "extract": "Extract failed: an AccountingError means shown != extracted + deferred + "
+    "plan_extract": "Planning the extract shards failed: `never aligned` means align did not run "
+    "for the day (clear from align); otherwise the warehouse is locked by a writer outside the "
+    "echo_duckdb pool or the disk under data_root/extract-shards is full. Safe to clear.",
+    "extract_shard": "A shard's walk failed: the log names the shard and its walk worker's last "
+    "lines. A missing input Parquet means this worker does not see the plan's data root (every "
+    "worker must mount the same one, docs/scale.md); clear from plan_extract if the plan is gone.",
+    "merge_extract": "Extract failed: an AccountingError means shown != extracted + deferred + "
     "quarantined for the day (see ops.extract_accounting); that is a bug, not bad data; file it "
-    "with the day. Deferred completions are normal and are picked up by later runs.",
+    "with the day. ShardOutputMissing: re-run that extract_shard. Deferred completions are "
+    "normal and are picked up by later runs.",
     "online_guard": "The A/B comparison failed (marts.rpt_arm_user_daily) or the rollback it "
     "decided could not switch the champion: the task log names the champion, both arms' counts "
     "and the registry error; `echo-ops models list` shows who is champion now.",
@@ -67,7 +74,7 @@ ADVICE: dict[str, str] = {
     "missed a credential: add a rule in echo_ops/safety.py), no_opted_out_users (consent filter not "
     "applied), no_file_on_both_sides (split not grouped by file). Nothing was published; fix and clear.",
     "validate_marts": "The marts are not fit to publish, so analysts keep the previous copy: "
-    "books_balance (a stage's counts do not add up: see the extract task's accounting), "
+    "books_balance (a stage's counts do not add up: see the merge_extract task's accounting), "
     "no_day_missing (an earlier day was never processed: run echo_daily for it, e.g. a backfill), "
     "acceptance_rate_in_range (a mart bug). Fix, then clear this task; the guard and publish follow.",
 }

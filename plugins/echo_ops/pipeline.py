@@ -98,6 +98,69 @@ def extract(ds: date, settings: Settings | None = None, progress=None) -> dict:
     return {"ds": ds, "caught_up_align": caught_up is not None, **result.counts()}
 
 
+def _shards_root(settings: Settings):
+    from pathlib import Path
+
+    return Path(settings.data_root) / "extract-shards"
+
+
+def plan_extract(ds: date, settings: Settings | None = None) -> list[dict]:
+    """Export day ds's extraction inputs as `extract.shards` shards (Parquet under the data
+    root), reading the warehouse only; returns one spec per shard for the mapped tasks."""
+    from echo_ops.align import aligned
+    from echo_ops.extract import ExtractError
+    from echo_ops.extract.plan import plan_shards
+    from echo_ops.logs import stage_run
+    from echo_ops.warehouse import limit_memory
+
+    settings = _settings(settings)
+    cfg = settings.extract
+    with _open(settings, read_only=True) as con, stage_run("extract_plan", ds=ds) as counts:
+        if not aligned(con, ds):
+            raise ExtractError(f"day {ds} was never aligned: run align for it first")
+        limit_memory(con, settings)
+        plan = plan_shards(con, ds, cfg, _shards_root(settings), cfg.shards, cfg.staging_keep_days)
+        counts.update(shards=plan.shards, candidates=plan.candidates, skipped=plan.skipped)
+    return [{"ds": ds, "plan_dir": str(plan.dir), "shard": k} for k in range(plan.shards)]
+
+
+def extract_shard(shard: dict, settings: Settings | None = None) -> dict:
+    """Walk one shard of a plan from its Parquet files (no warehouse) and write its
+    decisions next to them; a retry overwrites them."""
+    from pathlib import Path
+
+    from echo_ops.extract.plan import read_plan
+    from echo_ops.extract.shards import walk_shard
+    from echo_ops.logs import stage_run
+
+    cfg = _settings(settings).extract
+    shard_dir = read_plan(Path(shard["plan_dir"])).shard_dir(shard["shard"])
+    with stage_run("extract_shard", ds=shard["ds"], plan=shard_dir.parent.name) as counts:
+        counts.update(walk_shard(shard_dir, cfg.walk_workers, cfg.duckdb_memory_limit))
+    return {"ds": shard["ds"], "plan_dir": shard["plan_dir"], **counts}
+
+
+def merge_extract(ds: date, walked: list[dict], settings: Settings | None = None) -> dict:
+    """Write the shards' decisions for day ds into the warehouse (replacing the day) and
+    check the books: shown = extracted + deferred + quarantined."""
+    from pathlib import Path
+
+    from echo_ops.extract import ExtractResult
+    from echo_ops.extract.merge import merge_shards
+    from echo_ops.logs import stage_run
+    from echo_ops.warehouse import ensure_pipeline_tables
+
+    plan_dirs = {w["plan_dir"] for w in walked}
+    if len(plan_dirs) != 1:
+        raise ValueError(f"extract shards of {ds} come from {len(plan_dirs)} plans: {plan_dirs}")
+    result = ExtractResult(ds)
+    with _open(_settings(settings)) as con, stage_run("extract", ds=ds) as counts:
+        ensure_pipeline_tables(con)
+        merge_shards(con, Path(plan_dirs.pop()), result)
+        counts.update(result.counts())
+    return {"ds": ds, "shards": len(walked), **result.counts()}
+
+
 def validate(suite: str, ds: date, settings: Settings | None = None) -> dict:
     """Run one quality suite on day ds; raises DataQualityError on a blocking failure."""
     from echo_ops.quality import run_suite

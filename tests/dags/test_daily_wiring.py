@@ -26,14 +26,32 @@ def test_every_hop_is_validated_before_the_next_stage(daily):
     assert edges["ingest"] == ["validate_raw_client", "validate_raw_server"]
     assert edges["validate_raw_client"] == edges["validate_raw_server"] == ["align"]
     assert edges["align"] == ["validate_aligned"]
-    assert edges["validate_aligned"] == ["extract"]
-    assert edges["extract"] == ["validate_refinements"]
+    assert edges["validate_aligned"] == ["plan_extract"]
+    assert edges["plan_extract"] == ["extract_shard"]
+    assert edges["extract_shard"] == ["merge_extract"]
+    assert edges["merge_extract"] == ["validate_refinements"]
     assert edges["validate_refinements"] == ["build_training_examples", "refresh_marts"]
     assert edges["build_training_examples"] == ["validate_training_set"]
     assert edges["validate_training_set"] == []
     assert edges["refresh_marts"] == ["validate_marts"]
     assert edges["validate_marts"] == ["online_guard"]
     assert edges["online_guard"] == ["publish_snapshot"]
+
+
+def test_extract_fans_out_over_mapped_shards_outside_the_warehouse_pool(daily):
+    """Only the plan and the merge touch the warehouse (the echo_duckdb pool); the shards
+    are one mapped task instance each, in their own pool, on any worker."""
+    from echo_ops.config import get_settings
+
+    dag = daily.echo_daily()
+    pools = get_settings().schedule
+    shard = dag.get_task("extract_shard")
+    assert "MappedOperator" in type(shard).__name__
+    assert shard.pool == pools.extract_pool != pools.duckdb_pool
+    assert (
+        dag.get_task("plan_extract").pool == dag.get_task("merge_extract").pool == pools.duckdb_pool
+    )
+    assert "resolve_partition" not in shard.upstream_task_ids  # its spec carries the day
 
 
 def test_marts_and_the_analyst_copy_never_wait_on_the_training_set(daily):

@@ -52,6 +52,7 @@ def test_init_creates_the_pools_the_dags_need(compose):
     assert "db migrate" in command
     for pool in ("echo_duckdb", "echo_gpu"):
         assert f"pools set {pool} 1" in command
+    assert "pools set echo_extract " in command  # the extract shards' own pool
 
 
 def test_the_completion_server_serves_from_and_lands_in_the_shared_stores(compose):

@@ -27,9 +27,9 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
         ECHO_SCHEDULE__RETRIES="0",
     )
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    for pool in ("echo_duckdb", "echo_gpu"):
+    for pool, slots in (("echo_duckdb", "1"), ("echo_gpu", "1"), ("echo_extract", "4")):
         subprocess.run(
-            [AIRFLOW, "pools", "set", pool, "1", "test"], env=env, check=True, capture_output=True
+            [AIRFLOW, "pools", "set", pool, slots, "test"], env=env, check=True, capture_output=True
         )
     return env
 

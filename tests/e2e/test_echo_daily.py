@@ -110,12 +110,15 @@ def test_daily_runs_extract_score_and_publish(airflow_env, simulated):
 
 
 def test_rerunning_a_day_gives_identical_tables(airflow_env, simulated):
-    """Runs after the test above: re-running the first day, out of order, changes nothing."""
+    """Runs after the test above: re-running the first day, out of order, and with its
+    extraction spread over 3 mapped shard tasks instead of 1, changes nothing."""
     root, _ = simulated
     before = _table_hashes(root / "warehouse" / "echo.duckdb")
-    again = dags_test(airflow_env, "echo_daily", DAY, root, **SMALL)
+    again = dags_test(airflow_env, "echo_daily", DAY, root, **SMALL, ECHO_EXTRACT__SHARDS="3")
     assert _state(again) == "success"
     assert _table_hashes(root / "warehouse" / "echo.duckdb") == before
+    (plan,) = (root / "extract-shards" / f"ds={DAY}").glob("plan-*")
+    assert len(list(plan.glob("shard-*/decisions.parquet"))) == 3
 
 
 def test_failure_names_task_and_runbook(airflow_env, tmp_path):

@@ -9,7 +9,7 @@ events as (
     from staging.stg_telemetry__editor_events as e
     join _cand_docs as c on c.session_id = e.session_id and c.doc_uri = e.doc_uri
     where e.ds between $lo and $ds and e.doc_version >= c.min_version
-        and c.doc_no % $shards = $shard  -- walked in parallel: echo_ops.extract.shards
+        and c.shard = $shard  -- one shard's documents (echo_ops.extract.plan)
 ),
 
 -- A copy that also landed on an earlier day of the window is dropped (ingest already

@@ -2,15 +2,21 @@
 
 Reads staging.int_completions_aligned_to_events (partition ds) and the documents' events
 (staging.stg_telemetry__editor_events, landing days of the window, streamed one document
-at a time so memory is bounded by the largest document, not the day; big days are walked
-by `extract.walk_workers` processes, see extract/shards.py). Writes, for day ds:
+at a time so memory is bounded by the largest document, not the day). Writes, for day ds:
 staging.refinements, ops.extract_deferrals, ops.quarantine (stage extract) and
 ops.extract_accounting. A completion is written by exactly one run: the first day whose
 landing data settles it (see docs/contracts.md). Re-running a day is safe.
+
+Three steps, so that the walk can spread over machines (docs/scale.md): plan.py exports
+the day's candidates and events as `extract.shards` shards of documents to Parquet
+(reading the warehouse only); shards.py walks one shard from its files alone (a mapped
+task of echo_daily, on any worker; `extract.walk_workers` processes each); merge.py
+writes every shard's decisions into the warehouse and checks the books.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,14 +24,12 @@ from typing import Any
 
 import duckdb
 
-from echo_ops.align import window
 from echo_ops.config import Settings
 from echo_ops.errors import DataError
 from echo_ops.extract.metrics import classify, refinement_row
 from echo_ops.extract.settle import Document, Outcome, day_number, follow
-from echo_ops.extract.shards import walk_documents
 from echo_ops.logs import stage_run
-from echo_ops.warehouse import ensure_pipeline_tables, insert_rows, limit_memory, read_sql
+from echo_ops.warehouse import ensure_pipeline_tables, limit_memory
 
 
 class ExtractError(DataError):
@@ -53,101 +57,30 @@ class ExtractResult:
 def extract_day(
     con: duckdb.DuckDBPyConnection, ds: date, settings: Settings, progress=None
 ) -> ExtractResult:
-    """Extract day ds (align must have run for ds); safe to re-run."""
-    from echo_ops.extract.accounting import record_accounting
-    from echo_ops.extract.writer import write_results
+    """Extract day ds in this process (align must have run for ds); safe to re-run.
+
+    The same plan -> shards -> merge as echo_daily's mapped tasks, with the plan in a temp
+    directory and its `extract.shards` shards walked one after another."""
+    from echo_ops.extract.merge import merge_shards
+    from echo_ops.extract.plan import plan_shards
+    from echo_ops.extract.shards import walk_shard
 
     ensure_pipeline_tables(con)
     limit_memory(con, settings)
     cfg = settings.extract
     result = ExtractResult(ds)
-    with stage_run("extract", ds=ds, quiet_s=cfg.quiet_s, horizon_s=cfg.horizon_s) as counts:
-        candidates = _candidates(con, ds)
-        result.candidates = sum(len(v) for v in candidates.values())
-        decided = [Verdict(c, "skip", None) for c in _written_earlier(con, ds, candidates, cfg)]
-        walked, result.events_read, result.worker_peak_rss_mb = walk_documents(
-            con, ds, candidates, window(ds, cfg.align_lookback_days)[0], cfg,
-            Path(settings.data_root) / "tmp", progress,
-        )  # fmt: skip
-        decided += _versions_gone_back(con, ds, walked, cfg.align_lookback_days)
-        write_results(con, ds, decided, cfg.align_lookback_days, result)
+    tmp_root = Path(settings.data_root) / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with (
+        stage_run("extract", ds=ds, shards=cfg.shards, quiet_s=cfg.quiet_s, horizon_s=cfg.horizon_s) as counts,
+        tempfile.TemporaryDirectory(prefix="echo-extract-", dir=tmp_root) as tmp,
+    ):  # fmt: skip
+        plan = plan_shards(con, ds, cfg, Path(tmp), cfg.shards)
+        for k in range(plan.shards):
+            walk_shard(plan.shard_dir(k), cfg.walk_workers, cfg.duckdb_memory_limit, progress)
+        merge_shards(con, plan.dir, result)
         counts.update(result.counts())
-        record_accounting(con, ds, cfg.align_lookback_days)
     return result
-
-
-def _versions_gone_back(con, ds: date, decided: list[Verdict], lookback: int) -> list[Verdict]:
-    """A completion waiting for later versions of its document, when an edit made after it
-    (by the client's clock) carries an older version: the counter went backwards (an
-    editor that restarted it), so walking by version can never follow it. Quarantined now
-    with that reason, instead of waiting out the lookback as horizon_not_covered."""
-    waiting = {
-        d.cand["completion_id"]: d
-        for d in decided
-        if d.action in ("defer", "quarantine") and d.reason == "horizon_not_covered"
-    }
-    if not waiting:
-        return decided
-    rows = [(c, d.cand["session_id"], d.cand["doc_uri"], d.cand["shown_doc_version"], d.cand["shown_at"])
-            for c, d in waiting.items()]  # fmt: skip
-    con.execute(
-        "create or replace temp table _waiting (completion_id varchar, session_id varchar, "
-        "doc_uri varchar, shown_doc_version bigint, shown_at timestamp)"
-    )
-    insert_rows(con, "_waiting", ["completion_id", "session_id", "doc_uri", "shown_doc_version", "shown_at"], rows)  # fmt: skip
-    found = con.execute(
-        read_sql("extract/versions_gone_back"), {"lo": ds - timedelta(days=lookback), "ds": ds}
-    ).fetchall()
-    for cid, shown_version, version in found:
-        d = waiting[cid]
-        d.action = "quarantine"
-        d.reason = (
-            f"doc_version_backwards: an edit at version {version} came after the proposal "
-            f"shown on version {shown_version}"
-        )
-    return decided
-
-
-def _written_earlier(con, ds: date, candidates: dict, cfg) -> list[dict[str, Any]]:
-    """Take out candidates an earlier run of the window already wrote (a cache, not a rule).
-
-    Walking them again would reach the same "skip" (landing days never change once
-    ingested); when the earlier run has not happened yet, the walk decides as usual.
-    """
-    lo = ds - timedelta(days=cfg.align_lookback_days)
-    done = {
-        cid
-        for (cid,) in con.execute(
-            "select completion_id from staging.refinements where ds between $lo and $prev "
-            "union select replace(object_key, 'completion:', '') from ops.quarantine "
-            "where stage = 'extract' and ds between $lo and $prev",
-            {"lo": lo, "prev": ds - timedelta(days=1)},
-        ).fetchall()
-    }
-    taken = []
-    for key in list(candidates):
-        keep = [c for c in candidates[key] if c["completion_id"] not in done or c["shown_ds"] >= ds]
-        taken += [c for c in candidates[key] if c not in keep]
-        if keep:
-            candidates[key] = keep
-        else:
-            del candidates[key]
-    return taken
-
-
-def _candidates(con, ds: date) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    cur = con.execute(
-        "select * exclude (prompt_prefix, prompt_suffix) "  # the writer joins them back
-        "from staging.int_completions_aligned_to_events where ds = ? "
-        "order by session_id, doc_uri, shown_doc_version, completion_id",
-        [ds],
-    )
-    names = [d[0] for d in cur.description]
-    by_doc: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in cur.fetchall():
-        cand = dict(zip(names, row, strict=True))
-        by_doc.setdefault((cand["session_id"], cand["doc_uri"]), []).append(cand)
-    return by_doc
 
 
 @dataclass

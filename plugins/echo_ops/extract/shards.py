@@ -1,12 +1,18 @@
-"""Walk a day's candidate documents on several cores.
+"""Walk one shard of a plan: its Parquet inputs in, its decisions out, no warehouse.
 
-The walk is pure Python (one core), while DuckDB already uses every core for its query.
-Documents are split by number (doc_no % shards): this process walks shard 0 straight
-from its connection, and each other shard is exported to a Parquet file that a worker
-process reads with its own in-memory DuckDB (a warehouse file cannot be opened by two
-processes). Each document is walked on its own, so the split never changes a decision.
-A worker is `python -m echo_ops.extract.shards PATH` (pickles in and out), not a
-multiprocessing child: spawn would re-run the caller's __main__, whatever that is.
+Reads shard-NNN/candidates.parquet and events.parquet of a plan (extract/plan.py) with
+its own in-memory DuckDB; writes shard-NNN/decisions.parquet: one row per candidate
+(action, reason, and for an extracted one its staging.refinements columns, typed by the
+warehouse's own DDL), renamed into place, so a retried shard overwrites its own file and
+the merge never reads half of one. The events walked and the walk workers' peak RSS ride
+in the file's Parquet metadata.
+
+The walk is pure Python (one core), so a big shard splits again by document number over
+`walk_workers` processes on its machine: this process walks part 0, each other part is
+`python -m echo_ops.extract.shards SHARD_DIR PARTS PART MEMORY_LIMIT` (its own DuckDB
+reads the same files; rows come back pickled), not a multiprocessing child: spawn would
+re-run the caller's __main__, whatever that is. Each document is walked on its own, so
+no split changes a decision.
 """
 
 from __future__ import annotations
@@ -16,93 +22,95 @@ import pickle
 import resource
 import subprocess
 import sys
-import tempfile
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
+import duckdb
+
+from echo_ops.extract.plan import read_plan
 from echo_ops.extract.settle import Document, as_event
-from echo_ops.warehouse import insert_rows, quote_literal, read_sql
+from echo_ops.extract.writer import create_decisions_table, decision_row
+from echo_ops.warehouse import insert_rows, quote_literal, run_sql_file
 
+DECISIONS_FILE = "decisions.parquet"
 FETCH_ROWS = 20_000  # events fetched from DuckDB per round trip
 MIN_CANDIDATES_PER_WORKER = 4_000  # below this, starting a process costs more than it saves
 _DOC_NO = itemgetter(0)  # Event.doc_no
-# What the walk reads of a candidate (a worker gets only these, not the prompts).
-WALK_FIELDS = (
-    "completion_id",
-    "shown_ds",
-    "server_ds",
-    "has_server",
-    "shown_line",
-    "shown_character",
-    "proposal_text",
-    "position_encoding",
-)
 
 
-def walk_documents(con, ds, candidates: dict, lo, cfg, tmp_root: Path, progress=None):
-    """(decisions, events read, workers' peak RSS in MB) for {(session, uri): [cand, ...]}."""
-    from echo_ops.extract import Verdict, decide
-
-    keys = sorted(candidates)
-    _register_documents(con, keys, candidates)
-    total = sum(len(v) for v in candidates.values())
-    shards = max(1, min(cfg.walk_workers, total // MIN_CANDIDATES_PER_WORKER))
-    cands = {n: candidates[key] for n, key in enumerate(keys)}
-    params = {"lo": lo, "ds": ds, "shards": shards}
-    sql = read_sql("extract/doc_events_for_candidates")
-    decided, events_read, worker_rss_mb = [], 0, 0
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="echo-walk-", dir=tmp_root) as tmp:
-        workers = []
-        try:
-            for k in range(1, shards):
-                path = Path(tmp) / f"shard-{k}"
-                con.execute(
-                    f"copy ({sql}) to {quote_literal(f'{path}.parquet')} (format parquet)",
-                    {**params, "shard": k},
-                )
-                light = {n: [_light(c) for c in cs] for n, cs in cands.items() if n % shards == k}
-                workers.append((light, path, _start_worker(path, light, ds, cfg)))
-            cur = con.execute(sql, {**params, "shard": 0})
-            mine = {n: cs for n, cs in cands.items() if n % shards == 0}
-            for n, doc in _by_document(cur, mine):
-                decided += [decide(cand, doc, ds, cfg) for cand in mine[n]]
-                events_read += len(doc.events)
-                if progress:
-                    progress(len(mine[n]))
-            for light, path, proc in workers:
-                rows, read, rss_mb = _finish_worker(path, proc)
-                worker_rss_mb = max(worker_rss_mb, rss_mb)
-                decided += [Verdict(cands[n][i], *rest) for n, i, *rest in rows]
-                events_read += read
-                if progress:
-                    progress(sum(len(v) for v in light.values()))
-        finally:
-            for *_, proc in workers:  # this run failed (or was killed): no orphans
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-    return decided, events_read, worker_rss_mb
+def walk_shard(shard_dir: Path, walk_workers: int, memory_limit: str, progress=None) -> dict:
+    """Walk one shard and write its decisions.parquet; returns its counts. Safe to re-run."""
+    ds = read_plan(shard_dir.parent).ds
+    con = duckdb.connect()
+    (n,) = con.execute(
+        "select count(*) from read_parquet(?)", [str(shard_dir / "candidates.parquet")]
+    ).fetchone()
+    parts = max(1, min(walk_workers, n // MIN_CANDIDATES_PER_WORKER))
+    workers = [_start_worker(shard_dir, parts, p, memory_limit) for p in range(1, parts)]
+    try:
+        rows, events_read = walk_part(shard_dir, parts, 0, memory_limit, progress)
+        rss_mb = 0
+        for p, proc in enumerate(workers, start=1):
+            more, read, peak = _finish_worker(shard_dir, p, proc)
+            rows, events_read, rss_mb = rows + more, events_read + read, max(rss_mb, peak)
+            if progress:
+                progress(len(more))
+    finally:
+        for proc in workers:  # this shard failed (or was killed): no orphans
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    counts = {"shard": shard_dir.name, "candidates": n, "events_read": events_read,
+              "walk_workers": parts, "worker_peak_rss_mb": rss_mb}  # fmt: skip
+    _write_decisions(shard_dir, ds, rows, counts)
+    return counts
 
 
-def _register_documents(con, keys: list, candidates: dict) -> None:
-    """_cand_docs: the documents to walk, numbered in key order, from their first shown version."""
-    con.execute(
-        "create or replace temp table _cand_docs "
-        "(doc_no bigint, session_id varchar, doc_uri varchar, min_version bigint)"
+def walk_part(shard_dir: Path, parts: int, part: int, memory_limit: str, progress=None):
+    """(decision rows, events read) for the documents of one part of a shard."""
+    from echo_ops.extract import decide
+
+    plan = read_plan(shard_dir.parent)
+    ds, cfg = plan.ds, plan.decision_settings
+    con = duckdb.connect()
+    con.execute("set memory_limit = ?", [memory_limit])
+    if part:
+        con.execute("set threads = 1")  # the other parts keep the other cores busy
+    where = {"parts": parts, "part": part}
+    cur = con.execute(
+        "select * from read_parquet($path) where doc_no % $parts = $part",
+        {**where, "path": str(shard_dir / "candidates.parquet")},
     )
-    rows = [
-        (n, s, u, min(c["shown_doc_version"] for c in candidates[(s, u)]))
-        for n, (s, u) in enumerate(keys)
-    ]
-    insert_rows(con, "_cand_docs", ["doc_no", "session_id", "doc_uri", "min_version"], rows)
+    names = [d[0] for d in cur.description]
+    cands: dict[int, list[dict]] = {}
+    for row in cur.fetchall():
+        cand = dict(zip(names, row, strict=True))
+        cands.setdefault(cand["doc_no"], []).append(cand)
+    cur = con.execute(  # insertion order is kept: the plan wrote the events in walk order
+        "select * from read_parquet($path) where doc_no % $parts = $part",
+        {**where, "path": str(shard_dir / "events.parquet")},
+    )
+    rows, read = [], 0
+    for n, doc in _by_document(cur, cands):
+        rows += [decision_row(decide(cand, doc, ds, cfg), ds) for cand in cands[n]]
+        read += len(doc.events)
+        if progress:
+            progress(len(cands[n]))
+    return rows, read
 
 
-def _light(cand: dict[str, Any]) -> dict[str, Any]:
-    return {k: cand[k] for k in WALK_FIELDS}
+def _write_decisions(shard_dir: Path, ds, rows: list[tuple], counts: dict) -> None:
+    con = duckdb.connect()
+    run_sql_file(con, "ddl/schemas")
+    run_sql_file(con, "ddl/extract")
+    columns = create_decisions_table(con)
+    insert_rows(con, "_decisions", columns, rows)
+    final = shard_dir / DECISIONS_FILE
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    meta = ", ".join(f"{k}: {quote_literal(v)}" for k, v in counts.items())
+    con.execute(f"copy _decisions to {quote_literal(tmp)} (format parquet, kv_metadata {{{meta}}})")
+    os.replace(tmp, final)
 
 
 def _by_document(cur, wanted: dict):
@@ -123,40 +131,28 @@ def _by_document(cur, wanted: dict):
         yield n, Document([])
 
 
-def _start_worker(path: Path, cands: dict, ds, cfg) -> subprocess.Popen:
-    path.with_suffix(".in").write_bytes(pickle.dumps((cands, ds, dict(cfg))))
+def _start_worker(shard_dir: Path, parts: int, part: int, memory_limit: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    cmd = [sys.executable, "-m", "echo_ops.extract.shards", str(path)]
+    cmd = [sys.executable, "-m", "echo_ops.extract.shards", str(shard_dir), str(parts),
+           str(part), memory_limit]  # fmt: skip
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _finish_worker(path: Path, proc: subprocess.Popen) -> tuple[list, int, int]:
+def _part_file(shard_dir: Path, part: int) -> Path:
+    return shard_dir / f".part-{part}.pickle"
+
+
+def _finish_worker(shard_dir: Path, part: int, proc: subprocess.Popen) -> tuple[list, int, int]:
     _, err = proc.communicate()
     if proc.returncode != 0:
         tail = err.decode(errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"walk worker for {path.name} failed (exit {proc.returncode}): {tail}")
-    return pickle.loads(path.with_suffix(".out").read_bytes())
-
-
-def _walk_file(path: Path) -> None:
-    """A worker: walk one shard's documents from its Parquet file (already in walk order)."""
-    import duckdb
-
-    from echo_ops.extract import decide
-
-    cands, ds, cfg = pickle.loads(path.with_suffix(".in").read_bytes())
-    settings = SimpleNamespace(**cfg)
-    con = duckdb.connect()
-    con.execute("set threads = 1")  # the parent's DuckDB keeps the other cores busy
-    con.execute("set memory_limit = ?", [settings.duckdb_memory_limit])
-    cur = con.execute("select * from read_parquet(?)", [f"{path}.parquet"])
-    rows, read = [], 0
-    for n, doc in _by_document(cur, cands):
-        for i, cand in enumerate(cands[n]):
-            d = decide(cand, doc, ds, settings)
-            rows.append((n, i, d.action, d.outcome, d.reason))
-        read += len(doc.events)
-    path.with_suffix(".out").write_bytes(pickle.dumps((rows, read, _peak_rss_mb())))
+        raise RuntimeError(
+            f"walk worker {part} of {shard_dir.name} failed (exit {proc.returncode}): {tail}"
+        )
+    path = _part_file(shard_dir, part)
+    out = pickle.loads(path.read_bytes())
+    path.unlink()
+    return out
 
 
 def _peak_rss_mb() -> int:
@@ -171,4 +167,6 @@ def _peak_rss_mb() -> int:
 
 
 if __name__ == "__main__":
-    _walk_file(Path(sys.argv[1]))
+    _dir, _parts, _part, _limit = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    _rows, _read = walk_part(_dir, _parts, _part, _limit)
+    _part_file(_dir, _part).write_bytes(pickle.dumps((_rows, _read, _peak_rss_mb())))

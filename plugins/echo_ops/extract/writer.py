@@ -8,26 +8,43 @@ from echo_ops.extract.metrics import refinement_row
 from echo_ops.warehouse import insert_rows, read_sql, replace_partition
 
 
+def create_decisions_table(con) -> list[str]:
+    """Temp table _decisions: one row per candidate (action, reason) with, for an extracted
+    one, its staging.refinements columns (typed by the DDL: run ddl/extract first); returns
+    its columns. What a shard writes to Parquet and the merge reads back."""
+    con.execute(
+        "create or replace temp table _decisions as select '' as action, '' as reason, "
+        f"{', '.join(_COLUMNS)} from staging.refinements limit 0"
+    )
+    return ["action", "reason", *_COLUMNS]
+
+
+def decision_row(d, ds: date) -> tuple:
+    """One _decisions row for a Verdict (the refinement row is built where the walk ran)."""
+    if d.action == "extract":
+        row = refinement_row(d.cand, d.outcome, ds)
+        return (d.action, d.reason, *(row[c] for c in _COLUMNS))
+    rest = {"ds": ds, "completion_id": d.cand["completion_id"]}
+    return (d.action, d.reason, *(rest.get(c) for c in _COLUMNS))
+
+
 def write_results(con, ds: date, decided: list, lookback_days: int, result) -> None:
-    """Replace day ds of staging.refinements, ops.extract_deferrals and extract quarantine."""
-    rows, deferrals, quarantine = [], [], []
+    """Replace day ds of staging.refinements (the rows of temp table _decisions whose action
+    is extract), ops.extract_deferrals and extract quarantine (`decided`: the other verdicts)."""
+    deferrals, quarantine = [], []
     for d in decided:
-        if d.action == "extract":
-            rows.append(refinement_row(d.cand, d.outcome, ds))
-            result.outcomes[rows[-1]["outcome"]] = result.outcomes.get(rows[-1]["outcome"], 0) + 1
-        elif d.action == "defer":
+        if d.action == "defer":
             expires = d.cand["shown_ds"] + timedelta(days=lookback_days)
             deferrals.append((ds, d.cand["completion_id"], d.cand["shown_ds"], d.reason, expires))
         elif d.action == "quarantine":
             quarantine.append(d)
-        else:
-            result.already_extracted += 1
-    # A typed temp table, filled in one statement (pandas alone took half a second to import).
     con.execute(
         "create or replace temp table _refinement_rows as select "
-        f"{', '.join(_COLUMNS)} from staging.refinements limit 0"
+        f"{', '.join(_COLUMNS)} from _decisions where action = 'extract'"
     )
-    insert_rows(con, "_refinement_rows", _COLUMNS, [tuple(r[c] for c in _COLUMNS) for r in rows])
+    result.outcomes = dict(
+        con.execute("select outcome, count(*) from _refinement_rows group by all").fetchall()
+    )
     result.extracted = replace_partition(
         con, "staging.refinements", read_sql("staging/refinements"), ds
     )
