@@ -16,6 +16,8 @@ NOT_WRITERS = {
     "fine_tune": "reads the window read-only for seconds, writes files (register_candidate registers)",
     "evaluate_candidate": "reads its inputs read-only, scores without the warehouse, writes a report "
     "file (promote_or_reject records it)",
+    "extract_shard": "never opens the warehouse: reads its shard's Parquet, writes decisions.parquet "
+    "(merge_extract writes; tests/echo_ops/extract/test_shards.py runs shards with the file moved away)",
 }
 
 
