@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # The checkout's own package wins over any editable install (worktrees share one venv).
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help venv airflow browser demo test lint bench up up-local down-local clean
+.PHONY: help venv airflow browser demo test test-stack lint bench up up-local down-local clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,11 @@ browser:  ## headless Chromium for the report test (apt-get install chromium)
 
 test: airflow browser  ## run the whole test suite
 	$(BIN)/python -m pytest
+
+# Deselected from `make test` (10+ minutes on 2 busy cores): the native distributed stack,
+# a 3-day backfill on Celery with a lost worker, compared with the embedded run.
+test-stack: airflow  ## the distributed stack's end-to-end test (tests/e2e/test_distributed.py)
+	$(BIN)/python -m pytest -m stack
 
 lint: venv  ## ruff
 	$(BIN)/ruff check dags plugins tests bench scripts
