@@ -308,9 +308,11 @@ def up(home: Path, free_ports: bool = False, timeout_s: float = 180.0) -> dict:
     subprocess.run([str(BIN / "python"), str(REPO / "scripts" / "make_buckets.py")], env=env,
                    check=True)  # fmt: skip
     _migrate(home, env)
+    # Logs are appended to: readiness counts only what this start writes.
+    offsets = {n: _size(logs / f"{n}.log") for n in AIRFLOW_SERVICES}
     for name in AIRFLOW_SERVICES:
         start(home, name, cmds[name], env)
-    _wait_ready(home, state, timeout_s)
+    _wait_ready(home, state, timeout_s, offsets)
     password = _password(home)
     print(f"UI: http://127.0.0.1:{state['ports']['api']}  login: admin / {password}")
     print(f'CLI: eval "$({sys.executable} {Path(__file__).relative_to(REPO)} env)" && airflow ...')
@@ -353,7 +355,11 @@ def _migrate(home: Path, env: dict[str, str]) -> None:
                            stdout=log, stderr=log)  # fmt: skip
 
 
-def _wait_ready(home: Path, state: dict, timeout_s: float) -> None:
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def _wait_ready(home: Path, state: dict, timeout_s: float, offsets: dict[str, int]) -> None:
     """Ready: the API answers, both workers said so, and every DAG file's DAG is parsed."""
     import urllib.request
 
@@ -363,8 +369,8 @@ def _wait_ready(home: Path, state: dict, timeout_s: float) -> None:
              timeout_s, logs / "api-server.log", running(home, "api-server") or 0)  # fmt: skip
     for worker in ("worker-default", "worker-gpu"):
         log = logs / f"{worker}.log"
-        wait_for(worker, lambda log=log: " ready." in log.read_text(errors="replace"), timeout_s,
-                 log, running(home, worker) or 0)  # fmt: skip
+        ready = lambda log=log, at=offsets[worker]: b" ready." in log.read_bytes()[at:]  # noqa: E731
+        wait_for(worker, ready, timeout_s, log, running(home, worker) or 0)
     dag_ids = sorted(p.stem for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_"))
     ids = ", ".join(f"'{d}'" for d in dag_ids)
     wait_for("dag-processor (DAGs parsed)",

@@ -33,7 +33,9 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def dags_test(env: dict[str, str], dag_id: str, day: str, data_root: Path, **extra: str):
+def dags_test(
+    env: dict[str, str], dag_id: str, day: str, data_root: Path, timeout: int = 900, **extra: str
+):
     """`airflow dags test DAG DAY` against the session's metadata DB; returns the process."""
     run_env = {**env, "ECHO_DATA_ROOT": str(data_root), **extra}
     return subprocess.run(
@@ -41,5 +43,5 @@ def dags_test(env: dict[str, str], dag_id: str, day: str, data_root: Path, **ext
         env=run_env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
