@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # The checkout's own package wins over any editable install (worktrees share one venv).
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: help venv airflow browser demo test lint bench up clean
+.PHONY: help venv airflow browser demo test test-stack lint bench up up-local down-local clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -54,6 +54,11 @@ browser:  ## headless Chromium for the report test (apt-get install chromium)
 test: airflow browser  ## run the whole test suite
 	$(BIN)/python -m pytest
 
+# Deselected from `make test` (10+ minutes on 2 busy cores): the native distributed stack,
+# a 3-day backfill on Celery with a lost worker, compared with the embedded run.
+test-stack: airflow  ## the distributed stack's end-to-end test (tests/e2e/test_distributed.py)
+	$(BIN)/python -m pytest -m stack
+
 lint: venv  ## ruff
 	$(BIN)/ruff check dags plugins tests bench scripts
 	$(BIN)/ruff format --check dags plugins tests bench scripts
@@ -61,8 +66,16 @@ lint: venv  ## ruff
 bench: venv  ## run every benchmark under bench/ (each prints one JSON object last)
 	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(BIN)/python $$b; done
 
-up:  ## the multi-machine form (needs a Docker engine)
-	docker compose up -d
+up:  ## the multi-machine form (needs a Docker engine; docs/deploy.md)
+	docker compose up -d --build
+
+# The same services natively (Postgres, Redis from Debian; moto S3; Airflow on Celery):
+# state, logs and pid files under data/stack/ (docs/deploy.md).
+up-local: venv  ## the distributed form on this machine, no Docker (scripts/stack.py)
+	$(BIN)/python scripts/stack.py up
+
+down-local:  ## stop everything `make up-local` started
+	$(BIN)/python scripts/stack.py down
 
 clean:  ## remove generated data and the Airflow home (keeps .venv)
 	rm -rf data .airflow

@@ -139,6 +139,10 @@ def echo_daily():
     def validate_training_set(day: date) -> dict:
         """Checks training.examples (no secrets, no opted-out users, no file on both sides);
         only a valid set updates the Asset that schedules echo_train."""
+        ctx = get_current_context()
+        # echo_train reads this: a backfilled day does not start a fine-tune of its own.
+        backfill = ctx["dag_run"].run_type == "backfill"
+        ctx["outlet_events"][training_set].extra = {"ds": day.isoformat(), "backfill": backfill}
         return fail_fast(pipeline.validate, "training_set", day)
 
     @task(task_display_name="Refresh marts")

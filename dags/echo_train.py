@@ -11,7 +11,9 @@ evaluate read it read-only for seconds and write files; register and promote wri
 A manual run may set the `overrides` Param (e.g. {"train.max_steps": 20}) for that run only.
 
 Below `train.min_new_examples` new examples the run stops after the first task (skipped, not
-failed). A fine-tune retry resumes from its last checkpoint. With
+failed); so does a run that only backfilled days of `echo_daily` triggered: their examples
+wait for the next scheduled day's run (or a manual trigger), so a backfill of N days does
+not fine-tune N times. A fine-tune retry resumes from its last checkpoint. With
 `schedule.fine_tune_runner=kubernetes` the fine-tune runs `echo-ops train` in a GPU pod
 (KubernetesPodOperator, see `docs/models.md`); the graph is the same.
 
@@ -63,8 +65,11 @@ def echo_train():
     @task.short_circuit(task_display_name="Enough new data?")
     def check_new_data() -> bool:
         """Is there a champion and at least `train.min_new_examples` new examples since its
-        data window? Otherwise the rest is skipped; the reason is in the log."""
-        return fail_fast(pipeline.check_new_data)["fine_tune"]
+        data window? Not when only backfilled days triggered the run (docs/runbook.md).
+        Otherwise the rest is skipped; the reason is in the log."""
+        events = get_current_context().get("triggering_asset_events") or {}
+        extras = [dict(e.extra or {}) for evs in events.values() for e in evs]
+        return fail_fast(pipeline.check_new_data, triggered_by=extras)["fine_tune"]
 
     @task(
         task_display_name="Fine-tune candidate",

@@ -56,9 +56,16 @@ def new_data_window(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-def fine_tune_decision(window: dict[str, Any], min_new_examples: int) -> dict[str, Any]:
-    """Whether echo_train fine-tunes now, and why (the window from `new_data_window`)."""
-    if window["champion_id"] is None:
+def fine_tune_decision(
+    window: dict[str, Any], min_new_examples: int, triggers: list[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """Whether echo_train fine-tunes now, and why (the window from `new_data_window`;
+    `triggers`: the extras of the Asset events that started the run)."""
+    if backfill_only(triggers):  # a backfill of N days must not fine-tune N times
+        days = ", ".join(sorted(str(t.get("ds")) for t in triggers))
+        go, reason = False, (f"only backfilled days triggered this run ({days}): the next "
+                             "scheduled day's run, or a manual trigger, trains on them")  # fmt: skip
+    elif window["champion_id"] is None:
         go, reason = False, "no champion to fine-tune: run `echo-ops bootstrap-model` once"
     elif window["new_examples"] < min_new_examples:
         go, reason = False, f"{window['new_examples']} new examples, need {min_new_examples}"
@@ -67,6 +74,12 @@ def fine_tune_decision(window: dict[str, Any], min_new_examples: int) -> dict[st
     else:
         go, reason = True, f"{window['new_examples']} new examples since {window['champion_id']}"
     return {**window, "fine_tune": go, "reason": reason}
+
+
+def backfill_only(triggers: list[dict[str, Any]]) -> bool:
+    """True when every training-set Asset event behind an echo_train run came from a backfill
+    run of echo_daily (their extra says `backfill: true`); a manual run has no events."""
+    return bool(triggers) and all(t.get("backfill") is True for t in triggers)
 
 
 def fine_tune(settings: Settings, resume: bool = False, on_step=None) -> dict[str, Any]:

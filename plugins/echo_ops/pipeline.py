@@ -206,15 +206,18 @@ def publish_snapshot(ds: date, settings: Settings | None = None) -> dict:
 # --- echo_train ----------------------------------------------------------------------
 
 
-def check_new_data(settings: Settings | None = None) -> dict[str, Any]:
-    """Is there a champion, and enough new training examples to fine-tune it?"""
+def check_new_data(
+    settings: Settings | None = None, triggered_by: list[dict] | None = None
+) -> dict[str, Any]:
+    """Is there a champion, and enough new training examples to fine-tune it? `triggered_by`:
+    the extras of the training-set Asset events behind this run (none for a manual run)."""
     from echo_ops.finetune import fine_tune_decision, new_data_window
     from echo_ops.logs import get_logger
 
     settings = _settings(settings)
     with _open(settings) as con:
         window = new_data_window(con)
-    decision = fine_tune_decision(window, settings.train.min_new_examples)
+    decision = fine_tune_decision(window, settings.train.min_new_examples, triggered_by or [])
     get_logger("echo_train").info(
         "fine-tune now: %s (%s)", decision["fine_tune"], decision["reason"]
     )

@@ -41,6 +41,7 @@ def dags_test(
     data_root: Path,
     conf: dict | None = None,
     mark_success: str | None = None,
+    timeout: int = 900,
     **extra: str,
 ):
     """`airflow dags test DAG DAY [--conf JSON] [--mark-success-pattern RE]` against the
@@ -53,5 +54,5 @@ def dags_test(
         env=run_env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )

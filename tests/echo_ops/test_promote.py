@@ -240,3 +240,22 @@ def test_no_fine_tune_while_the_window_has_nothing_to_judge_it_on():
     decision = fine_tune_decision(window, 50)
     assert not decision["fine_tune"] and "no held-out examples" in decision["reason"]
     assert fine_tune_decision({**window, "new_eval_examples": 3}, 50)["fine_tune"]
+
+
+def test_a_run_only_backfilled_days_triggered_does_not_fine_tune():
+    """A backfill of N days makes N Asset events; none of them alone starts a fine-tune, a
+    scheduled day among them (or a manual run, with no events) does."""
+    from echo_ops.finetune import fine_tune_decision
+
+    window = {"champion_id": "base", "new_examples": 500, "new_eval_examples": 30}
+    backfilled = [{"ds": "2026-11-03", "backfill": True}, {"ds": "2026-11-02", "backfill": True}]
+    decision = fine_tune_decision(window, 50, backfilled)
+    assert not decision["fine_tune"]
+    assert (
+        "only backfilled days" in decision["reason"]
+        and "2026-11-02, 2026-11-03" in decision["reason"]
+    )
+    scheduled = {"ds": "2026-11-04", "backfill": False}
+    assert fine_tune_decision(window, 50, [*backfilled, scheduled])["fine_tune"]
+    assert fine_tune_decision(window, 50, [])["fine_tune"]
+    assert fine_tune_decision(window, 50, [{}])["fine_tune"]  # an event without the flag
