@@ -350,7 +350,8 @@ def _migrate(home: Path, env: dict[str, str]) -> None:
     with (home / "logs" / "init.log").open("ab") as log:
         subprocess.run([airflow, "db", "migrate"], env=env, check=True, stdout=log, stderr=log)
         for pool, slots, what in (("echo_duckdb", 1, "serialises writers of the Echo DuckDB file"),
-                                  ("echo_gpu", 1, "one fine-tune at a time")):  # fmt: skip
+                                  ("echo_gpu", 1, "one fine-tune at a time"),
+                                  ("echo_extract", 4, "extract shards walking at once")):  # fmt: skip
             subprocess.run([airflow, "pools", "set", pool, str(slots), what], env=env, check=True,
                            stdout=log, stderr=log)  # fmt: skip
 
