@@ -16,10 +16,10 @@ def _trained(con, rel, prefix, target, suffix, ds="2026-11-02"):
           target=target, suffix=suffix)])  # fmt: skip
 
 
-def _typed(con, cid, rel, prefix, final, suffix, ds="2026-11-03"):
+def _typed(con, cid, rel, prefix, final, suffix, ds="2026-11-03", shown_at=None):
     given(con, "staging.refinements", [dict(ds=ds, shown_ds=ds, completion_id=cid,
           doc_uri=DOC.format(rel), prompt_prefix=prefix, final_text=final,
-          prompt_suffix=suffix)])  # fmt: skip
+          prompt_suffix=suffix, shown_at=shown_at or f"{ds} 10:00:00")])  # fmt: skip
 
 
 def test_measured_lines_count_whole_lines_typed_before_in_the_same_file():
@@ -33,6 +33,11 @@ def test_measured_lines_count_whole_lines_typed_before_in_the_same_file():
     _typed(con, "c2", "a.py", "\n", "def __init__(self, a", ", b):\n")
     _typed(con, "c3", "b.py", "\n    ", "return compute_total(items)", "")
     _typed(con, "c4", "b.py", "\n", "   ", "already_here_long_enough = 1\n")  # nothing typed
+    # typed on day 1 (client clock), its shown event delivered late into day 2's landing:
+    # the same line trained on day 1 is the same day's typing, not a repeat
+    _trained(con, "c.py", "\n", "value = compute_other(items)", "\n")
+    _typed(con, "c5", "c.py", "\n", "value = compute_other(items)", "\n",
+           shown_at="2026-11-02 23:59:00")  # fmt: skip
     row = con.execute(
         read_sql("reports/measured_lines_in_training"),
         {"first": date(2026, 11, 3), "repo": "pkg", "min_chars": 16},

@@ -1,4 +1,5 @@
--- Lines people typed on measured days (completions shown from $first on) that were a
+-- Lines people typed on measured days (completions shown from $first on, by the day on the
+-- client's clock: shown_ds is the landing day, a day later for a late-delivered event) that were a
 -- training target before: in the same file (must be 0: the same code typed twice at the
 -- same place) and in another file only (generic lines such as `return None`, reported).
 -- Whole lines: a completion's text joined to the rest of its first and last line (the end
@@ -11,12 +12,12 @@ with
 measured_text as (
     select
         regexp_extract(doc_uri, '/' || $repo || '/(.*)$', 1) as relpath,
-        shown_ds,
+        cast(shown_at as date) as shown_ds,
         regexp_extract(replace(prompt_prefix, chr(13), ''), '[^\n]*$')
         || replace(final_text, chr(13), '')
         || regexp_extract(replace(prompt_suffix, chr(13), ''), '^[^\n]*') as whole_text
     from staging.refinements
-    where shown_ds >= $first and trim(final_text) <> ''
+    where cast(shown_at as date) >= $first and trim(final_text) <> ''
 ),
 
 measured as (
