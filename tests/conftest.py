@@ -69,3 +69,14 @@ def s3_server(_moto_server, monkeypatch) -> str:
         Bucket=bucket
     )
     return bucket
+
+
+@pytest.fixture(scope="module")
+def receivers():
+    """A loopback SMTP server and webhook receiver (tests/alertkit.py), per test module."""
+    from tests.alertkit import SMTPReceiver, WebhookReceiver
+
+    smtp, hook = SMTPReceiver(), WebhookReceiver()
+    yield smtp, hook
+    smtp.shutdown()
+    hook.shutdown()

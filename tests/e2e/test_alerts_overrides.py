@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from echo_ops.config import Settings
-from tests.alertkit import SMTPReceiver, WebhookReceiver, alert_env
+from tests.alertkit import alert_env
 from tests.e2e.conftest import dags_test
 from tests.e2e.test_echo_daily import _state
 
@@ -31,14 +31,6 @@ DAY, LATE_DAY = "2026-11-02", "2026-11-20"
 SMALL = {"ECHO_SIMULATE__USERS": "2", "ECHO_SIMULATE__SESSIONS_PER_USER": "1"}
 RUNBOOK = "https://git.example.com/echo/blob/main/docs/runbook.md"
 UP_TO_INGEST = "(?!(resolve_partition|init_warehouse|import_assistant_logs|ingest)$).*"
-
-
-@pytest.fixture(scope="module")
-def receivers():
-    smtp, hook = SMTPReceiver(), WebhookReceiver()
-    yield smtp, hook
-    smtp.shutdown()
-    hook.shutdown()
 
 
 def test_overrides_change_one_run_and_a_failure_reaches_on_call(airflow_env, receivers, tmp_path):

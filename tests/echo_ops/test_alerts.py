@@ -7,24 +7,14 @@ import logging
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
-
 from echo_ops.alerts import one_line, runbook_url
 from echo_ops.config import AlertSettings
 from echo_ops.notifier import EchoNotifier
 from echo_ops.oncall import ADVICE
-from tests.alertkit import SMTPReceiver, WebhookReceiver, dead_port
+from tests.alertkit import dead_port
 
 UI = "https://airflow.example.com/"
 RUNBOOK = "https://git.example.com/echo/blob/main/docs/runbook.md"
-
-
-@pytest.fixture(scope="module")
-def receivers():
-    smtp, hook = SMTPReceiver(), WebhookReceiver()
-    yield smtp, hook
-    smtp.shutdown()
-    hook.shutdown()
 
 
 def _context(exc: BaseException) -> dict:
