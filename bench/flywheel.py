@@ -139,7 +139,12 @@ def summarise(run: dict, settings) -> dict:
         repo = Path(settings.simulate.deploy_corpus_dir or default_corpus("deploy")).name
         lines = con.execute(
             read_sql("reports/measured_lines_in_training"),
-            {"first": first or last + timedelta(days=1), "repo": repo, "min_chars": 16},
+            {
+                "first": first or last + timedelta(days=1),
+                "repo": repo,
+                "min_chars": 16,
+                "documents": str(settings.storage.truth_dir / "*" / "documents.jsonl"),
+            },  # fmt: skip
         ).fetchone()
         per_day = con.execute(
             "select ds, arm, sum(shown_count), sum(accepted_count) from marts.rpt_arm_user_daily "
