@@ -92,17 +92,23 @@ def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings,
     from echo_ops.generate import model_proposer
     from echo_ops.simulate.proposers import Proposal, confidence
 
-    torch.set_num_threads(1)
     proposer = model_proposer(model_dir, model_id, settings)
     if memory is not None:
         from echo_ops.memory import team_memory
 
         proposer.memory = team_memory(memory, proposer.tokenizer, settings.train.memory_min_match)
     out = []
-    for r in rows:
-        text, logprobs = proposer.propose(r["prefix"], r["suffix"])
-        conf = confidence(Proposal(text, tuple(logprobs))) if text else 0.0
-        out.append((conf, *judge(text, r["target"])))
+    # one thread decodes a token of a small model faster; the process's setting comes back
+    # after, or a fine-tune later in the same process (the inline flywheel) trains on one core
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for r in rows:
+            text, logprobs = proposer.propose(r["prefix"], r["suffix"])
+            conf = confidence(Proposal(text, tuple(logprobs))) if text else 0.0
+            out.append((conf, *judge(text, r["target"])))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

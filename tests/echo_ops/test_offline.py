@@ -34,3 +34,20 @@ def test_paired_bootstrap_by_file_sees_a_consistent_gain():
     assert up["diff"] == pytest.approx(0.5) and up["ci"][0] > 0 and up["files"] == 8
     same = paired_bootstrap(better, better, groups, "acceptance", 300, 0)
     assert same["ci"] == [0.0, 0.0]
+
+
+def test_replay_gives_the_process_its_threads_back(tiny_base, settings):
+    """Replay decodes on one thread; a fine-tune later in the same process (the inline
+    flywheel) must not inherit that and train on one core."""
+    import torch
+
+    from echo_ops.offline import replay
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rows = [{"prefix": "def add(a, b):\n    return ", "suffix": "\n", "target": "a + b"}]
+        assert len(replay(tiny_base, "tiny", rows, settings)) == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
