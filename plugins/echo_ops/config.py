@@ -166,8 +166,9 @@ class TrainSettings(_Group):
     seq_len: int = 256  # tokens per packed row (and the FIM prompt budget)
     packing: bool = True  # concatenate examples into full rows instead of padding
     # loss weight of the prompt (the team's code around the cursor) relative to the target:
-    # 0 trains on the settled text only; > 0 also learns the repository's own code
-    context_loss_weight: float = 0.0
+    # 0 trains on the settled text only; > 0 also learns the repository's own code (0.3:
+    # measured online, docs/metrics.md "Tried, kept, dropped")
+    context_loss_weight: float = 0.3
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     eval_every: int = 20  # steps between held-out loss checks
     eval_batches: int = 4  # batches per periodic check
@@ -195,8 +196,11 @@ class TrainSettings(_Group):
     max_edit_sim_drop: float = 0.02  # and its edit similarity may not fall more than this
     # guarded promotion (echo_ops.offline, docs/metrics.md): "loss" = the two rules above only
     promotion_rule: Literal["guarded", "loss"] = "guarded"
+    # the offline estimate a candidate must raise: with calibrated gates every model shows as
+    # often as the base, so acceptance is fair (accepted per request on replayed requests
+    # favours the champion, which chose to show them)
     promote_metric: Literal["acceptance", "accepted_per_request", "retained_chars_per_request"] = (
-        "accepted_per_request"  # the offline estimate a candidate must raise
+        "acceptance"
     )
     promote_margin: float = 0.0  # ... its paired interval's low end must lie above this
     replay_eval_examples: int = 300  # held-out recent requests replayed through both models
@@ -206,7 +210,7 @@ class TrainSettings(_Group):
     # serve each fine-tune with its own show gate, set so that it shows as often as the
     # lineage's base does at simulate.show_min_prob on the held-out requests (same procedure
     # for every arm: the base's own calibrated gate is simulate.show_min_prob)
-    calibrate_gate: bool = False
+    calibrate_gate: bool = True
     # online guard (echo_ops.flywheel): roll back when treatment's acceptance falls below
     # control's with a 95% interval under 0, once both arms showed this many completions
     rollback_min_shown: int = 300

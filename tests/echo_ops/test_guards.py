@@ -60,8 +60,11 @@ def _seed_eval_rows(con) -> None:
 
 
 def _guard_settings(tmp: Path, **train) -> Settings:
+    # the guards on fixed gates: these warehouses hold replay rows, not the logged requests
+    # a calibrated gate reads (that path: test_a_calibrated_gate_aims_at_...)
     cfg = dict(device="cpu", seq_len=64, batch_size=4, max_new_tokens=16, token_min_prob=0.0,
-               replay_eval_examples=100, regression_examples=8, bootstrap_samples=300)  # fmt: skip
+               replay_eval_examples=100, regression_examples=8, bootstrap_samples=300,
+               calibrate_gate=False, promote_metric="accepted_per_request")  # fmt: skip
     return Settings(
         data_root=tmp,
         train=TrainSettings(**{**cfg, **train}),
@@ -76,8 +79,9 @@ def _register(con, model_dir: Path, model_id: str, settings, parent=None) -> Non
 
 
 def _fine_tune(init: Path, out: Path, examples: list[Example], steps: int) -> Path:
+    # on the targets only: the sabotage and the overfit are in what each cursor gets
     cfg = tiny_train_settings(max_steps=steps, learning_rate=1e-2, eval_every=steps,
-                              checkpoint_every=steps, packing=True)  # fmt: skip
+                              checkpoint_every=steps, packing=True, context_loss_weight=0.0)  # fmt: skip
     return train(init, out, examples, examples[:2], cfg).model_dir
 
 

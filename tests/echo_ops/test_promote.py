@@ -129,7 +129,7 @@ def test_fine_tune_evaluate_promote_end_to_end(tiny_copy, monkeypatch):
     with open_warehouse(get_settings()) as con:
         assert champion(con).model_id == cid
         assert get_model(con, cid).metrics["eval"]["loss"] == report["candidate"]["loss"]
-        assert get_model(con, cid).decided_reason.startswith("promoted: accepted_per_request")
+        assert get_model(con, cid).decided_reason.startswith("promoted: acceptance ")
         # the champion now covers D2: nothing new to train on
         assert new_data_window(con)["new_examples"] == 0
 
