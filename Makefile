@@ -51,8 +51,11 @@ browser:  ## headless Chromium for the report test (apt-get install chromium)
 	  { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null); } || \
 	  echo "no Chromium: the report render test will fail; install it with: sudo apt-get install -y chromium"
 
+# Two workers (pytest-xdist), whole files each: the e2e tests wait on `airflow dags test`
+# subprocesses, so one worker leaves a core idle; module fixtures stay in one process.
+TEST_WORKERS ?= 2
 test: airflow browser  ## run the whole test suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Deselected from `make test` (10+ minutes on 2 busy cores): the native distributed stack,
 # a 3-day backfill on Celery with a lost worker, compared with the embedded run.
