@@ -5,7 +5,9 @@ simulated days through the scheduler on the workers, with the `default` worker k
 mid-task once (the scheduler must notice the lost heartbeat and retry); the tables must
 equal those of the embedded run (`airflow dags test` of the same days). A second backfill
 over the last two days, after a late landing object, leaves the untouched day identical
-and picks the late object up. Then everything stops, with no process left over."""
+and picks the late object up. A day with nothing landed then fails on a worker and the
+alert reaches a loopback SMTP server and webhook. Then everything stops, with no process
+left over."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import duckdb
 import pytest
 
 from echo_ops.config import get_settings, reset_settings_cache
+from tests.alertkit import alert_env
 from tests.e2e.conftest import AIRFLOW, REPO, dags_test
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.stack, pytest.mark.timeout(5400)]
@@ -92,7 +95,7 @@ def embedded(airflow_env, simulated, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def running_stack():
+def running_stack(receivers):
     # Not under pytest's tmp (mode 700): as root, Postgres runs as `postgres` and must reach it.
     home = Path(tempfile.mkdtemp(prefix="echo-stack-"))
     home.chmod(0o755)
@@ -100,6 +103,7 @@ def running_stack():
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     env.update(
         SMALL,
+        **alert_env(*receivers),  # failures page the loopback receivers (tests/alertkit.py)
         # Only the backfill runs: a start date after today keeps the scheduler's catchup idle.
         ECHO_SCHEDULE__START_DATE=tomorrow,
         ECHO_SCHEDULE__RETRIES="2",
@@ -173,7 +177,7 @@ def _states(state: dict) -> list[tuple]:
 
 
 def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
-    running_stack, simulated, embedded
+    running_stack, simulated, embedded, receivers
 ):
     home, state, env = running_stack()
     _upload(simulated / "landing", state)
@@ -253,6 +257,24 @@ def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
         second[("raw.server_events", DAYS[-1])][0] - first[("raw.server_events", DAYS[-1])][0]
     )
     assert late_rows > 0, "the late object inside the window was not picked up"
+
+    # A failure on a worker pages on-call: a day nothing landed for fails its blocking raw
+    # volume check (a data error, not retried) and the notifier in the worker reaches both
+    # loopback receivers.
+    smtp, hook = receivers
+    empty_day = (date.fromisoformat(DAYS[-1]) + timedelta(days=1)).isoformat()
+    _airflow(env, "backfill", "create", "--dag-id", "echo_daily", "--from-date", empty_day,
+             "--to-date", empty_day)  # fmt: skip
+    _wait_backfill(state, 2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (hook.posts and smtp.mails):
+        time.sleep(0.5)
+    posts = [p["json"] for p in hook.posts]
+    assert posts and all((p["dag_id"], p["day"]) == ("echo_daily", empty_day) for p in posts)
+    post = next(p for p in posts if p["task_id"] == "validate_raw_client")
+    assert "day_not_empty" in post["error"] and post["runbook_url"].endswith("#echo_daily")
+    subjects = [mail["Subject"] for _, _, mail in smtp.mails]
+    assert any(s.endswith(f"validate_raw_client failed for {empty_day}") for s in subjects)
 
 
 def _relabelled(src: Path) -> bytes:
