@@ -138,7 +138,7 @@ def summarise(run: dict, settings) -> dict:
                 "repo": repo,
                 "min_chars": 16,
                 "documents": str(settings.storage.truth_dir / "*" / "documents.jsonl"),
-            },  # fmt: skip
+            },
         ).fetchone()
         per_day = con.execute(
             "select ds, arm, sum(shown_count), sum(accepted_count) from marts.rpt_arm_user_daily "
