@@ -5,8 +5,10 @@ proposer, so the prompts are what the simulator's triggers give). Baseline, same
 model: the earlier serving loop, `model.generate` for `max_new_tokens` tokens with output
 scores, then the text cut at the first blank line by decoding every prefix of the output.
 Measured: `echo_ops.generate.ModelProposer` (KV-cache greedy loop with the editor stops),
-without a token floor and with `train.token_min_prob`. One torch thread, as the simulator
-serves (one person per process).
+without a token floor and with `train.token_min_prob`; then `propose_many` on batches of
+`--batch` prompts (default `simulate.batch_people`, the people the simulator serves
+together), against the lone loop with the floor, with how many texts came out the same.
+One torch thread, as the simulator serves (one process per core).
 
     PYTHONPATH=plugins .venv/bin/python bench/proposer.py [--model DIR] [--prompts 60]
 
@@ -88,12 +90,27 @@ def _time(fn, prompts, gate: float) -> dict:
     return {"ms_per_proposal": round(ms, 1), "passes_gate": shown, "mean_chars": round(chars / len(prompts), 1)}  # fmt: skip
 
 
+def _time_batched(p: ModelProposer, prompts, gate: float, batch: int) -> tuple[dict, int]:
+    """`_time`'s figures for `propose_many` over batches of `batch` prompts, and how many
+    of its texts are the lone `propose` text."""
+    p.propose_many(prompts[:batch])  # warm-up
+    started, answers = time.perf_counter(), []
+    for i in range(0, len(prompts), batch):
+        answers += p.propose_many(prompts[i : i + batch])
+    ms = 1000 * (time.perf_counter() - started) / len(prompts)
+    confs = [math.exp(sum(lp) / len(lp)) if t and lp else 0.0 for t, lp in answers]
+    same = sum(t == p.propose(*q)[0] for (t, _), q in zip(answers, prompts, strict=True))
+    return {"ms_per_proposal": round(ms, 1), "passes_gate": sum(c >= gate for c in confs),
+            "mean_chars": round(sum(len(t) for t, _ in answers) / len(prompts), 1)}, same  # fmt: skip
+
+
 def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="HF model dir (default: the champion)")
     parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument("--batch", type=int, default=None, help="requests decoded together")
     args = parser.parse_args()
     settings = get_settings()
     try:
@@ -113,11 +130,16 @@ def main() -> None:
     print(f"kv-cache loop, no floor:   {new}", file=sys.stderr)
     cut = _time(floored.propose, prompts, gate)
     print(f"kv-cache loop, floor {cfg.token_min_prob}: {cut}", file=sys.stderr)
+    batch = args.batch or settings.simulate.batch_people
+    batched, same = _time_batched(floored, prompts, gate, batch)
+    print(f"batches of {batch}, floor:     {batched} ({same} texts as alone)", file=sys.stderr)
     print(json.dumps({"model": model_dir.name, "prompts": len(prompts), "threads": 1,
                       "show_min_prob": gate, "token_min_prob": cfg.token_min_prob,
                       "baseline": base, "kv_cache": new, "kv_cache_floor": cut,
                       "speedup": round(base["ms_per_proposal"] / new["ms_per_proposal"], 2),
-                      "speedup_floor": round(base["ms_per_proposal"] / cut["ms_per_proposal"], 2)}))  # fmt: skip
+                      "speedup_floor": round(base["ms_per_proposal"] / cut["ms_per_proposal"], 2),
+                      "batch": batch, "batched_floor": batched, "batched_same_text": same,
+                      "batch_speedup": round(cut["ms_per_proposal"] / batched["ms_per_proposal"], 2)}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -71,6 +71,9 @@ class SimulateSettings(_Group):
     repo_write_share: float = 0.6  # ... and the share of them written over the run's days
     target_events: int | None = None  # per run: keep adding sessions until reached; None = fixed
     workers: int = 0  # processes over (day, user); 0 = min(2, CPUs)
+    # model proposer: people of one process served together, their requests one batch
+    # (simulate/batching.py); 1 = one person at a time. Part of the seed: same value, same run
+    batch_people: int = 12
     proposer: Literal["fast", "model"] = "fast"  # fast = intended text, corrupted; model = champion
     # gate: show only if exp(mean token logprob) reaches this; with train.token_min_prob,
     # tuned so that the demo base model lands at 10-30% accepted (docs/simulator.md)
@@ -204,6 +207,7 @@ class TrainSettings(_Group):
     )
     promote_margin: float = 0.0  # ... its paired interval's low end must lie above this
     replay_eval_examples: int = 300  # held-out recent requests replayed through both models
+    replay_batch: int = 16  # requests decoded together (a batch costs far less than its rows)
     bootstrap_samples: int = 2000  # paired-bootstrap resamples (by file)
     regression_examples: int = 64  # fixed base-corpus FIM examples guarding against forgetting
     regression_max_loss_rise: float = 0.05  # relative loss rise there that rejects a candidate

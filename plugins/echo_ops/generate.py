@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from echo_ops.config import Settings
-from echo_ops.prompt import align_to_lines, encode_fim
+from echo_ops.prompt import Aligned, align_to_lines, encode_fim
 
 
 class ModelProposer:
@@ -65,20 +67,37 @@ class ModelProposer:
 
     def propose(self, prefix: str, suffix: str) -> tuple[str, list[float]]:
         """Greedy fill-in-the-middle completion between `prefix` and `suffix`."""
+        return self.propose_many([(prefix, suffix)])[0]
+
+    def propose_many(self, requests: list[tuple[str, str]]) -> list[tuple[str, list[float]]]:
+        """`propose` for several (prefix, suffix) requests decoded as one batch: on a CPU
+        a decode step costs about as much for 8 rows as for 1 (the weights are read once),
+        so serving several people together is where the time goes down. A batch of one is
+        exactly `propose`; in a larger batch a row may differ from its lone result in the
+        last bits of a float (padding, other matrix shapes), never in the method."""
+        prompts, rows = zip(*(self._prepare(*r) for r in requests), strict=True)
+        self._greedy(list(prompts), list(rows))
+        out = []
+        for row in rows:
+            text = row.done[len(row.typed) :] if row.ok else ""
+            cut = editor_cut(text, row.mid_line, row.indent, self.max_lines)
+            shown = _drop_line_rest(text[:cut], row.al.rest)
+            if not shown.strip():
+                out.append(("", []))  # whitespace is no proposal (an editor would not show it)
+            else:
+                out.append((shown, row.logprobs[: kept_tokens(row.ends, cut)]))
+        return out
+
+    def _prepare(self, prefix: str, suffix: str) -> tuple[list[int], _Row]:
+        """The prompt's token ids (up to the typed line's last word) and the row to decode."""
         al = align_to_lines(prefix, suffix)
         settled, heal = split_typed(al.typed)
         settled_ids = self.tokenizer.encode(settled, add_special_tokens=False) if settled else []
         budget = self.max_prompt_tokens - len(settled_ids)
         prompt = encode_fim(self.tokenizer, al.head, al.tail, None, budget).input_ids
-        mid_line = bool(al.typed.strip())
         indent = len(al.typed) - len(al.typed.lstrip())
         recall = self._recall(al.head, al.tail, settled_ids)
-        text, logprobs, ends = self._greedy(prompt + settled_ids, heal, mid_line, indent, recall)
-        cut = editor_cut(text, mid_line, indent, self.max_lines)
-        shown = _drop_line_rest(text[:cut], al.rest)
-        if not shown.strip():
-            return "", []  # whitespace is no proposal (an editor would not show it)
-        return shown, logprobs[: kept_tokens(ends, cut)]
+        return prompt + settled_ids, _Row(al, heal, bool(al.typed.strip()), indent, recall)
 
     def _recall(self, head: str, tail: str, settled_ids: list[int]):
         """(indexes, context) for the memory, or None when it is off: the team's index and
@@ -92,57 +111,59 @@ class ModelProposer:
         window = build_index([head_ids, enc(tail)], self.memory.min_match)
         return [self.memory, window], [*head_ids[-self.memory_max_order :], *settled_ids]
 
-    def _greedy(
-        self, prompt: list[int], typed: str, mid_line: bool, indent: int, recall=None
-    ) -> tuple[str, list[float], list[int]]:
-        """The text generated after `typed`, and for each token that added to it its
-        log-prob and the text's length after it; stops at <eos>, a token below the floor,
-        or once the editor's cut can no longer move."""
+    def _greedy(self, prompts: list[list[int]], rows: list[_Row]) -> None:
+        """Decode every row greedily on one KV cache (transformers 5: `cache`, was
+        past_key_values), prompts left-padded to one length; a row that stops leaves the
+        batch (`_Row.advance` says when)."""
         import torch
 
-        eos, past, ids = self.tokenizer.eos_token_id, None, []
-        logprobs, ends, done = [], [], ""  # done: all text decoded so far, typed part included
-        step = torch.tensor([prompt], device=self.device)
+        width = max(len(p) for p in prompts)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        mask = pos = None  # no padding: the model's own positions, as for a lone request
+        if any(len(p) < width for p in prompts):
+            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts],
+                                device=self.device)  # fmt: skip
+            pos = (mask.cumsum(1) - 1).clamp(min=0)
+        live, past = list(range(len(rows))), None
         with torch.inference_mode():
-            for _ in range(self.max_new_tokens + len(typed)):
+            while True:
                 # only the last position's logits are read: the prompt skips the LM head
-                out = self.model(input_ids=step, cache=past, use_cache=True, logits_to_keep=1)
-                past = out.cache  # the KV cache (transformers 5: `cache`, was past_key_values)
-                logp = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-                if recall is not None:
-                    logp = self._mixed(logp, *recall)
-                todo = typed[len(done) :]
-                if todo:  # still on what the person typed: only tokens that agree with it
-                    allowed = self._agreeing(todo)
-                    if allowed is None:
-                        return "", [], []
-                    sub = logp[allowed]
-                    k = int(sub.argmax())
-                    best, lp = int(allowed[k]), float(sub[k] - torch.logsumexp(sub, 0))
-                else:
-                    best = int(logp.argmax())
-                    lp = float(logp[best])
-                    if best == eos:
-                        break
-                text = self.tokenizer.decode([*ids, best], skip_special_tokens=True)
-                adds = len(text) > len(typed)  # past what the person typed
-                if adds and lp < self.token_min_logprob:
+                out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                 cache=past, use_cache=True, logits_to_keep=1)  # fmt: skip
+                past = out.cache
+                logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+                nxt = [(j, rows[i].advance(self, logp[j])) for j, i in enumerate(live)]
+                keep = [j for j, tok in nxt if tok is not None]
+                if not keep:
                     break
-                ids.append(best)
-                if recall is not None:
-                    recall[1].append(best)
-                done = text
-                if adds:
-                    logprobs.append(lp)
-                    ends.append(len(done) - len(typed))
-                    if len(logprobs) == self.max_new_tokens or _done(
-                        done[len(typed) :], mid_line, indent, self.max_lines
-                    ):
-                        break
-                elif not typed.startswith(done):  # bytes of one character split oddly
-                    return "", [], []
-                step = torch.tensor([[best]], device=self.device)
-        return done[len(typed) :], logprobs, ends
+                if len(keep) < len(live):
+                    past.batch_select_indices(torch.tensor(keep, device=self.device))
+                    mask = None if mask is None else mask[keep]
+                    pos = None if pos is None else pos[keep]
+                live = [live[j] for j in keep]
+                ids = torch.tensor([[tok] for _, tok in nxt if tok is not None], device=self.device)
+                if mask is not None:
+                    mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+                    pos = pos[:, -1:] + 1
+
+    def _next_token(self, row: _Row, logp) -> tuple[int, float] | None:
+        """The greedy token for `row` and its log-prob; while still on what the person
+        typed, only among tokens that agree with it (None: no token does)."""
+        import torch
+
+        if row.recall is not None:
+            logp = self._mixed(logp, *row.recall)
+        todo = row.typed[len(row.done) :]
+        if not todo:
+            best = int(logp.argmax())
+            return best, float(logp[best])
+        allowed = self._agreeing(todo)
+        if allowed is None:
+            return None
+        sub = logp[allowed]
+        k = int(sub.argmax())
+        return int(allowed[k]), float(sub[k] - torch.logsumexp(sub, 0))
 
     def _mixed(self, logp, indexes, context: list[int]):
         from echo_ops.memory import continuations, mix
@@ -171,6 +192,57 @@ class ModelProposer:
                     by_first.setdefault(text[0], []).append((i, text))
             self._piece_texts = by_first
         return self._piece_texts
+
+
+@dataclass
+class _Row:
+    """One request's decoding state: the text after `typed`, and for each token that
+    added to it its log-prob and the text's length after it."""
+
+    al: Aligned
+    typed: str  # forced token by token (token healing), then free decoding
+    mid_line: bool
+    indent: int
+    recall: list | None  # the memory's (indexes, context), or None
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    done: str = ""  # all text decoded so far, typed part included
+    steps: int = 0
+    ok: bool = True  # False: no proposal (the typed text cannot be followed)
+
+    def advance(self, proposer: ModelProposer, logp) -> int | None:
+        """Take this step's token; the next input token, or None once the row stops: at
+        <eos>, a token below the floor, a typed text no token follows, or once the
+        editor's cut can no longer move."""
+        picked = proposer._next_token(self, logp)
+        if picked is None:
+            self.ok = False
+            return None
+        best, lp = picked
+        if best == proposer.tokenizer.eos_token_id and not self.typed[len(self.done) :]:
+            return None
+        text = proposer.tokenizer.decode([*self.ids, best], skip_special_tokens=True)
+        adds = len(text) > len(self.typed)  # past what the person typed
+        if adds and lp < proposer.token_min_logprob:
+            return None
+        self.ids.append(best)
+        if self.recall is not None:
+            self.recall[1].append(best)
+        self.done, self.steps = text, self.steps + 1
+        if adds:
+            self.logprobs.append(lp)
+            self.ends.append(len(text) - len(self.typed))
+            if len(self.logprobs) == proposer.max_new_tokens or _done(
+                text[len(self.typed) :], self.mid_line, self.indent, proposer.max_lines
+            ):
+                return None
+        elif not self.typed.startswith(text):  # bytes of one character split oddly
+            self.ok = False
+            return None
+        if self.steps == proposer.max_new_tokens + len(self.typed):
+            return None
+        return best
 
 
 def split_typed(typed: str) -> tuple[str, str]:
@@ -227,6 +299,21 @@ def editor_cut(text: str, mid_line: bool, indent: int, max_lines: int) -> int:
             n_code += 1
         end, pos = pos + len(body), pos + len(line) + 1
     return len(text)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run the block with torch on `n` threads, then give the process its setting back: a
+    small model decodes faster on one thread per process, but a fine-tune later in the
+    same process (the inline flywheel) must not train on one core."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def registry_model_dir(model_id: str | None, settings: Settings) -> tuple[str, Path]:

@@ -54,16 +54,9 @@ MEMORISED_MID_LINE = (HEAD + "    return os.", "\n" + TAIL)
 def _kept_tokens(proposer, prefix, suffix):
     """What the greedy loop generated for this prompt, as `propose` runs it:
     (text after the typed part, log-probs)."""
-    from echo_ops.prompt import align_to_lines, encode_fim
-
-    al = align_to_lines(prefix, suffix)
-    settled, heal = split_typed(al.typed)
-    ids = proposer.tokenizer.encode(settled, add_special_tokens=False) if settled else []
-    enc = encode_fim(
-        proposer.tokenizer, al.head, al.tail, None, proposer.max_prompt_tokens - len(ids)
-    )
-    text, logprobs, _ = proposer._greedy(enc.input_ids + ids, heal, bool(al.typed.strip()), 0)
-    return text, logprobs
+    prompt, row = proposer._prepare(prefix, suffix)
+    proposer._greedy([prompt], [row])
+    return (row.done[len(row.typed) :] if row.ok else ""), row.logprobs
 
 
 @pytest.mark.parametrize("model", ["tiny_base", "memorised_base"])
@@ -183,3 +176,35 @@ def test_settled_tokens_are_the_ones_the_whole_line_has(tiny_base):
         settled, _ = split_typed(line[:k])
         ids = tok.encode(settled, add_special_tokens=False)
         assert tok.encode(line, add_special_tokens=False)[: len(ids)] == ids, repr(settled)
+
+
+@pytest.mark.parametrize("model", ["tiny_base", "memorised_base"])
+def test_a_batch_gives_each_request_its_lone_answer(model, request):
+    """Prompts of different lengths (left padding), typed text to heal, a row that stops at
+    once and rows that run long: each row's answer is the one it gets alone."""
+    proposer = ModelProposer(request.getfixturevalue(model), "cpu", max_new_tokens=16)
+    requests = [
+        MID_LINE,
+        LINE_START,
+        MEMORISED_MID_LINE,
+        (HEAD + "    ", "\n" + TAIL),
+        (HEAD + "    return os.path.jo", "\n" + TAIL),
+        ("x", ""),  # a short prompt: the most padding
+        (HEAD * 40 + "    ", "\n" + TAIL * 10),  # a long one, cut to the prompt budget
+        (HEAD + "    \u00e9\u00e8", "\n"),  # typed text the model may not follow
+    ]
+    lone = [proposer.propose(*r) for r in requests]
+    batched = proposer.propose_many(requests)
+    assert [t for t, _ in batched] == [t for t, _ in lone]
+    for (_, lp_batch), (_, lp_lone) in zip(batched, lone, strict=True):
+        assert lp_batch == pytest.approx(lp_lone, abs=1e-4)
+    assert proposer.propose_many(requests[:1]) == lone[:1]  # a batch of one is `propose`
+    # and before the editor's cut: every token each row decoded, lone and in the batch
+    alone = [_kept_tokens(proposer, *r) for r in requests]
+    prepared = [proposer._prepare(*r) for r in requests]
+    assert len({len(p) for p, _ in prepared}) > 2, "prompts of several lengths: padding"
+    assert len({len(lp) for _, lp in alone}) > 1, "rows that stop at different steps"
+    proposer._greedy([p for p, _ in prepared], [row for _, row in prepared])
+    for (_, row), (text, logprobs) in zip(prepared, alone, strict=True):
+        assert (row.done[len(row.typed) :] if row.ok else "") == text
+        assert row.logprobs == pytest.approx(logprobs, abs=1e-4)

@@ -37,8 +37,8 @@ def test_paired_bootstrap_by_file_sees_a_consistent_gain():
 
 
 def test_replay_gives_the_process_its_threads_back(tiny_base, settings):
-    """Replay decodes on one thread; a fine-tune later in the same process (the inline
-    flywheel) must not inherit that and train on one core."""
+    """Replay leaves the process's thread count as it found it: a fine-tune later in the
+    same process (the inline flywheel) must not train on one core."""
     import torch
 
     from echo_ops.offline import replay

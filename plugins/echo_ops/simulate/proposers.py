@@ -115,20 +115,21 @@ def load_proposer(
     near_share: float,
     model: tuple[str, str] | None = None,
     settings=None,
+    served=None,
 ):
     """The proposer a run asked for: 'fast', or 'model': `model` = (model id, local HF dir)
-    from `resolve_model`, served by the models stage's `echo_ops.generate`."""
+    from `resolve_model`, served by the models stage's `echo_ops.generate` (or `served`:
+    that model already loaded, e.g. a seat of simulate/batching.py)."""
     if kind == "fast":
         return FastProposer(rng, exact_share, near_share)
     if kind != "model":
         raise ValueError(f"unknown proposer {kind!r}; expected 'fast' or 'model'")
+    if served is not None:
+        return _Adapted(served)
     if model is None:
-        raise NoChampionError(_NO_CHAMPION)
-    import torch
-
+        raise NoChampionError(NO_CHAMPION)
     from echo_ops.generate import model_proposer
 
-    torch.set_num_threads(1)  # one person per process: more threads only fight for the cores
     model_id, model_dir = model
     return _Adapted(model_proposer(model_dir, model_id, settings))
 
@@ -141,12 +142,12 @@ def resolve_model(kind: str, model_id: str | None = None, settings=None) -> tupl
     try:
         from echo_ops.generate import registry_model_dir
     except ImportError as exc:
-        raise NoChampionError(_NO_CHAMPION) from exc
+        raise NoChampionError(NO_CHAMPION) from exc
     try:
         found, model_dir = registry_model_dir(model_id, settings)
     except LookupError as exc:
-        raise NoChampionError(f"{_NO_CHAMPION} ({exc})") from exc
+        raise NoChampionError(f"{NO_CHAMPION} ({exc})") from exc
     return found, str(model_dir)
 
 
-_NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"
+NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"

@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,11 +25,13 @@ from pathlib import Path
 from echo_ops import storage
 from echo_ops.config import Settings
 from echo_ops.corpus import LANGUAGES, default_corpus, list_files
+from echo_ops.errors import NoChampionError
 from echo_ops.logs import stage_run
+from echo_ops.simulate.batching import Lockstep
 from echo_ops.simulate.corpus import make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
-from echo_ops.simulate.proposers import load_proposer, resolve_model
+from echo_ops.simulate.proposers import NO_CHAMPION, load_proposer, resolve_model
 from echo_ops.simulate.repo import day_document, plan_repo
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
@@ -75,8 +77,9 @@ def user_identity(seed: int, user_index: int, utf8_share: float) -> tuple[str, d
     return user_id, client, rng
 
 
-def simulate_unit(unit: Unit, settings: Settings) -> dict:
-    """Simulate and deliver one person's day; returns counts, truth rows and documents."""
+def simulate_unit(unit: Unit, settings: Settings, served=None) -> dict:
+    """Simulate and deliver one person's day; returns counts, truth rows and documents.
+    `served`: the model proposer, already loaded (a seat of `simulate_group`)."""
     cfg = settings.simulate
     user_id, client, id_rng = user_identity(unit.seed, unit.user_index, cfg.utf8_client_share)
     skew_ms = int(id_rng.uniform(-cfg.max_skew_s, cfg.max_skew_s) * 1000)
@@ -89,6 +92,7 @@ def simulate_unit(unit: Unit, settings: Settings) -> dict:
         cfg.near_share,
         unit.model,
         settings,
+        served,
     )
     proposer.arm, proposer.show_min_prob = unit.arm, unit.gate
     root = Path(unit.corpus)
@@ -210,9 +214,54 @@ def _truth_row(region) -> dict:
     return row
 
 
-def _run_unit(args: tuple[Unit, dict]) -> dict:
-    unit, overrides = args
-    return simulate_unit(unit, Settings(**overrides))
+def simulate_group(units: list[Unit], settings: Settings) -> list[dict]:
+    """Simulate the people of `units` (one day, one served model) in one process: a model
+    proposer serves them together in lockstep batches (simulate/batching.py), each person
+    in a thread; any other proposer, one person after another."""
+    if units[0].proposer != "model":
+        return [simulate_unit(u, settings) for u in units]
+    if units[0].model is None:
+        raise NoChampionError(NO_CHAMPION)
+    from echo_ops.generate import model_proposer, torch_threads
+
+    model_id, model_dir = units[0].model
+    with torch_threads(1):  # one process per core: more threads only fight for the cores
+        lockstep = Lockstep(model_proposer(model_dir, model_id, settings), len(units))
+        with ThreadPoolExecutor(len(units), "person") as pool:
+            futures = [
+                pool.submit(_seated, unit, settings, lockstep, i) for i, unit in enumerate(units)
+            ]
+            return [f.result() for f in futures]
+
+
+def _seated(unit: Unit, settings: Settings, lockstep: Lockstep, slot: int) -> dict:
+    try:
+        return simulate_unit(unit, settings, lockstep.seat(slot))
+    finally:
+        lockstep.leave()  # done or failed: the others stop waiting for this person
+
+
+def group_units(units: list[Unit], size: int) -> list[list[int]]:
+    """Indexes of `units` in groups served together: same day, model, gate and arm, at
+    most `size` people, in order (the fast proposer has no model to share: one each).
+    Depends on nothing else (not on the worker count), so the batches and the run's
+    bytes do not either."""
+    groups: list[list[int]] = []
+    open_by_key: dict[tuple, list[int]] = {}
+    for i, u in enumerate(units):
+        key = (u.day, u.proposer, u.model, u.gate, u.arm)
+        group = open_by_key.get(key)
+        cap = max(1, size) if u.proposer == "model" else 1
+        if group is None or len(group) >= cap:
+            group = open_by_key[key] = []
+            groups.append(group)
+        group.append(i)
+    return groups
+
+
+def _run_group(args: tuple[list[Unit], dict]) -> list[dict]:
+    units, overrides = args
+    return simulate_group(units, Settings(**overrides))
 
 
 def simulate_days(
@@ -296,7 +345,7 @@ def simulate_days(
         "simulate", start=start, days=days, seed=seed, users=users, landing=landing
     ) as log:
         log["stale_parts_deleted"] = _clear_parts(landing, start, days, settings.storage)
-        results = _map_units(units, settings, min(n_workers, len(units)), progress)
+        results = _map_units(units, settings, n_workers, progress)
         out = _write_truth(units, results, settings.storage.truth_dir, landing, seed)
         seconds = time.perf_counter() - started
         events = out["client_events"] + out["server_events"]
@@ -332,19 +381,28 @@ def _clear_parts(landing: str, start: date, days: int, store) -> int:
 
 
 def _map_units(units, settings, n_workers, progress) -> list[dict]:
-    total, out = len(units), []
-    if n_workers <= 1:
-        for i, unit in enumerate(units):
-            out.append(simulate_unit(unit, settings))
-            if progress:
-                progress(i + 1, total)
-        return out
+    groups = group_units(units, settings.simulate.batch_people)
+    total, done, out = len(units), 0, [None] * len(units)
     overrides = settings.model_dump()
-    with ProcessPoolExecutor(n_workers) as pool:
-        for i, result in enumerate(pool.map(_run_unit, [(u, overrides) for u in units])):
-            out.append(result)
-            if progress:
-                progress(i + 1, total)
+
+    def place(group: list[int], results: list[dict]) -> None:
+        nonlocal done
+        for i, result in zip(group, results, strict=True):
+            out[i] = result
+        done += len(group)
+        if progress:
+            progress(done, total)
+
+    if n_workers <= 1:
+        for group in groups:
+            place(group, simulate_group([units[i] for i in group], settings))
+        return out
+    # the biggest groups first, so that no long one starts last on an otherwise idle pool
+    order = sorted(groups, key=len, reverse=True)
+    with ProcessPoolExecutor(min(n_workers, len(groups))) as pool:
+        jobs = [([units[i] for i in group], overrides) for group in order]
+        for group, results in zip(order, pool.map(_run_group, jobs), strict=True):
+            place(group, results)
     return out
 
 

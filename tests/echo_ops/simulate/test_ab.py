@@ -138,3 +138,28 @@ def test_cli_prints_both_arms_and_skips_without_a_promotion(
     out = capsys.readouterr().out
     assert "accepted / shown" in out and "accepted / request" in out
     assert "before" in out and "after" in out and "acceptance " in out
+
+
+def test_people_served_together_get_what_each_gets_alone(tiny_base, tmp_path):
+    """simulate.batch_people only changes how many people one model batch serves: the
+    landing and truth bytes are those of serving one person at a time, and re-runs match."""
+    with open_warehouse(get_settings()) as con:
+        register_model(con, tiny_base, kind="bootstrap", model_id="base", settings=get_settings())
+        set_champion(con, "base", "first")
+    import torch
+
+    digests, threads = [], torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for run, batch in (("alone", 1), ("together", 3), ("again", 3)):
+            settings = _permissive(users=3, batch_people=batch)
+            settings.storage.truth_dir = tmp_path / run / "truth"
+            out = simulate_days(DAY, 1, proposer="model", workers=1, settings=settings,
+                                landing_uri=str(tmp_path / run / "landing"))  # fmt: skip
+            assert out["completions_shown"] > 0
+            digests.append(_digest(tmp_path / run))
+            # served in this process on one thread, then the process's setting is back
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert digests[0] == digests[1] == digests[2]
