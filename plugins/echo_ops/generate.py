@@ -5,6 +5,7 @@ both call this; the prompt is the one FIM format of `echo_ops.prompt`. Usage:
 
     proposer = ModelProposer("/path/to/hf-model-dir")      # or champion_proposer()
     text, logprobs = proposer.propose("def add(a, b):\n    return ", "\n")
+    answers = proposer.propose_many([(prefix, suffix), ...])  # one batch, same answers
 
 The model is asked for the cursor's whole line (`prompt.align_to_lines`): the prompt ends
 at the start of that line, the text typed on it goes into the prompt up to its last word
