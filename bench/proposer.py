@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from echo_ops.config import Settings, get_settings  # noqa: E402
 from echo_ops.generate import ModelProposer, registry_model_dir  # noqa: E402
 from echo_ops.prompt import encode_fim  # noqa: E402
 from echo_ops.simulate import simulate_days  # noqa: E402
+from echo_ops.simulate.proposers import Proposal, confidence  # noqa: E402
 
 
 def _prompts(n: int) -> list[tuple[str, str]]:
@@ -80,14 +80,9 @@ def _baseline(p: ModelProposer, prefix: str, suffix: str) -> tuple[str, list[flo
 
 def _time(fn, prompts, gate: float) -> dict:
     fn(*prompts[0])  # warm-up
-    started, shown, chars = time.perf_counter(), 0, 0
-    for prefix, suffix in prompts:
-        text, logprobs = fn(prefix, suffix)
-        conf = math.exp(sum(logprobs) / len(logprobs)) if text and logprobs else 0.0
-        shown += conf >= gate
-        chars += len(text)
-    ms = 1000 * (time.perf_counter() - started) / len(prompts)
-    return {"ms_per_proposal": round(ms, 1), "passes_gate": shown, "mean_chars": round(chars / len(prompts), 1)}  # fmt: skip
+    started = time.perf_counter()
+    answers = [fn(prefix, suffix) for prefix, suffix in prompts]
+    return _figures(answers, time.perf_counter() - started, gate)
 
 
 def _time_batched(p: ModelProposer, prompts, gate: float, batch: int) -> tuple[dict, int]:
@@ -97,11 +92,17 @@ def _time_batched(p: ModelProposer, prompts, gate: float, batch: int) -> tuple[d
     started, answers = time.perf_counter(), []
     for i in range(0, len(prompts), batch):
         answers += p.propose_many(prompts[i : i + batch])
-    ms = 1000 * (time.perf_counter() - started) / len(prompts)
-    confs = [math.exp(sum(lp) / len(lp)) if t and lp else 0.0 for t, lp in answers]
+    figures = _figures(answers, time.perf_counter() - started, gate)
     same = sum(t == p.propose(*q)[0] for (t, _), q in zip(answers, prompts, strict=True))
-    return {"ms_per_proposal": round(ms, 1), "passes_gate": sum(c >= gate for c in confs),
-            "mean_chars": round(sum(len(t) for t, _ in answers) / len(prompts), 1)}, same  # fmt: skip
+    return figures, same
+
+
+def _figures(answers: list[tuple[str, list[float]]], seconds: float, gate: float) -> dict:
+    """ms per proposal, how many pass the gate, mean characters of (text, logprobs) answers."""
+    n = len(answers)
+    shown = sum(confidence(Proposal(t, tuple(lp))) >= gate for t, lp in answers)
+    chars = sum(len(t) for t, _ in answers)
+    return {"ms_per_proposal": round(1000 * seconds / n, 1), "passes_gate": shown, "mean_chars": round(chars / n, 1)}  # fmt: skip
 
 
 def main() -> None:

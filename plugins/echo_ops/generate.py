@@ -209,7 +209,6 @@ class _Row:
     logprobs: list[float] = field(default_factory=list)
     ends: list[int] = field(default_factory=list)
     done: str = ""  # all text decoded so far, typed part included
-    steps: int = 0
     ok: bool = True  # False: no proposal (the typed text cannot be followed)
 
     def advance(self, proposer: ModelProposer, logp) -> int | None:
@@ -230,7 +229,7 @@ class _Row:
         self.ids.append(best)
         if self.recall is not None:
             self.recall[1].append(best)
-        self.done, self.steps = text, self.steps + 1
+        self.done = text
         if adds:
             self.logprobs.append(lp)
             self.ends.append(len(text) - len(self.typed))
@@ -241,7 +240,7 @@ class _Row:
         elif not self.typed.startswith(text):  # bytes of one character split oddly
             self.ok = False
             return None
-        if self.steps == proposer.max_new_tokens + len(self.typed):
+        if len(self.ids) == proposer.max_new_tokens + len(self.typed):
             return None
         return best
 

@@ -97,8 +97,7 @@ def replay(model_dir: Path, model_id: str, rows: list[dict], settings: Settings,
         proposer.memory = team_memory(memory, proposer.tokenizer, settings.train.memory_min_match)
     out = []
     batch = max(1, settings.train.replay_batch)
-    # batches on all the process's threads: a batch's prompts are enough work for each
-    # (3x faster than one request at a time on one thread, bench/proposer.py)
+    # batches, on all the process's threads: a batch's prompts are enough work for each
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
         answers = proposer.propose_many([(r["prefix"], r["suffix"]) for r in chunk])

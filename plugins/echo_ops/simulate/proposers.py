@@ -124,14 +124,17 @@ def load_proposer(
         return FastProposer(rng, exact_share, near_share)
     if kind != "model":
         raise ValueError(f"unknown proposer {kind!r}; expected 'fast' or 'model'")
-    if served is not None:
-        return _Adapted(served)
+    return _Adapted(served if served is not None else load_model(model, settings))
+
+
+def load_model(model: tuple[str, str] | None, settings):
+    """The `echo_ops.generate` proposer serving `model` = (model id, local HF dir)."""
     if model is None:
-        raise NoChampionError(NO_CHAMPION)
+        raise NoChampionError(_NO_CHAMPION)
     from echo_ops.generate import model_proposer
 
     model_id, model_dir = model
-    return _Adapted(model_proposer(model_dir, model_id, settings))
+    return model_proposer(model_dir, model_id, settings)
 
 
 def resolve_model(kind: str, model_id: str | None = None, settings=None) -> tuple[str, str] | None:
@@ -142,12 +145,12 @@ def resolve_model(kind: str, model_id: str | None = None, settings=None) -> tupl
     try:
         from echo_ops.generate import registry_model_dir
     except ImportError as exc:
-        raise NoChampionError(NO_CHAMPION) from exc
+        raise NoChampionError(_NO_CHAMPION) from exc
     try:
         found, model_dir = registry_model_dir(model_id, settings)
     except LookupError as exc:
-        raise NoChampionError(f"{NO_CHAMPION} ({exc})") from exc
+        raise NoChampionError(f"{_NO_CHAMPION} ({exc})") from exc
     return found, str(model_dir)
 
 
-NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"
+_NO_CHAMPION = "no champion model in the registry yet: run echo_train first, or use --proposer fast"

@@ -25,13 +25,12 @@ from pathlib import Path
 from echo_ops import storage
 from echo_ops.config import Settings
 from echo_ops.corpus import LANGUAGES, default_corpus, list_files
-from echo_ops.errors import NoChampionError
 from echo_ops.logs import stage_run
 from echo_ops.simulate.batching import Lockstep
 from echo_ops.simulate.corpus import make_secret, plan_document
 from echo_ops.simulate.editor import Session, day_start_ms
 from echo_ops.simulate.people import make_person
-from echo_ops.simulate.proposers import NO_CHAMPION, load_proposer, resolve_model
+from echo_ops.simulate.proposers import load_model, load_proposer, resolve_model
 from echo_ops.simulate.repo import day_document, plan_repo
 from echo_ops.simulate.session import Writer
 from echo_ops.simulate.transport import deliver, write_parts
@@ -220,13 +219,10 @@ def simulate_group(units: list[Unit], settings: Settings) -> list[dict]:
     in a thread; any other proposer, one person after another."""
     if units[0].proposer != "model":
         return [simulate_unit(u, settings) for u in units]
-    if units[0].model is None:
-        raise NoChampionError(NO_CHAMPION)
-    from echo_ops.generate import model_proposer, torch_threads
+    from echo_ops.generate import torch_threads
 
-    model_id, model_dir = units[0].model
     with torch_threads(1):  # one process per core: more threads only fight for the cores
-        lockstep = Lockstep(model_proposer(model_dir, model_id, settings), len(units))
+        lockstep = Lockstep(load_model(units[0].model, settings), len(units))
         with ThreadPoolExecutor(len(units), "person") as pool:
             futures = [
                 pool.submit(_seated, unit, settings, lockstep, i) for i, unit in enumerate(units)
