@@ -41,6 +41,7 @@ class Event(NamedTuple):
     changes_json: str | None  # the whole `changes` JSON, only when an event holds several
     detail: str | None  # accepted_text or rejection reason
     kind: str | None  # accept_kind
+    line_count: int | None = None  # a full text's (opened, snapshot) lines
 
     @property
     def changes(self) -> list[Change]:
@@ -72,23 +73,62 @@ _EPOCH = date(1970, 1, 1)
 
 
 class Document:
-    """One document's events in walk order (doc.version, changes first), indexed by completion."""
+    """One document's events in walk order (doc.version, changes first), indexed by completion.
 
-    __slots__ = ("events", "shown", "accepts", "rejected")
+    Its line count is followed from its last full text (opened or snapshot) through every
+    change, so that a change or a proposal on a line past the last one is caught: LSP
+    clamps a character past its line's end, but a line past the last one is no position.
+    Without a full text in the window the count is unknown and nothing is checked."""
+
+    __slots__ = ("events", "shown", "accepts", "rejected", "lines_at_shown", "impossible")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.shown: dict[str, int] = {}
         self.accepts: dict[str, dict[int, tuple[str, str]]] = {}
         self.rejected: set[str] = set()
+        self.lines_at_shown: dict[str, int | None] = {}
+        # (the first change that does not fit the document, why): a walk over it fails
+        self.impossible: tuple[Event, str] | None = None
+        lines = None
         for i, e in enumerate(events):
-            if e.type == "completion.shown":
+            if e.type == "document.changed":
+                if lines is not None:
+                    lines = self._lines_after(e, lines)
+            elif e.line_count is not None:
+                lines = e.line_count
+            elif e.type == "completion.shown":
                 self.shown.setdefault(e.completion_id, i)
+                self.lines_at_shown.setdefault(e.completion_id, lines)
             elif e.type == "completion.rejected":
                 self.rejected.add(e.completion_id)
             elif e.type == "completion.accepted":
                 by_version = self.accepts.setdefault(e.completion_id, {})
                 by_version.setdefault(e.version, (e.detail, e.kind))
+
+    def _lines_after(self, e: Event, lines: int) -> int | None:
+        """The line count after change event `e`; None (and `impossible` set) when one of
+        its changes reaches past the last line, which leaves the count unknown."""
+        if e.changes_json is None:  # one change, flattened (the common case)
+            changes = ((e.start_line, e.end_line, e.text),)
+        else:
+            try:
+                changes = [(s[0], end[0], t) for s, end, t in e.changes]
+            except (KeyError, TypeError, ValueError):
+                return None  # the walk names what is wrong with it (bad_change)
+        for k, (first, last, text) in enumerate(changes):
+            if first > last:
+                return None  # an inverted range: the walk names it (impossible_range)
+            if last >= lines:
+                why = (f"position_past_end: change {k} of version {e.version} reaches line "
+                       f"{last}, past the document's last line {lines - 1}")  # fmt: skip
+                self.impossible = self.impossible or (e, why[:200])
+                return None
+            breaks = text.count("\n")
+            if "\r" in text:
+                breaks = line_breaks(text)
+            lines += breaks - (last - first)
+        return lines
 
 
 @dataclass
@@ -164,6 +204,11 @@ def follow(
     w = _Walk(region, shown, proposal, shown.ds, shown.ts, shown.version, states=[proposal])
     accepts = doc.accepts.get(shown.completion_id, {})
     w.may_accept = shown.completion_id not in doc.rejected
+    lines = doc.lines_at_shown.get(shown.completion_id)
+    if lines is not None and position[0] >= lines:
+        why = f"position_past_end: shown at line {position[0]}, past the document's last line {lines - 1}"
+        return Outcome("failed", why[:200], w.ready)
+    bad, bad_reason = doc.impossible or (None, "")
     for ev in events[shown_index + 1 :]:
         expected = w.version + 1 if ev.is_change else w.version
         if ev.version > expected:
@@ -175,6 +220,8 @@ def follow(
             if due is not None:
                 return due
         w.ready = max(w.ready, ev.ds)
+        if ev is bad:
+            return Outcome("failed", bad_reason, w.ready)
         done = _step(w, ev, accepts)
         if done is not None:
             return done
