@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 from echo_ops.config import Settings, get_settings  # noqa: E402
 from echo_ops.generate import ModelProposer, registry_model_dir  # noqa: E402
+from echo_ops.precision import uses_bf16  # noqa: E402
 from echo_ops.prompt import encode_fim  # noqa: E402
 from echo_ops.simulate import simulate_days  # noqa: E402
 from echo_ops.simulate.proposers import Proposal, confidence  # noqa: E402
@@ -85,16 +86,16 @@ def _time(fn, prompts, gate: float) -> dict:
     return _figures(answers, time.perf_counter() - started, gate)
 
 
-def _time_batched(p: ModelProposer, prompts, gate: float, batch: int) -> tuple[dict, int]:
-    """`_time`'s figures for `propose_many` over batches of `batch` prompts, and how many
-    of its texts are the lone `propose` text."""
+def _time_batched(p: ModelProposer, prompts, gate: float, batch: int) -> tuple[dict, int, list]:
+    """`_time`'s figures for `propose_many` over batches of `batch` prompts, how many of
+    its texts are the lone `propose` text, and the texts."""
     p.propose_many(prompts[:batch])  # warm-up
     started, answers = time.perf_counter(), []
     for i in range(0, len(prompts), batch):
         answers += p.propose_many(prompts[i : i + batch])
     figures = _figures(answers, time.perf_counter() - started, gate)
     same = sum(t == p.propose(*q)[0] for (t, _), q in zip(answers, prompts, strict=True))
-    return figures, same
+    return figures, same, [t for t, _ in answers]
 
 
 def _figures(answers: list[tuple[str, list[float]]], seconds: float, gate: float) -> dict:
@@ -132,15 +133,26 @@ def main() -> None:
     cut = _time(floored.propose, prompts, gate)
     print(f"kv-cache loop, floor {cfg.token_min_prob}: {cut}", file=sys.stderr)
     batch = args.batch or settings.simulate.batch_people
-    batched, same = _time_batched(floored, prompts, gate, batch)
+    batched, same, texts = _time_batched(floored, prompts, gate, batch)
     print(f"batches of {batch}, floor:     {batched} ({same} texts as alone)", file=sys.stderr)
+    # what serving runs (train.bf16): bf16 autocast where this CPU computes it natively
+    mixed = ModelProposer(model_dir, "cpu", cfg.max_new_tokens, None, cfg.token_min_prob,
+                          cfg.max_proposal_lines, bf16=True)  # fmt: skip
+    bf16 = uses_bf16("cpu", True, cpu=True)
+    batched_bf16, same_bf16, texts_bf16 = _time_batched(mixed, prompts, gate, batch)
+    as_fp32 = sum(a == b for a, b in zip(texts, texts_bf16, strict=True))
+    print(f"batches of {batch}, floor, bf16 {bf16}: {batched_bf16} ({same_bf16} texts as alone, "
+          f"{as_fp32} as fp32)", file=sys.stderr)  # fmt: skip
     print(json.dumps({"model": model_dir.name, "prompts": len(prompts), "threads": 1,
                       "show_min_prob": gate, "token_min_prob": cfg.token_min_prob,
                       "baseline": base, "kv_cache": new, "kv_cache_floor": cut,
                       "speedup": round(base["ms_per_proposal"] / new["ms_per_proposal"], 2),
                       "speedup_floor": round(base["ms_per_proposal"] / cut["ms_per_proposal"], 2),
                       "batch": batch, "batched_floor": batched, "batched_same_text": same,
-                      "batch_speedup": round(cut["ms_per_proposal"] / batched["ms_per_proposal"], 2)}))  # fmt: skip
+                      "batch_speedup": round(cut["ms_per_proposal"] / batched["ms_per_proposal"], 2),
+                      "bf16_native": bf16, "batched_floor_bf16": batched_bf16,
+                      "batched_bf16_same_text": same_bf16, "bf16_same_text_as_fp32": as_fp32,
+                      "bf16_speedup": round(batched["ms_per_proposal"] / batched_bf16["ms_per_proposal"], 2)}))  # fmt: skip
 
 
 if __name__ == "__main__":

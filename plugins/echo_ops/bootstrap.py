@@ -173,6 +173,8 @@ def pretrain_settings(base: TrainSettings, preset: Preset) -> TrainSettings:
             "checkpoint_every": max(1, preset.max_steps // 4),
             "lora": False,
             "max_train_seconds": preset.max_train_seconds,
+            # under a wall-time cap, native bf16 buys steps (1.5x a step on this CPU)
+            "cpu_bf16": base.cpu_bf16 or preset.max_train_seconds is not None,
         }
     )
 

@@ -9,7 +9,6 @@ warehouse and the registry.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from echo_ops.config import TrainSettings
+from echo_ops.precision import bf16_autocast
 from echo_ops.prompt import IGNORE_INDEX, encode_fim
 
 log = logging.getLogger("echo.train")
@@ -88,11 +88,7 @@ def train(
     if device == "cpu":
         # Trained weights drift into denormal floats, which x86 handles ~3x slower.
         torch.set_flush_denormal(True)
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device == "cuda" and cfg.bf16
-        else contextlib.nullcontext()
-    )
+    autocast = bf16_autocast(device, cfg.bf16, cfg.cpu_bf16)
     tokenizer = AutoTokenizer.from_pretrained(init_dir)
     model = AutoModelForCausalLM.from_pretrained(init_dir, dtype=torch.float32)
     if cfg.lora:
