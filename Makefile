@@ -57,7 +57,7 @@ TEST_WORKERS ?= 2
 test: airflow browser  ## run the whole test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-# Deselected from `make test` (10+ minutes on 2 busy cores): the native distributed stack,
+# Deselected from `make test` (8 to 9.5 minutes on 2 busy cores): the native distributed stack,
 # a 3-day backfill on Celery with a lost worker, compared with the embedded run.
 test-stack: airflow  ## the distributed stack's end-to-end test (tests/e2e/test_distributed.py)
 	$(BIN)/python -m pytest -m stack

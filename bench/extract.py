@@ -354,28 +354,32 @@ def _result(proc) -> object:
 def run_mapped(shards: int) -> dict:
     """echo_daily's extract as its tasks run it: plan, then every shard at once (as many
     workers as shards), then the merge, each in its own process."""
-    timings = {}
+    timings, peaks = {}, {}
 
     def step(name: str, fn):
         cpu, t = _children_cpu_s(), time.perf_counter()
-        out = fn()
+        # One sampler per step: the steps run one after another, so the extract's peak is
+        # the biggest step's, and each step's says which task sizes a worker.
+        with _TreePeak() as peaks[name]:
+            out = fn()
         timings[f"{name}_s"] = time.perf_counter() - t
         timings[f"{name}_cpu_s"] = _children_cpu_s() - cpu  # core-seconds, whatever the load
         return out
 
-    with _TreePeak() as peak:
-        specs = step("plan", lambda: _result(_task("plan", DAY.isoformat(), shards)))
-        walked = step(
-            "shards", lambda: [_result(p) for p in [_task("shard", s, shards) for s in specs]]
-        )
-        merged = step(
-            "merge",
-            lambda: _result(_task("merge", {"ds": DAY.isoformat(), "walked": walked}, shards)),
-        )
+    specs = step("plan", lambda: _result(_task("plan", DAY.isoformat(), shards)))
+    walked = step(
+        "shards", lambda: [_result(p) for p in [_task("shard", s, shards) for s in specs]]
+    )
+    merged = step(
+        "merge",
+        lambda: _result(_task("merge", {"ds": DAY.isoformat(), "walked": walked}, shards)),
+    )
     assert merged["shards"] == shards, merged
     return {k: round(v, 2) for k, v in timings.items()} | {
-        "peak_tree_rss_mb": round(peak.peak_mb),  # the extract's processes together
-        "peak_process_rss_mb": round(peak.one_mb),  # the biggest one of them
+        # the extract's processes together, and the biggest one of them
+        "peak_tree_rss_mb": round(max(p.peak_mb for p in peaks.values())),
+        "peak_process_rss_mb": round(max(p.one_mb for p in peaks.values())),
+        "peak_process_rss_mb_by_step": {k: round(p.one_mb) for k, p in peaks.items()},
     }
 
 

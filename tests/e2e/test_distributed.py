@@ -195,12 +195,16 @@ def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
         group (a machine lost), then start a new worker, as a restart policy would."""
         if killed:
             return
-        rows = stack._pg(state, "select run_id, task_id from task_instance where dag_id = "
-                                "'echo_daily' and task_id = 'extract' and state = 'running' "
-                                f"and run_id like 'backfill__{DAYS[1]}%'")  # fmt: skip
+        # By logical date, not run id: Airflow 3 names a run after its run_after (the end of
+        # the day's interval), so `backfill__<DAYS[1]>` is the first day's run.
+        rows = stack._pg(state, "select ti.run_id, ti.map_index from task_instance ti join "
+                                "dag_run dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id "
+                                "where ti.dag_id = 'echo_daily' and ti.task_id = 'extract_shard' "
+                                "and ti.state = 'running' and dr.logical_date = "
+                                f"'{DAYS[1]}T00:00:00+00:00'")  # fmt: skip
         if rows:
             stack.kill_hard(home, "worker-default")
-            killed.update(run_id=rows[0][0], at=time.monotonic())
+            killed.update(run_id=rows[0][0], map_index=rows[0][1], at=time.monotonic())
             time.sleep(1)
             cmd = stack.commands(home, state)["worker-default"]
             stack.start(home, "worker-default", cmd, stack.stack_env(home, state, base=env))
@@ -212,9 +216,10 @@ def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
     runs = stack._pg(state, "select run_id, run_type, state from dag_run where dag_id = "
                             "'echo_daily' order by run_id")  # fmt: skip
     assert [(t, s) for _, t, s in runs] == [("backfill", "success")] * len(DAYS), runs
-    assert killed, "the extract task of the second day was never seen running"
-    (tries,) = stack._pg(state, "select try_number from task_instance where task_id = 'extract' "
-                                f"and run_id = '{killed['run_id']}'")  # fmt: skip
+    assert killed, "no extract shard of the second day was seen running"
+    (tries,) = stack._pg(state, "select try_number from task_instance where task_id = "
+                                f"'extract_shard' and run_id = '{killed['run_id']}' "
+                                f"and map_index = {killed['map_index']}")  # fmt: skip
     assert tries[0] >= 2, "the lost task was not retried"
     assert "heartbeat" in (home / "logs" / "scheduler.log").read_text().lower()
 
@@ -262,7 +267,10 @@ def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
     # volume check (a data error, not retried) and the notifier in the worker reaches both
     # loopback receivers.
     smtp, hook = receivers
-    empty_day = (date.fromisoformat(DAYS[-1]) + timedelta(days=1)).isoformat()
+    # The day after the last partition landed: the day after DAYS[-1] is not empty, it holds
+    # the last day's late events.
+    landed = max(p.name.removeprefix("ds=") for p in (simulated / "landing").glob("*/ds=*"))
+    empty_day = (date.fromisoformat(landed) + timedelta(days=1)).isoformat()
     _airflow(env, "backfill", "create", "--dag-id", "echo_daily", "--from-date", empty_day,
              "--to-date", empty_day)  # fmt: skip
     _wait_backfill(state, 2)
