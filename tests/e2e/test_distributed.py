@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -241,8 +242,13 @@ def test_backfill_on_celery_with_a_lost_worker_matches_the_embedded_run(
     assert fine_tunes == [(0,)] and all(s in ("success", "skipped") for (s,) in train), train
     logs = "".join(p.read_text() for p in (home / "logs" / "tasks").rglob("*check_new_data*/*"))
     assert train and "only backfilled days" in logs  # the backfill did set echo_train off
-    # The fine-tune task would go to the gpu worker: the queue it declares is the one served.
-    assert "gpu" in (home / "logs" / "worker-gpu.log").read_text()
+    # The fine-tune would go to the gpu worker: its task instances carry the gpu queue, and
+    # the gpu worker's banner lists that queue as the one it consumes.
+    queues = stack._pg(state, "select distinct queue from task_instance where dag_id = "
+                              "'echo_train' and task_id = 'fine_tune'")  # fmt: skip
+    assert queues == [("gpu",)], queues
+    banner = (home / "logs" / "worker-gpu.log").read_text()
+    assert re.search(r"^\s*\.> gpu\s+exchange=gpu", banner, re.M), banner[-2000:]
 
     # A late landing object for the last day, then a second backfill of the last two days.
     late = simulated / "landing" / "server" / f"ds={DAYS[-1]}" / "zz-late.jsonl"
