@@ -172,9 +172,9 @@ class TrainSettings(_Group):
     # 0 trains on the settled text only; > 0 also learns the repository's own code (0.3:
     # measured online, docs/metrics.md "Tried, kept, dropped")
     context_loss_weight: float = 0.3
-    bf16: bool = True  # bf16 autocast on CUDA
+    bf16: bool = True  # bf16 autocast on CUDA (false: no bf16 anywhere, pretraining included)
     # ...and on a CPU that computes bf16 natively (AMX / AVX512-BF16: echo_ops.precision):
-    # a step 1.5x faster at a slightly higher loss per step (docs/models.md). On for the
+    # a step 1.5-2x faster at a slightly higher loss per step (docs/models.md). On for the
     # time-capped pretraining (bootstrap), where it buys steps; fine-tunes stay fp32.
     cpu_bf16: bool = False
     eval_every: int = 20  # steps between held-out loss checks

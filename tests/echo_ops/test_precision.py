@@ -49,3 +49,4 @@ def test_pretraining_under_a_time_cap_buys_steps_with_bf16():
     assert pretrain_settings(TrainSettings(), PRESETS["demo"]).cpu_bf16  # capped: on
     assert not pretrain_settings(TrainSettings(), PRESETS["tiny"]).cpu_bf16  # by steps: as set
     assert not TrainSettings().cpu_bf16  # fine-tunes: fp32 unless asked
+    assert not pretrain_settings(TrainSettings(bf16=False), PRESETS["demo"]).cpu_bf16  # off
