@@ -58,7 +58,7 @@ class ModelProposer:
         self.model_version = model_version or self.model_dir.name  # what server logs record
         # bf16 autocast where the device computes it natively (echo_ops.precision); off when
         # serving: on this CPU it saved 8% of a request and changed 5 of 60 texts
-        # (bench/proposer.py), where training gains 1.5x a step at the same loss
+        # (bench/proposer.py); decoding one token is too small a product to gain from it
         self.bf16 = bf16
         self.token_min_logprob = math.log(token_min_prob) if token_min_prob > 0 else -math.inf
         self.max_lines = max(1, max_lines)

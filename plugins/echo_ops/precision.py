@@ -3,8 +3,8 @@
 On CUDA, and on x86 CPUs with AMX or AVX512-BF16 (oneDNN then runs bf16 matrix products
 on them), autocast to bf16 about halves a training step and a prompt's forward pass
 (measured on this project's 4M-parameter model: docs/models.md). On a CPU without them
-bf16 is emulated and slower than fp32, so there it stays off whatever is asked. Weights stay fp32 (mixed
-precision): only the products are bf16, accumulated in fp32.
+bf16 is emulated and slower than fp32, so there it stays off whatever is asked. Weights
+stay fp32 (mixed precision): only the products are bf16, accumulated in fp32.
 """
 
 from __future__ import annotations
