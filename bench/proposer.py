@@ -135,7 +135,7 @@ def main() -> None:
     batch = args.batch or settings.simulate.batch_people
     batched, same, texts = _time_batched(floored, prompts, gate, batch)
     print(f"batches of {batch}, floor:     {batched} ({same} texts as alone)", file=sys.stderr)
-    # what serving runs (train.bf16): bf16 autocast where this CPU computes it natively
+    # bf16 autocast where this CPU computes it natively: what serving gave up (fp32 kept)
     mixed = ModelProposer(model_dir, "cpu", cfg.max_new_tokens, None, cfg.token_min_prob,
                           cfg.max_proposal_lines, bf16=True)  # fmt: skip
     bf16 = uses_bf16("cpu", True, cpu=True)

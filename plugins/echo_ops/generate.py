@@ -155,7 +155,7 @@ class ModelProposer:
 
     def autocast(self):
         """A fresh context per call: torch.autocast keeps state while entered (threads)."""
-        return bf16_autocast(self.device, self.bf16, cpu=self.bf16)
+        return bf16_autocast(self.device, self.bf16, self.bf16)
 
     def _next_token(self, row: _Row, logp) -> tuple[int, float] | None:
         """The greedy token for `row` and its log-prob; while still on what the person

@@ -28,16 +28,16 @@ def cpu_has_native_bf16() -> bool:
     return any(f in flags for f in _NATIVE_CPU_FLAGS)
 
 
-def uses_bf16(device: str, cuda: bool, cpu: bool | None = None) -> bool:
+def uses_bf16(device: str, cuda: bool, cpu: bool) -> bool:
     """Whether autocast to bf16 is on for `device` ("cuda", "cpu", ...): on CUDA when
-    `cuda`, on a CPU with native bf16 when `cpu` (default: as `cuda`)."""
+    `cuda`, on a CPU with native bf16 when `cpu`."""
     kind = str(device).split(":")[0]
     if kind == "cuda":
         return cuda
-    return kind == "cpu" and (cuda if cpu is None else cpu) and cpu_has_native_bf16()
+    return kind == "cpu" and cpu and cpu_has_native_bf16()
 
 
-def bf16_autocast(device: str, cuda: bool, cpu: bool | None = None):
+def bf16_autocast(device: str, cuda: bool, cpu: bool):
     """torch.autocast to bf16 on `device` where `uses_bf16`, else a context that does nothing."""
     if not uses_bf16(device, cuda, cpu):
         return contextlib.nullcontext()
